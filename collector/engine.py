@@ -1,0 +1,206 @@
+"""Reading the Docker Engine: one list call per kind, one inspect per object, run concurrently.
+
+Only GET endpoints are used: nothing here creates, starts, execs, kills or removes anything.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import docker
+from docker.errors import APIError, DockerException, NotFound
+from requests.exceptions import RequestException
+
+from .errors import ErrorLog, pointer
+from . import redact
+
+# Enough parallel requests to hide the engine's per-call latency, few enough not to load it.
+DEFAULT_CONCURRENCY = 8
+
+
+class EngineUnreachable(Exception):
+    """No Docker Engine answered at the endpoint."""
+
+
+def connect(base_url: str | None, tls: Any = None, timeout: int = 30, concurrency: int = DEFAULT_CONCURRENCY) -> docker.APIClient:
+    """Open a low-level client (raw Engine API JSON) and check the engine answers."""
+    try:
+        if base_url is None:
+            kwargs = docker.utils.kwargs_from_env()
+            if tls is not None:
+                kwargs["tls"] = tls
+            client = docker.APIClient(timeout=timeout, max_pool_size=concurrency + 2, version="auto", **kwargs)
+        else:
+            client = docker.APIClient(
+                base_url=base_url, tls=tls or False, timeout=timeout, max_pool_size=concurrency + 2, version="auto",
+                use_ssh_client=False,
+            )
+        client.ping()
+        return client
+    except (DockerException, RequestException, OSError) as exc:
+        raise EngineUnreachable(_short_reason(exc)) from None
+
+
+_KNOWN_CAUSES = (
+    ("Connection refused", "connection refused"),
+    ("No such file or directory", "no socket at that path"),
+    ("Permission denied", "permission denied (are you in the docker group?)"),
+    ("timed out", "timed out"),
+    ("Name or service not known", "host name not known"),
+    ("certificate verify failed", "TLS certificate verification failed"),
+)
+
+
+def _short_reason(exc: BaseException) -> str:
+    """One short line from the SDK's nested exception text."""
+    text = str(exc).strip()
+    for needle, reason in _KNOWN_CAUSES:
+        if needle in text:
+            return reason
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:300]
+
+
+def _call(errors: ErrorLog, source: str, fn: Callable[[], Any]) -> Any:
+    """Run one API call; on failure record it under `source` and return None."""
+    try:
+        return fn()
+    except (APIError, DockerException, RequestException, OSError) as exc:
+        errors.add(source, _short_reason(exc))
+        return None
+
+
+def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets: bool, label_filter: list[str],
+                   concurrency: int = DEFAULT_CONCURRENCY) -> dict[str, Any]:
+    """Everything the Engine API tells: version, info, containers, images, networks, volumes, plugins, swarm."""
+    out: dict[str, Any] = {}
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hullcheck-engine") as pool:
+        version_f = pool.submit(_call, errors, "/engine/version", client.version)
+        info_f = pool.submit(_call, errors, "/engine/info", client.info)
+        filters = {"label": label_filter} if label_filter else None
+        clist_f = pool.submit(_call, errors, "/containers", lambda: client.containers(all=True, filters=filters))
+        ilist_f = pool.submit(_call, errors, "/images", lambda: client.images(all=True))
+        nlist_f = pool.submit(_call, errors, "/networks", client.networks)
+        vlist_f = pool.submit(_call, errors, "/volumes", client.volumes)
+        plist_f = pool.submit(_call, errors, "/plugins", client.plugins)
+
+        info = info_f.result()
+        out["engine"] = {"version": version_f.result(), "info": info}
+
+        containers = clist_f.result()
+        out["containers"] = None if containers is None else _inspect_all(
+            pool, [c["Id"] for c in containers], lambda cid: _container(client, cid, errors, redact_secrets), "/containers")
+        images = ilist_f.result()
+        out["images"] = None if images is None else _inspect_all(
+            pool, sorted({i["Id"] for i in images}), lambda iid: _image(client, iid, errors, redact_secrets), "/images")
+        networks = nlist_f.result()
+        out["networks"] = None if networks is None else _inspect_all(
+            pool, [n["Id"] for n in networks], lambda nid: _network(client, nid, errors), "/networks")
+        volumes = vlist_f.result()
+        out["volumes"] = None if volumes is None else sorted(volumes.get("Volumes") or [], key=lambda v: v.get("Name", ""))
+        plugins = plist_f.result()
+        out["plugins"] = None if plugins is None else sorted(plugins, key=lambda p: p.get("Name", ""))
+        out["swarm"] = _swarm(client, info, errors)
+    # The snapshot's container indices are fixed here; per-container errors use these indices.
+    _index_container_errors(out["containers"], errors)
+    return out
+
+
+def _inspect_all(pool: ThreadPoolExecutor, ids: list[str], fetch: Callable[[str], Any], _section: str) -> list[Any]:
+    """Fetch every object concurrently, drop the ones that vanished, keep a stable order (name, id)."""
+    kept = [r for r in pool.map(fetch, ids) if r is not None]
+    return sorted(kept, key=_sort_key)
+
+
+def _sort_key(item: dict[str, Any]) -> tuple[str, str]:
+    inspect = item.get("inspect", item)
+    return (str(inspect.get("Name") or ""), str(inspect.get("Id") or ""))
+
+
+def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secrets: bool) -> dict[str, Any] | None:
+    try:
+        inspect = client.inspect_container(cid)
+    except NotFound:
+        errors.add("/containers/-", f"container {cid[:12]} was removed while collecting")
+        return None
+    except (APIError, DockerException, RequestException, OSError) as exc:
+        errors.add("/containers/-", f"container {cid[:12]} could not be inspected: {_short_reason(exc)}")
+        return None
+    processes = None
+    pending_error = None
+    if (inspect.get("State") or {}).get("Running"):
+        try:
+            processes = client.top(cid)
+        except (APIError, DockerException, RequestException, OSError) as exc:
+            pending_error = f"process list of {inspect.get('Name', cid)!s}: {_short_reason(exc)}"
+    if redact_secrets:
+        redact.redact_container(inspect)
+        processes = redact.redact_processes(processes)
+    item: dict[str, Any] = {"inspect": inspect, "processes": processes}
+    if pending_error:
+        item["_pending_error"] = pending_error
+    return item
+
+
+def _index_container_errors(containers: list[dict[str, Any]] | None, errors: ErrorLog) -> None:
+    for index, item in enumerate(containers or []):
+        reason = item.pop("_pending_error", None)
+        if reason:
+            errors.add(pointer("containers", index, "processes"), reason)
+
+
+def _image(client: docker.APIClient, iid: str, errors: ErrorLog, redact_secrets: bool) -> dict[str, Any] | None:
+    try:
+        inspect = client.inspect_image(iid)
+    except NotFound:
+        errors.add("/images/-", f"image {iid[:19]} was removed while collecting")
+        return None
+    except (APIError, DockerException, RequestException, OSError) as exc:
+        errors.add("/images/-", f"image {iid[:19]} could not be inspected: {_short_reason(exc)}")
+        return None
+    history = None
+    try:
+        history = client.history(iid)
+    except (APIError, DockerException, RequestException, OSError) as exc:
+        errors.add("/images/-/history", f"history of image {iid[:19]}: {_short_reason(exc)}")
+    if redact_secrets:
+        redact.redact_image(inspect)
+        history = redact.redact_history(history)
+    return {"inspect": inspect, "history": history}
+
+
+def _network(client: docker.APIClient, nid: str, errors: ErrorLog) -> dict[str, Any] | None:
+    try:
+        return client.inspect_network(nid)
+    except NotFound:
+        return None
+    except (APIError, DockerException, RequestException, OSError) as exc:
+        errors.add("/networks/-", f"network {nid[:12]} could not be inspected: {_short_reason(exc)}")
+        return None
+
+
+def _swarm(client: docker.APIClient, info: dict[str, Any] | None, errors: ErrorLog) -> dict[str, Any] | None:
+    if info is None:
+        errors.add("/swarm", "swarm state comes from /info, which could not be read")
+        return None
+    swarm_info = info.get("Swarm") or {}
+    state = swarm_info.get("LocalNodeState") or "inactive"
+    is_manager = bool(swarm_info.get("ControlAvailable"))
+    out: dict[str, Any] = {"state": state, "is_manager": is_manager, "inspect": None, "unlock_key_set": None,
+                           "nodes": None, "services": None, "secrets": None, "configs": None}
+    if state != "active" or not is_manager:
+        return out
+    out["inspect"] = _call(errors, "/swarm/inspect", client.inspect_swarm)
+    if out["inspect"] is not None:
+        out["unlock_key_set"] = bool(((out["inspect"].get("Spec") or {}).get("EncryptionConfig") or {}).get("AutoLockManagers"))
+    out["nodes"] = _call(errors, "/swarm/nodes", client.nodes)
+    out["services"] = _call(errors, "/swarm/services", client.services)
+    secrets = _call(errors, "/swarm/secrets", client.secrets)
+    # The engine never returns secret data, but make sure nothing but metadata is kept.
+    out["secrets"] = None if secrets is None else [{k: v for k, v in s.items() if k != "Data"} for s in secrets]
+    if out["secrets"]:
+        for s in out["secrets"]:
+            s.get("Spec", {}).pop("Data", None)
+    out["configs"] = _call(errors, "/swarm/configs", client.configs)
+    return out

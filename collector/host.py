@@ -1,0 +1,197 @@
+"""Facts about the host itself: OS, kernel, cgroups, mounts, LSMs, the docker group, sockets."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+from .errors import ErrorLog
+from .hostfs import HostFS
+
+
+def collect_host(fs: HostFS, errors: ErrorLog, docker_root_dir: str | None) -> dict[str, Any]:
+    mounts = read_mounts(fs, errors)
+    return {
+        "os_release": read_os_release(fs),
+        "kernel": read_kernel(fs),
+        "cgroup_version": cgroup_version(fs),
+        "mounts": mounts,
+        "docker_root": docker_root(fs, docker_root_dir, mounts, errors),
+        "apparmor": apparmor(fs),
+        "selinux": selinux(fs),
+        "docker_group": docker_group(fs, errors),
+        "listening_tcp": listening_tcp(fs, errors),
+        "environment": {"DOCKER_CONTENT_TRUST": os.environ.get("DOCKER_CONTENT_TRUST")},
+        "processes": None,
+    }
+
+
+def read_os_release(fs: HostFS) -> dict[str, str] | None:
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        text = fs.read_text_or_none(path)
+        if text is None:
+            continue
+        out = {}
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() and not key.startswith("#"):
+                out[key.strip()] = value.strip().strip('"').strip("'")
+        return out
+    return None
+
+
+def read_kernel(fs: HostFS) -> dict[str, Any]:
+    release = fs.read_text_or_none("/proc/sys/kernel/osrelease")
+    version = fs.read_text_or_none("/proc/sys/kernel/version")
+    return {
+        "release": (release or platform.release()).strip(),
+        "version": (version or platform.version()).strip(),
+        "machine": platform.machine(),
+    }
+
+
+def cgroup_version(fs: HostFS) -> int | None:
+    if fs.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return 2
+    if fs.exists("/sys/fs/cgroup"):
+        return 1
+    return None
+
+
+def read_mounts(fs: HostFS, errors: ErrorLog) -> list[dict[str, Any]] | None:
+    """The host's mount table from mountinfo (pid 1's view), with device ids."""
+    text = fs.read_text_or_none("/proc/1/mountinfo") or fs.read_text_or_none("/proc/self/mountinfo")
+    if text is None:
+        errors.add("/host/mounts", "could not read /proc/1/mountinfo")
+        return None
+    mounts = []
+    for line in text.splitlines():
+        left, sep, right = line.partition(" - ")
+        fields = left.split()
+        tail = right.split()
+        if not sep or len(fields) < 6 or len(tail) < 2:
+            continue
+        mounts.append({
+            "mount_id": int(fields[0]),
+            "parent_id": int(fields[1]),
+            "device": fields[2],
+            "root": _unescape(fields[3]),
+            "mount_point": _unescape(fields[4]),
+            "options": fields[5],
+            "fstype": tail[0],
+            "source": _unescape(tail[1]),
+            "super_options": tail[2] if len(tail) > 2 else "",
+        })
+    return mounts
+
+
+def _unescape(text: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as octal."""
+    return text.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def _dev(st: os.stat_result) -> str:
+    return f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+
+
+def docker_root(fs: HostFS, path: str | None, mounts: list[dict[str, Any]] | None, errors: ErrorLog) -> dict[str, Any] | None:
+    """Is Docker's root dir on its own filesystem? Compare device ids, not mount points:
+    a bind mount of the root filesystem is a mount point but no partition."""
+    if not path:
+        errors.add("/host/docker_root", "DockerRootDir unknown: /info could not be read")
+        return None
+    out: dict[str, Any] = {"path": path, "exists": False, "device": None, "parent_device": None,
+                           "separate_filesystem": None, "mount_point": None}
+    try:
+        st = fs.stat(path)
+    except FileNotFoundError:
+        return out
+    except OSError as exc:
+        errors.add("/host/docker_root", f"{path}: {exc.strerror or exc}")
+        return None
+    out["exists"] = True
+    out["device"] = _dev(st)
+    parent = os.path.dirname(path.rstrip("/")) or "/"
+    try:
+        out["parent_device"] = _dev(fs.stat(parent))
+    except OSError as exc:
+        errors.add("/host/docker_root", f"{parent}: {exc.strerror or exc}")
+        return None
+    out["separate_filesystem"] = out["device"] != out["parent_device"]
+    if mounts:
+        candidates = [m["mount_point"] for m in mounts
+                      if path == m["mount_point"] or path.startswith(m["mount_point"].rstrip("/") + "/")]
+        out["mount_point"] = max(candidates, key=len) if candidates else None
+    return out
+
+
+def apparmor(fs: HostFS) -> dict[str, Any]:
+    flag = (fs.read_text_or_none("/sys/module/apparmor/parameters/enabled") or "").strip()
+    return {"enabled": flag == "Y"}
+
+
+def selinux(fs: HostFS) -> dict[str, Any]:
+    enforce = fs.read_text_or_none("/sys/fs/selinux/enforce")
+    if enforce is None:
+        return {"enabled": False, "mode": None}
+    return {"enabled": True, "mode": "enforcing" if enforce.strip() == "1" else "permissive"}
+
+
+def docker_group(fs: HostFS, errors: ErrorLog) -> dict[str, Any] | None:
+    text = fs.read_text_or_none("/etc/group")
+    if text is None:
+        errors.add("/host/docker_group", "could not read /etc/group")
+        return None
+    for line in text.splitlines():
+        parts = line.split(":")
+        if len(parts) >= 4 and parts[0] == "docker":
+            members = [m for m in parts[3].split(",") if m]
+            # Users whose primary group is docker are members too.
+            gid = int(parts[2]) if parts[2].isdigit() else None
+            for user, ugid in _passwd_primary_groups(fs):
+                if gid is not None and ugid == gid and user not in members:
+                    members.append(user)
+            return {"exists": True, "gid": gid, "members": sorted(members)}
+    return {"exists": False, "gid": None, "members": []}
+
+
+def _passwd_primary_groups(fs: HostFS) -> list[tuple[str, int]]:
+    out = []
+    for line in (fs.read_text_or_none("/etc/passwd") or "").splitlines():
+        parts = line.split(":")
+        if len(parts) >= 4 and parts[3].isdigit():
+            out.append((parts[0], int(parts[3])))
+    return out
+
+
+def listening_tcp(fs: HostFS, errors: ErrorLog) -> list[dict[str, Any]] | None:
+    """Listening TCP sockets of the host's network namespace, from /proc/1/net/tcp{,6}."""
+    out: list[dict[str, Any]] = []
+    read_any = False
+    for name, family in (("tcp", "ipv4"), ("tcp6", "ipv6")):
+        text = fs.read_text_or_none(f"/proc/1/net/{name}")
+        if text is None:
+            continue
+        read_any = True
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 4 or fields[3] != "0A":  # 0A = LISTEN
+                continue
+            addr_hex, port_hex = fields[1].split(":")
+            out.append({"address": _decode_addr(addr_hex, family), "port": int(port_hex, 16), "family": family})
+    if not read_any:
+        errors.add("/host/listening_tcp", "could not read /proc/1/net/tcp")
+        return None
+    return sorted(out, key=lambda s: (s["family"], s["address"], s["port"]))
+
+
+def _decode_addr(hex_addr: str, family: str) -> str:
+    import ipaddress
+
+    raw = bytes.fromhex(hex_addr)
+    if family == "ipv4":
+        return str(ipaddress.IPv4Address(raw[::-1]))
+    # /proc stores IPv6 as four little-endian 32-bit words.
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    return str(ipaddress.IPv6Address(words))

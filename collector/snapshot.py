@@ -1,0 +1,182 @@
+"""Assembling one snapshot from the engine and the host, validating it, writing it safely."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any, Callable
+
+import jsonschema
+
+from .audit import collect_audit
+from .daemon import collect_daemon
+from .engine import DEFAULT_CONCURRENCY, collect_engine, connect
+from .errors import ErrorLog
+from .files import collect_files, paths_to_stat
+from .host import collect_host
+from .hostfs import HostFS
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass
+class CollectOptions:
+    """How to collect. Defaults audit the local engine and the host the collector runs on."""
+
+    docker_host: str | None = None          # None: DOCKER_HOST or the local socket
+    tls: Any = None                         # a docker.tls.TLSConfig for tcp:// engines
+    host_root: str | None = None            # read host files below this directory
+    redact: bool = True
+    label_filter: list[str] = field(default_factory=list)
+    concurrency: int = DEFAULT_CONCURRENCY
+    progress: Callable[[str], None] | None = None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _endpoint(client: Any) -> str:
+    return str(getattr(client, "base_url", "") or "")
+
+
+def is_remote(endpoint: str) -> bool:
+    return not (endpoint.startswith("http+docker://") or endpoint.startswith("unix://") or endpoint.startswith("npipe://"))
+
+
+def own_container_id(fs_root: str = "/") -> str | None:
+    """The collector's own container id, so policies can leave it out."""
+    for path in ("/proc/self/cgroup", "/proc/self/mountinfo"):
+        try:
+            text = Path(path).read_text(errors="replace")
+        except OSError:
+            continue
+        match = re.search(r"(?:docker[-/]|/containers/)([0-9a-f]{64})", text)
+        if match:
+            return match.group(1)
+    return None
+
+
+def collect(options: CollectOptions) -> dict[str, Any]:
+    """Read the engine (and the host, when local or given --host-root) into one snapshot dict."""
+    say = options.progress or (lambda _msg: None)
+    errors = ErrorLog()
+    started = _now()
+    say("connecting to the Docker engine")
+    client = connect(options.docker_host, options.tls, concurrency=options.concurrency)
+    endpoint = _endpoint(client)
+    remote = is_remote(endpoint)
+    collect_host_sections = options.host_root is not None or not remote
+    fs = HostFS(options.host_root or "/")
+    try:
+        say("reading engine objects")
+        engine = collect_engine(client, errors, redact_secrets=options.redact, label_filter=options.label_filter,
+                                concurrency=options.concurrency)
+    finally:
+        client.close()
+    info = engine["engine"]["info"] or {}
+    say("reading daemon configuration and host files")
+    daemon = collect_daemon(fs, errors, redact_secrets=options.redact, collect_host=collect_host_sections)
+    if collect_host_sections:
+        host = collect_host(fs, errors, info.get("DockerRootDir"))
+        files = collect_files(fs, errors, paths_to_stat(fs, daemon, info.get("DockerRootDir")))
+        audit = collect_audit(fs, errors, run_auditctl=options.host_root in (None, "/"))
+    else:
+        reason = "host files not read: the engine is remote and no --host-root was given"
+        for section in ("host", "files", "audit"):
+            errors.add(f"/{section}", reason)
+        host = files = audit = None
+    in_container = os.path.exists("/.dockerenv") or own_container_id() is not None
+    security_options = info.get("SecurityOptions") or []
+    snapshot = {
+        "schema_version": SCHEMA_VERSION,
+        "meta": {
+            "hullcheck_version": _hullcheck_version(),
+            "started_at": started,
+            "finished_at": _now(),
+            "hostname": info.get("Name") or socket.gethostname(),
+            "engine_endpoint": endpoint,
+            "collector": {
+                "uid": os.getuid(),
+                "in_container": in_container,
+                "container_id": own_container_id() if in_container else None,
+                "rootless": any("name=rootless" in str(o) for o in security_options) if info else None,
+                "remote": remote,
+                "host_root": (options.host_root or "/") if collect_host_sections else None,
+                "redacted": options.redact,
+                "label_filter": list(options.label_filter),
+            },
+            "errors": errors.as_list(),
+        },
+        **engine,
+        "daemon": daemon,
+        "host": host,
+        "files": files,
+        "audit": audit,
+    }
+    validate(snapshot)
+    return snapshot
+
+
+def _hullcheck_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("hullcheck")
+    except Exception:  # noqa: BLE001 - a source tree without metadata still collects
+        return "0.0.0+source"
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    from hullcheck.resources import snapshot_schema_path
+
+    schema = json.loads(snapshot_schema_path().read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate(snapshot: dict[str, Any]) -> None:
+    """The collector checks its own output against the published schema before writing it."""
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(snapshot))
+    if error is not None:
+        where = "/" + "/".join(str(p) for p in error.absolute_path)
+        raise ValueError(f"collector produced an invalid snapshot at {where}: {error.message}")
+
+
+def dumps(snapshot: dict[str, Any]) -> str:
+    return json.dumps(snapshot, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _default_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomic(path: str | os.PathLike[str], text: str, mode: int | None = None) -> None:
+    """Write to a temporary file beside the target, then rename: never a half-written file.
+
+    The file gets `mode`, or what a plain shell redirect would give it (0666 less the umask).
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent or "."))
+    try:
+        os.fchmod(fd, _default_mode() if mode is None else mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

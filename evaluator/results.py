@@ -1,0 +1,103 @@
+"""Turning raw verdicts into the results document: the stable contract every report reads.
+
+Deterministic: the same snapshot and pack give byte-identical results apart from
+`evaluated_at`. Policies are in pack order, findings and passes sorted by resource name and id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .policy import Policy
+from .program import MAX_RESOURCES
+
+RESULTS_VERSION = "1.0"
+STATUSES = ("pass", "fail", "error", "not_applicable", "manual", "waived")
+
+
+def _resource_key(item: dict[str, Any]) -> tuple[str, str, str]:
+    ref = item.get("resource") or item
+    return (str(ref.get("type") or ""), str(ref.get("name") or ""), str(ref.get("id") or ""))
+
+
+def policy_result(policy: Policy, raw: dict[str, Any] | None) -> dict[str, Any]:
+    """One policy's result: status, reason, findings (fail and error per resource), passes."""
+    out: dict[str, Any] = policy.metadata()
+    out.update({"status": "error", "reason": None, "findings": [], "passed": []})
+    if not policy.automated:
+        out["status"] = "manual"
+        out["reason"] = "needs a person to judge: see the audit steps"
+        return out
+    if raw is None:
+        out["reason"] = "no verdict came back from the evaluator"
+        return out
+    kind = raw.get("s")
+    if kind == "error":
+        out["reason"] = str(raw.get("reason") or "unknown error")
+        return out
+    if kind == "not_applicable":
+        out["status"] = "not_applicable"
+        out["reason"] = policy.not_applicable_reason or "does not apply to this host"
+        return out
+    items = raw.get("items") or []
+    if len(items) > MAX_RESOURCES:
+        out["reason"] = f"more than {MAX_RESOURCES} resources: refusing to judge a partial list"
+        return out
+    if not items:
+        out["status"] = "not_applicable"
+        out["reason"] = "nothing to judge: no resources of this kind in the snapshot"
+        return out
+    findings = []
+    passed = []
+    for item in items:
+        ref = item.get("r") or {}
+        resource = {"type": ref.get("type"), "name": ref.get("name"), "id": ref.get("id")}
+        if item.get("s") == "pass":
+            passed.append(resource)
+        elif item.get("s") == "fail":
+            findings.append({"resource": resource, "status": "fail",
+                             "message": item.get("m") or f"{policy.title}: not met by {resource['name']}",
+                             "evidence": item.get("ev") or []})
+        else:
+            findings.append({"resource": resource, "status": "error",
+                             "message": str(item.get("reason") or "unknown error"), "evidence": []})
+    findings.sort(key=_resource_key)
+    passed.sort(key=_resource_key)
+    out["findings"] = findings
+    out["passed"] = passed
+    statuses = {f["status"] for f in findings}
+    if "fail" in statuses:
+        out["status"] = "fail"
+    elif "error" in statuses:
+        out["status"] = "error"
+        out["reason"] = f"{sum(f['status'] == 'error' for f in findings)} resource(s) could not be judged"
+    else:
+        out["status"] = "pass"
+    return out
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = {status: 0 for status in STATUSES}
+    for result in results:
+        counts[result["status"]] = counts.get(result["status"], 0) + 1
+    judged = counts["pass"] + counts["fail"]
+    counts["total"] = len(results)
+    counts["score"] = round(100.0 * counts["pass"] / judged, 1) if judged else None
+    counts["failed_resources"] = sum(sum(f["status"] == "fail" for f in r["findings"]) for r in results)
+    return counts
+
+
+def build_document(policies: list[Policy], verdicts: dict[str, dict[str, Any]], snapshot: dict[str, Any],
+                   pack: dict[str, Any], evaluated_at: str) -> dict[str, Any]:
+    from hullcheck import __version__
+
+    results = [policy_result(p, verdicts.get(p.id)) for p in policies]
+    return {
+        "results_version": RESULTS_VERSION,
+        "tool": {"name": "hullcheck", "version": __version__},
+        "snapshot": snapshot,
+        "pack": pack,
+        "evaluated_at": evaluated_at,
+        "summary": summarize(results),
+        "results": results,
+    }

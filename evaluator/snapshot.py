@@ -1,0 +1,137 @@
+"""Reading a snapshot someone hands us: strict, bounded, and with one clear line when it is bad.
+
+Snapshots arrive from other machines and other people. Everything that can be wrong with a file
+is reported as a SnapshotError naming the problem; nothing here raises anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+SUPPORTED_MAJOR = 1
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+
+
+class SnapshotError(Exception):
+    """The snapshot cannot be evaluated; the message says why in one line."""
+
+
+def read_bytes(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise SnapshotError(f"{p}: is a directory, not a snapshot file")
+        size = p.stat().st_size
+        if size > max_bytes:
+            raise SnapshotError(f"{p}: {size / 1e6:.0f} MB is over the {max_bytes / 1e6:.0f} MB limit (raise it with --max-snapshot-size)")
+        with p.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except SnapshotError:
+        raise
+    except FileNotFoundError:
+        raise SnapshotError(f"{p}: no such file") from None
+    except PermissionError:
+        raise SnapshotError(f"{p}: permission denied") from None
+    except OSError as exc:
+        raise SnapshotError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise SnapshotError(f"{p}: over the {max_bytes / 1e6:.0f} MB limit")
+    return data
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise SnapshotError(f"duplicate key {key!r} in one JSON object")
+        out[key] = value
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise SnapshotError(f"{name} is not valid JSON")
+
+
+def parse(data: bytes, name: str = "snapshot") -> dict[str, Any]:
+    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, an object at the top."""
+    if not data.strip():
+        raise SnapshotError(f"{name}: empty file, not a snapshot")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SnapshotError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except SnapshotError as exc:
+        raise SnapshotError(f"{name}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        hint = " (truncated?)" if exc.pos >= len(text.rstrip()) - 1 else ""
+        raise SnapshotError(f"{name}: not valid JSON{hint}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise SnapshotError(f"{name}: JSON nested too deeply to be a snapshot") from None
+    if not isinstance(value, dict):
+        raise SnapshotError(f"{name}: the top level is a JSON {type(value).__name__}, a snapshot is an object")
+    return value
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    from hullcheck.resources import snapshot_schema_path
+
+    return jsonschema.Draft202012Validator(json.loads(snapshot_schema_path().read_text()))
+
+
+def check_version(snapshot: dict[str, Any], name: str = "snapshot") -> None:
+    version = snapshot.get("schema_version")
+    if not isinstance(version, str) or not version.split(".")[0].isdigit():
+        raise SnapshotError(f"{name}: no schema_version: is this a hullcheck snapshot?")
+    major = int(version.split(".")[0])
+    if major > SUPPORTED_MAJOR:
+        raise SnapshotError(f"{name}: schema_version {version} is newer than this hullcheck reads "
+                            f"({SUPPORTED_MAJOR}.x); upgrade hullcheck to evaluate it")
+    if major < SUPPORTED_MAJOR:
+        raise SnapshotError(f"{name}: schema_version {version} is older than this hullcheck reads ({SUPPORTED_MAJOR}.x)")
+
+
+def validate(snapshot: dict[str, Any], name: str = "snapshot") -> None:
+    check_version(snapshot, name)
+    try:
+        error = jsonschema.exceptions.best_match(_validator().iter_errors(snapshot))
+    except RecursionError:
+        raise SnapshotError(f"{name}: JSON nested too deeply to validate") from None
+    if error is not None:
+        where = "/" + "/".join(str(p) for p in error.absolute_path)
+        message = error.message if len(error.message) < 200 else error.message[:200] + "..."
+        raise SnapshotError(f"{name}: does not match the snapshot schema at {where}: {message}")
+
+
+def summary(snapshot: dict[str, Any], data: bytes) -> dict[str, Any]:
+    """What results say about the snapshot they judged."""
+    meta = snapshot.get("meta") or {}
+    return {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "host": meta.get("hostname"),
+        "schema_version": snapshot.get("schema_version"),
+        "collected_at": meta.get("finished_at"),
+        "hullcheck_version": meta.get("hullcheck_version"),
+        "collector_errors": len(meta.get("errors") or []),
+        "containers": len(snapshot.get("containers") or []),
+        "running_containers": sum(1 for c in snapshot.get("containers") or []
+                                  if ((c.get("inspect") or {}).get("State") or {}).get("Running") is True),
+    }
+
+
+def load(data: bytes, name: str = "snapshot") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Parse and validate; return the snapshot and its summary."""
+    snapshot = parse(data, name)
+    validate(snapshot, name)
+    return snapshot, summary(snapshot, data)
+
+

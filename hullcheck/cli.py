@@ -1,0 +1,345 @@
+"""The front door: `hullcheck collect | evaluate | audit | policies`.
+
+The only module that knows both halves. Exit codes: 0 no failing result, 1 at least one failing
+result, 2 usage or input error (bad file, unreachable daemon, invalid policy).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .resources import example_snapshot_path, policies_dir
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+EXIT_HELP = (
+    "Exit codes: 0 no failing result; 1 at least one failing result; "
+    "2 usage or input error (bad file, unreachable daemon, invalid policy)."
+)
+
+app = typer.Typer(
+    name="hullcheck",
+    help="Security auditor for Docker hosts: collect a snapshot of a host, evaluate declarative jq "
+         "policies (the CIS Docker Benchmark and your own) against it, offline.\n\n" + EXIT_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+policies_app = typer.Typer(help="List and inspect the policies hullcheck evaluates.", no_args_is_help=True)
+app.add_typer(policies_app, name="policies")
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+def _fail(message: str) -> None:
+    raise UsageError(message)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hullcheck {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Security auditor for Docker hosts."""
+
+
+# ---- shared pieces ----------------------------------------------------------------------------
+
+def _write_output(text: str, output: Optional[Path], inputs: tuple[Path, ...] = ()) -> None:
+    """Write to a file atomically (never over an input), or to stdout."""
+    if output is None or str(output) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from collector import write_atomic  # the one atomic writer, shared by both halves through the CLI
+
+    try:
+        resolved = output.resolve()
+        if any(resolved == Path(i).resolve() for i in inputs):
+            _fail(f"{output}: refusing to overwrite an input file")
+        if output.is_dir():
+            _fail(f"{output}: is a directory")
+        write_atomic(output, text)
+    except OSError as exc:
+        _fail(f"{output}: cannot write: {exc.strerror or exc}")
+
+
+def _load_policies(extra: list[Path], include: list[str], skip: list[str], level: Optional[int],
+                   min_severity: Optional[str], tags: list[str]) -> list[Any]:
+    from evaluator import Selection, load_pack
+
+    policies = load_pack([policies_dir(), *extra])
+    selection = Selection(include=tuple(include), skip=tuple(skip), level=level,
+                          min_severity=min_severity, tags=tuple(tags))
+    chosen = selection.apply(policies)
+    if not chosen:
+        _fail("no policy matches the selection (--policy/--skip/--level/--min-severity/--tag)")
+    return chosen
+
+
+def _exit_code(document: dict[str, Any]) -> int:
+    return EXIT_FINDINGS if any(r["status"] == "fail" for r in document["results"]) else EXIT_OK
+
+
+def _report(document: dict[str, Any], fmt: OutputFormat, output: Optional[Path], verbose: bool,
+            inputs: tuple[Path, ...] = ()) -> None:
+    from evaluator.render import render
+
+    color = fmt is OutputFormat.text and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    width = Console().width if color else 100
+    _write_output(render(document, fmt.value, color=color, verbose=verbose, width=width), output, inputs)
+
+
+SelectionPolicy = typer.Option([], "--policy", "-p", help="Only these policy ids or globs (repeatable), e.g. 'cis-docker-5.*'.")
+SelectionSkip = typer.Option([], "--skip", help="Skip these policy ids or globs (repeatable).")
+SelectionLevel = typer.Option(None, "--level", min=1, max=2, help="Only policies of this CIS level or lower.")
+SelectionSeverity = typer.Option(None, "--min-severity", help="Only policies at or above: critical, high, medium, low, info.")
+SelectionTag = typer.Option([], "--tag", help="Only policies with this tag (repeatable).")
+PoliciesDirs = typer.Option([], "--policies", help="Add a directory of custom policies beside the built-in pack (repeatable).")
+FormatOpt = typer.Option(OutputFormat.text, "--format", "-f", help="Report format.")
+OutputOpt = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout.")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show remediation, audit steps and reasons.")
+TimeoutOpt = typer.Option(30.0, "--policy-timeout", min=0.1, help="Seconds one policy may run before it is stopped and reported as error.")
+
+
+def _check_severity(value: Optional[str]) -> Optional[str]:
+    from evaluator.policy import SEVERITIES
+
+    if value is not None and value not in SEVERITIES:
+        _fail(f"--min-severity must be one of {', '.join(SEVERITIES)}, not '{value}'")
+    return value
+
+
+def _collect_options(docker_host: Optional[str], host_root: Optional[Path], redact: bool, labels: list[str]) -> Any:
+    from collector import CollectOptions
+
+    if host_root is not None and not host_root.is_dir():
+        _fail(f"--host-root {host_root}: not a directory")
+    return CollectOptions(docker_host=docker_host, host_root=str(host_root) if host_root else None,
+                          redact=redact, label_filter=list(labels))
+
+
+def _collect(options: Any) -> dict[str, Any]:
+    from collector import EngineUnreachable, collect
+
+    show = sys.stderr.isatty()
+    try:
+        if show:
+            with stderr.status("collecting") as status:
+                options.progress = lambda msg: status.update(msg)
+                return collect(options)
+        return collect(options)
+    except EngineUnreachable as exc:
+        endpoint = options.docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        _fail(f"no Docker daemon answers at {endpoint} ({exc}); point hullcheck at one with --docker-host or "
+              f"DOCKER_HOST, or evaluate the bundled example: hullcheck evaluate {example_snapshot_path()}")
+    raise AssertionError("unreachable")
+
+
+DockerHostOpt = typer.Option(None, "--docker-host", "-H", help="Engine endpoint (unix://, tcp://, ssh://); default: DOCKER_HOST or the local socket.")
+HostRootOpt = typer.Option(None, "--host-root", help="Read host files below this directory (a collector in a container: -v /:/host:ro --host-root /host).")
+RedactOpt = typer.Option(True, "--redact/--no-redact", help="Replace environment values and secret-looking arguments with a marker (default on).")
+LabelOpt = typer.Option([], "--label", help="Only containers with this label (key or key=value; repeatable).")
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+@app.command()
+def collect(
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the snapshot here (atomically); default stdout."),
+    docker_host: Optional[str] = DockerHostOpt,
+    host_root: Optional[Path] = HostRootOpt,
+    redact: bool = RedactOpt,
+    label: List[str] = LabelOpt,
+) -> None:
+    """Read the Docker host and engine into one JSON snapshot. Reads only: changes nothing."""
+    from collector import dumps
+
+    snapshot = _collect(_collect_options(docker_host, host_root, redact, label))
+    _write_output(dumps(snapshot), output)
+    errors = snapshot["meta"]["errors"]
+    if errors:
+        stderr.print(f"hullcheck: {len(errors)} source(s) could not be read; they are listed in meta.errors "
+                     "and policies that need them will report ERROR")
+
+
+def _evaluate_source(source: Any, policies: list[Any], timeout: float) -> dict[str, Any]:
+    from evaluator import Evaluator, Limits
+
+    with Evaluator(policies, Limits(policy_timeout=timeout), pack_version=__version__) as ev:
+        return ev.evaluate(source)
+
+
+@app.command()
+def evaluate(
+    snapshot: Path = typer.Argument(..., help="A snapshot file written by `hullcheck collect`.", show_default=False),
+    fmt: OutputFormat = FormatOpt,
+    output: Optional[Path] = OutputOpt,
+    policies: List[Path] = PoliciesDirs,
+    policy: List[str] = SelectionPolicy,
+    skip: List[str] = SelectionSkip,
+    level: Optional[int] = SelectionLevel,
+    min_severity: Optional[str] = SelectionSeverity,
+    tag: List[str] = SelectionTag,
+    verbose: bool = VerboseOpt,
+    policy_timeout: float = TimeoutOpt,
+) -> None:
+    """Evaluate policies against a snapshot, offline (no Docker, no network needed).
+
+    [dim]Exit codes: 0 no failing result, 1 at least one failing result, 2 usage or input error.[/dim]
+    """
+    from evaluator import Source
+
+    chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
+    document = _evaluate_source(Source(name=str(snapshot), path=str(snapshot)), chosen, policy_timeout)
+    _report(document, fmt, output, verbose, inputs=(snapshot,))
+    raise typer.Exit(_exit_code(document))
+
+
+@app.command()
+def audit(
+    fmt: OutputFormat = FormatOpt,
+    output: Optional[Path] = OutputOpt,
+    policies: List[Path] = PoliciesDirs,
+    policy: List[str] = SelectionPolicy,
+    skip: List[str] = SelectionSkip,
+    level: Optional[int] = SelectionLevel,
+    min_severity: Optional[str] = SelectionSeverity,
+    tag: List[str] = SelectionTag,
+    verbose: bool = VerboseOpt,
+    policy_timeout: float = TimeoutOpt,
+    docker_host: Optional[str] = DockerHostOpt,
+    host_root: Optional[Path] = HostRootOpt,
+    label: List[str] = LabelOpt,
+    fallback_example: bool = typer.Option(False, "--fallback-example", help="When no daemon answers, evaluate the bundled example snapshot instead (and say so)."),
+) -> None:
+    """Collect from the engine and evaluate in one step, no snapshot file needed.
+
+    [dim]Exit codes: 0 no failing result, 1 at least one failing result, 2 usage or input error.[/dim]
+    """
+    from collector import EngineUnreachable, collect, dumps
+    from evaluator import Source
+
+    chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
+    options = _collect_options(docker_host, host_root, True, label)
+    if fallback_example:
+        try:
+            snapshot = collect(options)
+        except EngineUnreachable as exc:
+            example = example_snapshot_path()
+            stderr.print(f"hullcheck: no Docker daemon answers ({exc}); evaluating the bundled example snapshot {example}")
+            source = Source(name=str(example), path=str(example))
+        else:
+            source = Source(name="live collection", data=dumps(snapshot).encode())
+    else:
+        source = Source(name="live collection", data=dumps(_collect(options)).encode())
+    document = _evaluate_source(source, chosen, policy_timeout)
+    _report(document, fmt, output, verbose)
+    raise typer.Exit(_exit_code(document))
+
+
+@policies_app.command("list")
+def policies_list(
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table, json or markdown."),
+    policies: List[Path] = PoliciesDirs,
+) -> None:
+    """List every policy: id, CIS numbers, level, severity, automated or manual, title."""
+    import json
+
+    from evaluator import load_pack
+
+    pack = load_pack([policies_dir(), *policies])
+    rows = [p.metadata() for p in pack]
+    if fmt is ListFormat.json:
+        typer.echo(json.dumps(rows, indent=2))
+    elif fmt is ListFormat.markdown:
+        lines = ["| id | CIS 1.6.0 | CIS 1.8.0 | level | severity | automated | title |", "|---|---|---|---|---|---|---|"]
+        for r in rows:
+            c = r["controls"]
+            lines.append(f"| {r['id']} | {c.get('cis-docker-1.6.0', '')} | {c.get('cis-docker-1.8.0', '')} | {r['level']} "
+                         f"| {r['severity']} | {'yes' if r['automated'] else 'manual'} | {r['title']} |")
+        typer.echo("\n".join(lines))
+    else:
+        from rich.table import Table
+
+        table = Table(show_lines=False, header_style="bold")
+        for column in ("id", "1.6.0", "1.8.0", "lvl", "severity", "auto", "title"):
+            table.add_column(column, overflow="fold")
+        for r in rows:
+            c = r["controls"]
+            table.add_row(r["id"], c.get("cis-docker-1.6.0", ""), c.get("cis-docker-1.8.0", ""), str(r["level"]),
+                          r["severity"], "yes" if r["automated"] else "manual", r["title"])
+        Console(width=None if sys.stdout.isatty() else 160).print(table)
+        typer.echo(f"{len(rows)} policies ({sum(r['automated'] for r in rows)} automated)")
+
+
+@policies_app.command("show")
+def policies_show(
+    policy_id: str = typer.Argument(..., help="A policy id, e.g. cis-docker-5.10."),
+    policies: List[Path] = PoliciesDirs,
+) -> None:
+    """Everything about one policy, including its jq."""
+    from evaluator import load_pack
+
+    pack = {p.id: p for p in load_pack([policies_dir(), *policies])}
+    if policy_id not in pack:
+        _fail(f"no policy with id '{policy_id}' (see `hullcheck policies list`)")
+    typer.echo(Path(pack[policy_id].path).read_text(encoding="utf-8").rstrip())
+    typer.echo(f"# file: {pack[policy_id].path}")
+
+
+def main() -> None:
+    """Console-script entry: every expected failure is one line on stderr and exit code 2."""
+    from collector import EngineUnreachable
+    from evaluator import PolicyError, SnapshotError
+
+    try:
+        app()  # standalone: usage errors print click's message and exit 2; typer.Exit sets the code
+    except (UsageError, PolicyError, SnapshotError, EngineUnreachable) as exc:
+        stderr.print(f"hullcheck: error: {exc}", markup=False)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        stderr.print("hullcheck: interrupted", markup=False)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(EXIT_OK)
+    except Exception as exc:  # noqa: BLE001 - a security tool never answers with a traceback
+        if os.environ.get("HULLCHECK_DEBUG"):
+            raise
+        stderr.print(f"hullcheck: internal error: {type(exc).__name__}: {exc} (set HULLCHECK_DEBUG=1 for a traceback)",
+                     markup=False)
+        sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Shared fixtures: a live Docker engine, a local busybox image, labelled throw-away containers.
+
+No registry is reachable, so the image is built FROM scratch with the host's static busybox.
+Tests that need the engine fail (not skip) when none answers, unless HULLCHECK_ALLOW_NO_DOCKER=1
+says this run has no engine on purpose: a skipped collector test must never pass CI silently.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGE = "hullcheck-test/busybox:1"
+LABEL_KEY = "hullcheck.test"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "docker_client" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    import docker
+
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("HULLCHECK_ALLOW_NO_DOCKER") == "1":
+            pytest.skip(f"no Docker engine ({exc}); HULLCHECK_ALLOW_NO_DOCKER=1")
+        pytest.fail(f"these tests need a live Docker engine and none answers: {exc}")
+    yield client
+    client.close()
+
+
+def _static_busybox() -> Path:
+    for candidate in ("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox") or ""):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).resolve()
+    pytest.fail("busybox-static is not installed (apt-get install busybox-static)")
+    raise AssertionError
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_client: Any) -> str:
+    """A local image FROM scratch holding only a static busybox; built once per session."""
+    busybox = _static_busybox()
+    dockerfile = (
+        b"FROM scratch\n"
+        b"COPY busybox /bin/busybox\n"
+        b'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        b'CMD ["/bin/sh"]\n'
+    )
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+        tar.add(str(busybox), arcname="busybox")
+    context.seek(0)
+    docker_client.images.build(fileobj=context, custom_context=True, tag=IMAGE, rm=True, forcerm=True)
+    return IMAGE
+
+
+@pytest.fixture(scope="session")
+def session_label() -> str:
+    """A label value unique to this test session, so parallel runs never see each other's containers."""
+    return f"s-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def run_container(docker_client: Any, busybox_image: str, session_label: str) -> Iterator[Callable[..., Any]]:
+    """Start a labelled container (sleeping by default); every one is removed after the test."""
+    started: list[Any] = []
+
+    def run(name: str | None = None, command: Any = ("sleep", "3600"), detach: bool = True, **kwargs: Any) -> Any:
+        labels = {LABEL_KEY: session_label, **kwargs.pop("labels", {})}
+        name = f"hc-{session_label}-{name or uuid.uuid4().hex[:6]}"
+        container = docker_client.containers.run(busybox_image, command=list(command), name=name, detach=detach,
+                                                 labels=labels, **kwargs)
+        started.append(container)
+        return container
+
+    yield run
+    for container in started:
+        try:
+            container.remove(force=True, v=True)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+
+@pytest.fixture
+def hullcheck_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real `hullcheck` console script (the installed one) in a scratch directory."""
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None, cwd: str | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        exe = shutil.which("hullcheck")
+        command = [exe] if exe else [sys.executable, "-m", "hullcheck.cli"]
+        full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+        return subprocess.run([*command, *args], capture_output=True, text=True, input=input, env=full_env,
+                              cwd=cwd or "/", timeout=timeout, check=False)
+
+    return run
