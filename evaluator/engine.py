@@ -133,12 +133,13 @@ class Evaluator:
         return self._programs[indices]
 
     # -- evaluation -------------------------------------------------------------------------
-    def raw_verdicts(self, source: Source) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-        """Run every automated policy over one snapshot: (snapshot summary, raw verdict by id)."""
+    def raw_verdicts(self, source: Source, policy_ids: tuple[str, ...] | None = None
+                     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """Run the automated policies (all, or those named) over one snapshot: (snapshot summary, raw verdict by id)."""
         verdicts: dict[str, dict[str, Any]] = {}
-        pending = tuple(range(len(self.automated)))
+        pending = tuple(i for i, p in enumerate(self.automated) if policy_ids is None or p.id in policy_ids)
         info: dict[str, Any] | None = None
-        while True:
+        while True:  # runs at least once: the snapshot is always validated
             program_id, program = self._program(pending)
             worker = self._take()
             worker.send({"program_id": program_id, "program": program, "name": source.name,
@@ -157,7 +158,8 @@ class Evaluator:
             info = message[1]
             done = 0
             failure = None
-            while done < len(pending):
+            finished = False
+            while not finished:
                 message = worker.recv(self.limits.policy_timeout)
                 if message is None:
                     failure = worker.death() or f"exceeded the time limit of {self.limits.policy_timeout:g}s"
@@ -169,13 +171,9 @@ class Evaluator:
                     failure = f"evaluation failed: {message[1]}"
                     break
                 elif message[0] == "done":
-                    break
+                    finished = True
             if failure is None:
-                # Drain the "done" message so the worker is ready for the next job.
-                if done == len(pending) and worker.recv(self.limits.policy_timeout) is not None:
-                    self._give_back(worker)
-                else:
-                    worker.kill()
+                self._give_back(worker)  # it sent "done": ready for the next job
                 break
             worker.kill()
             culprit = self.automated[pending[done]]
@@ -185,11 +183,13 @@ class Evaluator:
                 break
         return info or {}, verdicts
 
-    def evaluate(self, source: Source, evaluated_at: str | None = None) -> dict[str, Any]:
-        """The results document for one snapshot."""
-        info, verdicts = self.raw_verdicts(source)
+    def evaluate(self, source: Source, evaluated_at: str | None = None,
+                 policy_ids: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """The results document for one snapshot (all policies, or only those named)."""
+        info, verdicts = self.raw_verdicts(source, policy_ids)
         when = evaluated_at or datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-        return build_document(self.policies, verdicts, info, self.pack, when)
+        policies = self.policies if policy_ids is None else [p for p in self.policies if p.id in policy_ids]
+        return build_document(policies, verdicts, info, self.pack, when)
 
     def evaluate_many(self, sources: Iterable[Source], jobs: int | None = None,
                       on_done: Callable[[Source], None] | None = None) -> Iterator[tuple[Source, dict[str, Any] | SnapshotError]]:

@@ -268,6 +268,38 @@ def audit(
     raise typer.Exit(_exit_code(document))
 
 
+@app.command("test")
+def test_policies(
+    directories: List[Path] = typer.Argument(None, help="Policy directories to test; default: the built-in pack.", show_default=False),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="Also write the case results as JUnit XML."),
+) -> None:
+    """Run the test cases that sit beside each policy (base snapshot + patch -> expected verdict).
+
+    [dim]Exit codes: 0 every case passed and every automated policy has a passing and a failing case;
+    1 otherwise; 2 usage or input error.[/dim]
+    """
+    from evaluator import load_pack
+    from evaluator.testing import coverage, run_cases
+
+    from .resources import snapshots_dir
+
+    dirs = list(directories) if directories else [policies_dir()]
+    policies = load_pack(dirs)
+    results = run_cases(policies, snapshots_dir() / "examples")
+    failed = [r for r in results if not r.ok]
+    for result in failed:
+        typer.echo(f"FAIL {result.describe()}")
+    covered, uncovered = coverage(policies)
+    typer.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    typer.echo(f"coverage: {len(covered)} of {len(covered) + len(uncovered)} automated policies have a passing "
+               f"and a failing case" + (f"; without: {', '.join(uncovered)}" if uncovered else ""))
+    if junit is not None:
+        from evaluator.testing import junit_xml
+
+        _write_output(junit_xml(results), junit)
+    raise typer.Exit(EXIT_FINDINGS if failed or uncovered else EXIT_OK)
+
+
 @policies_app.command("list")
 def policies_list(
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table, json or markdown."),

@@ -103,13 +103,12 @@ def run_container(docker_client: Any, busybox_image: str, session_label: str) ->
 
 @pytest.fixture
 def hullcheck_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run the real `hullcheck` console script (the installed one) in a scratch directory."""
+    """Run the real CLI (`python -m hullcheck.cli` from this checkout) in another directory, as a user would."""
 
     def run(*args: str, input: str | None = None, env: dict[str, str] | None = None, cwd: str | None = None,
             timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        exe = shutil.which("hullcheck")
-        command = [exe] if exe else [sys.executable, "-m", "hullcheck.cli"]
-        full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+        command = [sys.executable, "-m", "hullcheck.cli"]
+        full_env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO), **(env or {})}
         return subprocess.run([*command, *args], capture_output=True, text=True, input=input, env=full_env,
                               cwd=cwd or "/", timeout=timeout, check=False)
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+
+from conftest import REPO
 
 
 def offenders(document: dict, policy_id: str) -> set[str]:
@@ -61,3 +65,15 @@ def test_version(hullcheck_cli):
     proc = hullcheck_cli("--version")
     assert proc.returncode == 0
     assert proc.stdout.startswith("hullcheck ")
+
+
+def test_installed_console_script_works_from_another_directory(tmp_path):
+    """`pip install .` puts a `hullcheck` on PATH that finds its bundled pack from anywhere."""
+    exe = shutil.which("hullcheck")
+    assert exe, "hullcheck is not installed: pip install '.[test]'"
+    example = REPO / "snapshots" / "examples" / "misconfigured.json"
+    proc = subprocess.run([exe, "evaluate", str(example), "--format", "json"], capture_output=True, text=True,
+                          cwd=tmp_path, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert {"web", "worker", "dashboard"} <= {f["resource"]["name"] for r in json.loads(proc.stdout)["results"]
+                                               for f in r["findings"]}

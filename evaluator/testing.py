@@ -1,0 +1,163 @@
+"""Policy test cases: a base snapshot, a patch, the expected verdict.
+
+Cases live beside each policy (its `tests:` list). The base is a recorded snapshot from
+`snapshots/examples/` (or a .json path relative to the policy file); the patch is an RFC 7386
+JSON Merge Patch and/or an RFC 6902 JSON Patch. The patched snapshot must still validate against
+the snapshot schema, so fixtures cannot drift from what the collector really writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonpatch
+
+from .engine import Evaluator, Limits, Source
+from .policy import Policy
+from .snapshot import SnapshotError, validate
+
+
+@dataclass
+class CaseResult:
+    policy_id: str
+    case: str
+    ok: bool
+    expected: dict[str, Any]
+    actual: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None  # the case itself is broken (bad base, bad patch, invalid snapshot)
+
+    def describe(self) -> str:
+        if self.problem:
+            return f"{self.policy_id} [{self.case}]: {self.problem}"
+        lines = [f"{self.policy_id} [{self.case}]: expected {_fmt(self.expected)}, got {_fmt(self.actual)}"]
+        if self.actual.get("reason"):
+            lines.append(f"    reason: {self.actual['reason']}")
+        return "\n".join(lines)
+
+
+def _fmt(verdict: dict[str, Any]) -> str:
+    text = verdict.get("status", "?")
+    if "offenders" in verdict:
+        text += f" {sorted(verdict['offenders'])}"
+    return text
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge recursively, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+class BaseSnapshots:
+    """Base snapshots by name, each read once."""
+
+    def __init__(self, examples_dir: Path) -> None:
+        self.examples_dir = examples_dir
+        self._cache: dict[Path, dict[str, Any]] = {}
+
+    def path_for(self, base: str, policy_path: str) -> Path:
+        if base.endswith(".json"):
+            candidate = Path(base)
+            return candidate if candidate.is_absolute() else Path(policy_path).parent / candidate
+        return self.examples_dir / f"{base}.json"
+
+    def get(self, path: Path) -> dict[str, Any]:
+        if path not in self._cache:
+            try:
+                self._cache[path] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"base snapshot {path}: {exc}") from None
+        return self._cache[path]
+
+
+def build_case_snapshot(policy: Policy, case: dict[str, Any], bases: BaseSnapshots) -> dict[str, Any]:
+    """The base with the case's patches applied, validated against the snapshot schema."""
+    base = bases.get(bases.path_for(case.get("base", "minimal"), policy.path))
+    snapshot = copy.deepcopy(base)
+    if "merge_patch" in case:
+        snapshot = merge_patch(snapshot, case["merge_patch"])
+    if "json_patch" in case:
+        try:
+            snapshot = jsonpatch.apply_patch(snapshot, case["json_patch"])
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+            raise ValueError(f"JSON Patch does not apply: {exc}") from None
+    try:
+        validate(snapshot, "patched snapshot")
+    except SnapshotError as exc:
+        raise ValueError(str(exc)) from None
+    return snapshot
+
+
+def run_cases(policies: list[Policy], examples_dir: Path, limits: Limits | None = None) -> list[CaseResult]:
+    """Run every test case of every policy; one evaluator (and its workers) for all of them."""
+    bases = BaseSnapshots(examples_dir)
+    results: list[CaseResult] = []
+    with Evaluator(policies, limits or Limits(policy_timeout=20)) as evaluator:
+        for policy in policies:
+            for index, case in enumerate(policy.tests):
+                name = case.get("name") or f"case {index + 1}"
+                expected = dict(case["expect"])
+                try:
+                    snapshot = build_case_snapshot(policy, case, bases)
+                except ValueError as exc:
+                    results.append(CaseResult(policy.id, name, False, expected, problem=str(exc)))
+                    continue
+                data = json.dumps(snapshot).encode()
+                try:
+                    document = evaluator.evaluate(Source(name=f"{policy.id} [{name}]", data=data),
+                                                  policy_ids=(policy.id,))
+                except SnapshotError as exc:
+                    results.append(CaseResult(policy.id, name, False, expected, problem=str(exc)))
+                    continue
+                result = next(r for r in document["results"] if r["id"] == policy.id)
+                actual: dict[str, Any] = {"status": result["status"]}
+                if "offenders" in expected:
+                    actual["offenders"] = sorted(f["resource"]["name"] for f in result["findings"] if f["status"] == "fail")
+                    expected["offenders"] = sorted(expected["offenders"])
+                ok = actual == expected
+                if not ok and result.get("reason"):
+                    actual["reason"] = result["reason"]
+                results.append(CaseResult(policy.id, name, ok, expected, actual))
+    return results
+
+
+def coverage(policies: Iterable[Policy]) -> tuple[list[str], list[str]]:
+    """(covered, uncovered): automated policies with at least one passing and one failing case."""
+    covered, uncovered = [], []
+    for policy in policies:
+        if not policy.automated:
+            continue
+        kinds = {case["expect"]["status"] for case in policy.tests}
+        (covered if {"pass", "fail"} <= kinds else uncovered).append(policy.id)
+    return covered, uncovered
+
+
+def junit_xml(results: list[CaseResult]) -> str:
+    """JUnit XML of the case results: one testsuite per policy, one testcase per case."""
+    from xml.etree import ElementTree as ET
+
+    root = ET.Element("testsuites", name="hullcheck policy tests", tests=str(len(results)),
+                      failures=str(sum(not r.ok for r in results)))
+    by_policy: dict[str, list[CaseResult]] = {}
+    for result in results:
+        by_policy.setdefault(result.policy_id, []).append(result)
+    for policy_id, cases in by_policy.items():
+        suite = ET.SubElement(root, "testsuite", name=policy_id, tests=str(len(cases)),
+                              failures=str(sum(not c.ok for c in cases)))
+        for case in cases:
+            element = ET.SubElement(suite, "testcase", classname=policy_id, name=case.case)
+            if not case.ok:
+                failure = ET.SubElement(element, "failure", message=case.describe().splitlines()[0])
+                failure.text = case.describe()
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
