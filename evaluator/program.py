@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources as _res
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
     from .policy import Policy
 
-PRELUDE = (Path(__file__).with_name("prelude.jq")).read_text(encoding="utf-8")
+# The jq standard library, in file-name order: prelude/00-core.jq, 10-host.jq, 20-runtime.jq, ...
+PRELUDE = "\n".join(p.read_text(encoding="utf-8") for p in sorted((Path(__file__).parent / "prelude").glob("*.jq")))
 
 # Bindings every fragment can use: $snap (the whole snapshot) and $errs (the collector's errors).
 _HEAD = ". as $snap | ($snap.meta.errors // []) as $errs |\n" + PRELUDE

@@ -1,0 +1,1 @@
+# Helpers for the host, daemon and daemon-file policies (CIS sections 1-3).
