@@ -56,7 +56,8 @@ def render(document: dict[str, Any], *, color: bool = False, verbose: bool = Fal
         if section != current:
             current = section
             console.print()
-            console.print(f"[bold]{escape(section if section != 'other' else '')} {escape(SECTION_NAMES.get(section, section))}[/bold]".strip())
+            heading = f"{section} {SECTION_NAMES.get(section, section)}" if section != "other" else SECTION_NAMES["other"]
+            console.print(f"[bold]{escape(heading)}[/bold]")
         label, style = LABELS.get(result["status"], (f"[{result['status'].upper()}]", ""))
         number = cis_id(result)
         head = f"{number} " if number else ""
