@@ -279,11 +279,9 @@ def test_policies(
 ) -> None:
     """Run the test cases that sit beside each policy (base snapshot + patch -> expected verdict).
 
-    With --golden, re-evaluate every recorded snapshot with the pack and show, per host, which
-    policy verdicts changed against the committed golden results.
+    With --golden, re-evaluate every recorded snapshot with the pack and show, per host, which policy verdicts changed against the committed golden results; --update-golden approves them.
 
-    [dim]Exit codes: 0 every case passed and every automated policy has a passing and a failing case
-    (--golden: nothing changed); 1 otherwise; 2 usage or input error.[/dim]
+    [dim]Exit codes: 0 every case passed and every automated policy has a passing and a failing case (--golden: nothing changed); 1 otherwise; 2 usage or input error.[/dim]
     """
     from evaluator import load_pack
     from evaluator.testing import coverage, run_cases
