@@ -325,7 +325,10 @@ def _golden(policies: list[Any], snapshots: Path, golden_dir: Path, update: bool
         typer.echo(f"{orphan.stem}: golden file {orphan} has no snapshot any more")
     changed = sum(o.changed for o in outcomes) + len(orphans)
     if update:
-        golden.write(outcomes, orphans, golden_dir)
+        try:
+            golden.write(outcomes, orphans, golden_dir)
+        except OSError as exc:
+            _fail(f"{golden_dir}: cannot write golden results: {exc.strerror or exc}")
         typer.echo(f"golden: wrote {len(outcomes)} file(s) to {golden_dir}"
                    + (f", removed {len(orphans)}" if orphans else "") + "; commit them with the policy change")
         raise typer.Exit(EXIT_OK)
