@@ -58,7 +58,7 @@ def render(document: dict[str, Any], *, color: bool = False, verbose: bool = Fal
             console.print()
             heading = f"{section} {SECTION_NAMES.get(section, section)}" if section != "other" else SECTION_NAMES["other"]
             console.print(f"[bold]{escape(heading)}[/bold]")
-        label, style = LABELS.get(result["status"], (f"[{result['status'].upper()}]", ""))
+        label, style = LABELS.get(result["status"], (f"[{result['status'].upper()}]", "bold"))
         number = cis_id(result)
         head = f"{number} " if number else ""
         console.print(f"[{style}]{escape(label.ljust(LABEL_WIDTH))}[/{style}]{escape(head)}{escape(result['title'])} "
