@@ -18,12 +18,18 @@ FORBIDDEN = (
     "get_prog_origin", "get_jq_origin", "modulemeta",
 )
 _NAMES = sorted({n for n in FORBIDDEN if not n.startswith("$")}, key=len, reverse=True)
-_NAME_RE = re.compile(r"(?<![\w$.:])(" + "|".join(map(re.escape, _NAMES)) + r")(?![\w:])(?!\s*:(?!:))")
+# A forbidden name used as code: not a field (.env), not a variable ($env), not part of a longer
+# name, and not an object key ({env: 1}). A single ':' before it ({a:env}) does not make it a key.
+_NAME_RE = re.compile(r"(?<![\w$.])(" + "|".join(map(re.escape, _NAMES)) + r")(?![\w:])(?!\s*:(?!:))")
 _VAR_RE = re.compile(r"(\$ENV|\$__prog_args)(?!\w)")
 
 
 class JqSafetyError(ValueError):
     """The fragment uses something a policy may not use, or is not a closed expression."""
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.offset = offset  # where in the fragment, so the loader can name the file's line
 
 
 def code_only(text: str) -> str:
@@ -37,8 +43,9 @@ def code_only(text: str) -> str:
         ch = text[i]
         ctx = stack[-1]
         if ctx[0] == "code":
-            if ch == "#":  # comment to end of line
+            if ch == "#":  # comment to end of line, blanked so offsets stay those of the fragment
                 while i < n and text[i] != "\n":
+                    out.append(" ")
                     i += 1
                 continue
             if ch == '"':
@@ -76,24 +83,43 @@ def code_only(text: str) -> str:
     return "".join(out)
 
 
+def _object_key_shorthand(code: str, start: int, end: int) -> bool:
+    """True for `{env}` or `{a: 1, now}`: jq's shorthand for the key and `.env`, not a call."""
+    before = code[:start].rstrip()
+    after = code[end:].lstrip()
+    if not before or before[-1] not in "{," or not after or after[0] not in ",}":
+        return False
+    depth = 0
+    for ch in reversed(before):  # the innermost open bracket around the name must be '{'
+        if ch in ")]}":
+            depth += 1
+        elif ch in "([{":
+            if depth == 0:
+                return ch == "{"
+            depth -= 1
+    return False
+
+
 def check(text: str) -> None:
     """Raise JqSafetyError when the fragment uses a forbidden builtin or is not balanced."""
     code = code_only(text)
     var = _VAR_RE.search(code)
     if var:
-        raise JqSafetyError(f"'{var.group(1)}' is not allowed in a policy: policies read the snapshot only")
-    name = _NAME_RE.search(code)
-    if name:
-        raise JqSafetyError(f"'{name.group(1)}' is not allowed in a policy: policies read the snapshot only")
+        raise JqSafetyError(f"'{var.group(1)}' is not allowed in a policy: policies read the snapshot only", var.start())
+    for name in _NAME_RE.finditer(code):
+        if not _object_key_shorthand(code, name.start(), name.end()):
+            raise JqSafetyError(f"'{name.group(1)}' is not allowed in a policy: policies read the snapshot only",
+                                name.start())
     depth = {"(": 0, "[": 0, "{": 0}
     closing = {")": "(", "]": "[", "}": "{"}
-    for ch in code:
+    for index, ch in enumerate(code):
         if ch in depth:
             depth[ch] += 1
         elif ch in closing:
             depth[closing[ch]] -= 1
             if depth[closing[ch]] < 0:
-                raise JqSafetyError(f"unbalanced '{ch}': a policy fragment must be one closed expression")
+                raise JqSafetyError(f"unbalanced '{ch}': a policy fragment must be one closed expression", index)
     for opener, count in depth.items():
         if count:
-            raise JqSafetyError(f"unbalanced '{opener}': a policy fragment must be one closed expression")
+            raise JqSafetyError(f"unbalanced '{opener}': a policy fragment must be one closed expression",
+                                code.rfind(opener))

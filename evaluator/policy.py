@@ -88,8 +88,41 @@ def _schema_validator() -> jsonschema.protocols.Validator:
                                            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
-def _field_lines(text: str) -> dict[str, tuple[int, bool]]:
-    """Line (1-based) where each top-level field's value starts, and whether it is a block scalar."""
+@dataclass(frozen=True)
+class _Field:
+    """Where a top-level field's value sits in the YAML text, to map jq positions back to file lines."""
+
+    line: int            # 1-based line where the value starts (the `|`/`>` indicator for block scalars)
+    start: int           # character offsets of the value's source text in the file
+    end: int
+
+    def source_line(self, text: str, value: str, offset: int) -> int:
+        """The file line of character `offset` of the parsed `value`.
+
+        Works for every scalar style: literal `|` keeps lines, but folded `>`, plain and quoted
+        scalars join lines, so the value is aligned with its source text character by character
+        (non-blank characters appear in both in the same order; escapes in quoted scalars are
+        skipped over).
+        """
+        offset = max(0, min(offset, len(value) - 1))
+        while offset > 0 and value[offset].isspace():
+            offset -= 1
+        j = self.start
+        for i, ch in enumerate(value):
+            if ch.isspace():
+                continue
+            while j < self.end and text[j] != ch:
+                j += 1
+            if j >= self.end:
+                break
+            if i >= offset:
+                return text.count("\n", 0, j) + 1
+            j += 1
+        return self.line
+
+
+def _field_lines(text: str) -> dict[str, _Field]:
+    """Where each top-level field's value is in the file."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
@@ -97,8 +130,12 @@ def _field_lines(text: str) -> dict[str, tuple[int, bool]]:
     out = {}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            block = isinstance(value, yaml.ScalarNode) and value.style in ("|", ">")
-            out[str(key.value)] = (value.start_mark.line + 1, block)
+            start = value.start_mark.index
+            if isinstance(value, yaml.ScalarNode) and value.style in ("|", ">"):
+                # the content starts on the line after the indicator (which may carry a comment)
+                newline = text.find("\n", start)
+                start = newline + 1 if newline != -1 else start
+            out[str(key.value)] = _Field(value.start_mark.line + 1, start, value.end_mark.index)
     return out
 
 
@@ -123,20 +160,23 @@ def load_policy(path: Path) -> Policy:
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         top = str(error.absolute_path[0]) if error.absolute_path else None
-        raise PolicyError(path, f"{where or 'policy'}: {error.message}", lines.get(top, (None, False))[0] if top else None)
+        raise PolicyError(path, f"{where or 'policy'}: {error.message}", lines[top].line if top in lines else None)
     for name in JQ_FIELDS:
         fragment = data.get(name)
         if fragment is None:
             continue
-        line, block = lines.get(name, (None, False))
+        where = lines.get(name)
+        if not isinstance(fragment, str):
+            raise PolicyError(path, f"{name}: must be a jq program (a string)", where.line if where else None)
         try:
             check(fragment)
         except JqSafetyError as exc:
-            raise PolicyError(path, f"{name}: {exc}", line) from None
+            line = where.source_line(text, fragment, exc.offset) if where and exc.offset is not None else None
+            raise PolicyError(path, f"{name}: {exc}", line or (where.line if where else None)) from None
         try:
             jq.compile(fragment_check_program(fragment))
         except ValueError as exc:
-            raise PolicyError(path, f"{name}: jq: {_jq_message(exc)}", _jq_line(exc, line, block)) from None
+            raise PolicyError(path, f"{name}: jq: {_jq_message(exc, fragment)}", _jq_line(exc, text, fragment, where)) from None
     return Policy(
         id=data["id"], title=data["title"], description=data["description"].strip(), remediation=data["remediation"].strip(),
         severity=data["severity"], level=data["level"], controls={k: str(v) for k, v in data["controls"].items()},
@@ -145,24 +185,39 @@ def load_policy(path: Path) -> Policy:
         applies=data.get("applies"), not_applicable_reason=data.get("not_applicable_reason"),
         resources=data.get("resources"), assert_=data.get("assert"), message=data.get("message"),
         evidence=tuple(data.get("evidence") or ()), tests=tuple(data.get("tests") or ()),
-        path=str(path), sha256=hashlib.sha256(raw).hexdigest(), lines={k: v[0] for k, v in lines.items()},
+        path=str(path), sha256=hashlib.sha256(raw).hexdigest(), lines={k: v.line for k, v in lines.items()},
     )
 
 
-def _jq_message(exc: ValueError) -> str:
+def _jq_message(exc: ValueError, fragment: str = "") -> str:
+    """jq's own message without its position (the file line is reported instead)."""
     text = str(exc).replace("jq: error: ", "").strip()
     first = text.splitlines()[0] if text else "compile error"
-    return re.sub(r" at <top-level>, line \d+(, column \d+)?:?$", "", first)
+    message = re.sub(r" at <top-level>, line \d+(, column \d+)?:?$", "", first)
+    match = re.search(r"line (\d+)", first)
+    if match and int(match.group(1)) - prelude_line_count() - 1 > len(fragment.split("\n")):
+        message += " (at the end of the fragment: it is incomplete)"  # the ')' is hullcheck's wrapper
+    return message
 
 
-def _jq_line(exc: ValueError, field_line: int | None, block: bool) -> int | None:
-    match = re.search(r"line (\d+)", str(exc))
-    if not match or field_line is None:
-        return field_line
-    program_line = int(match.group(1)) - prelude_line_count() - 1  # 1-based line inside the fragment
-    if program_line < 1:
-        return field_line
-    return field_line + (program_line - 1) + (1 if block else 0)
+def _jq_line(exc: ValueError, text: str, fragment: str, where: _Field | None) -> int | None:
+    """The line in the policy file where jq's error is: jq's line and column mapped through the YAML."""
+    if where is None:
+        return None
+    match = re.search(r"line (\d+)(?:, column (\d+))?", str(exc))
+    if not match:
+        return where.line
+    fragment_line = int(match.group(1)) - prelude_line_count() - 1  # 1-based line inside the fragment
+    lines = fragment.split("\n")
+    if fragment_line < 1:
+        return where.line
+    if fragment_line > len(lines):  # the error is in hullcheck's closing wrapper: the fragment's end
+        return where.source_line(text, fragment, len(fragment))
+    column = int(match.group(2) or 1)  # jq counts bytes from 1
+    line_text = lines[fragment_line - 1]
+    chars = len(line_text.encode("utf-8")[:max(column - 1, 0)].decode("utf-8", "ignore"))
+    offset = sum(len(l) + 1 for l in lines[:fragment_line - 1]) + min(chars, max(len(line_text) - 1, 0))
+    return where.source_line(text, fragment, offset)
 
 
 def policy_files(directory: Path) -> list[Path]:

@@ -6,6 +6,7 @@ Deterministic: the same snapshot and pack give byte-identical results apart from
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .policy import Policy
@@ -13,6 +14,9 @@ from .program import MAX_RESOURCES
 
 RESULTS_VERSION = "1.0"
 STATUSES = ("pass", "fail", "error", "not_applicable", "manual", "waived")
+
+# The JSON Schema (2020-12) of the document build_document() returns; shipped inside the package.
+SCHEMA_PATH = Path(__file__).resolve().parent / "results.schema.json"
 
 
 def _resource_key(item: dict[str, Any]) -> tuple[str, str, str]:

@@ -31,19 +31,31 @@ class CaseResult:
     problem: str | None = None  # the case itself is broken (bad base, bad patch, invalid snapshot)
 
     def describe(self) -> str:
+        """One line: which case, then what differs (status, offenders missing/unexpected) and the reason."""
         if self.problem:
-            return f"{self.policy_id} [{self.case}]: {self.problem}"
-        lines = [f"{self.policy_id} [{self.case}]: expected {_fmt(self.expected)}, got {_fmt(self.actual)}"]
-        if self.actual.get("reason"):
-            lines.append(f"    reason: {self.actual['reason']}")
-        return "\n".join(lines)
+            return f"{self.policy_id} [{self.case}]: broken case: {self.problem}"
+        return f"{self.policy_id} [{self.case}]: {verdict_diff(self.expected, self.actual)}"
 
 
-def _fmt(verdict: dict[str, Any]) -> str:
-    text = verdict.get("status", "?")
-    if "offenders" in verdict:
-        text += f" {sorted(verdict['offenders'])}"
-    return text
+def verdict_diff(expected: dict[str, Any], actual: dict[str, Any]) -> str:
+    """A readable one-line difference between an expected and an actual verdict."""
+    parts = []
+    if expected.get("status") != actual.get("status"):
+        parts.append(f"status: expected {expected.get('status')}, got {actual.get('status')}")
+    else:
+        parts.append(f"status: {actual.get('status')} as expected")
+    if "offenders" in expected:
+        want, got = set(expected["offenders"]), set(actual.get("offenders") or ())
+        if want != got:
+            detail = [f"expected {sorted(want)}, got {sorted(got)}"]
+            if want - got:
+                detail.append(f"missing {', '.join(sorted(want - got))}")
+            if got - want:
+                detail.append(f"unexpected {', '.join(sorted(got - want))}")
+            parts.append("offenders: " + "; ".join(detail))
+    if actual.get("reason"):
+        parts.append(f"reason: {actual['reason']}")
+    return " | ".join(parts)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -99,36 +111,51 @@ def build_case_snapshot(policy: Policy, case: dict[str, Any], bases: BaseSnapsho
     return snapshot
 
 
-def run_cases(policies: list[Policy], examples_dir: Path, limits: Limits | None = None) -> list[CaseResult]:
-    """Run every test case of every policy; one evaluator (and its workers) for all of them."""
+def run_case(evaluator: Evaluator, policy: Policy, case: dict[str, Any], bases: BaseSnapshots,
+             index: int = 0) -> CaseResult:
+    """One case of one policy, evaluated with that policy alone (the evaluator must hold it)."""
+    name = case.get("name") or f"case {index + 1}"
+    expected = dict(case["expect"])
+    try:
+        snapshot = build_case_snapshot(policy, case, bases)
+    except ValueError as exc:
+        return CaseResult(policy.id, name, False, expected, problem=str(exc))
+    data = json.dumps(snapshot).encode()
+    try:
+        document = evaluator.evaluate(Source(name=f"{policy.id} [{name}]", data=data), policy_ids=(policy.id,))
+    except SnapshotError as exc:
+        return CaseResult(policy.id, name, False, expected, problem=str(exc))
+    result = next(r for r in document["results"] if r["id"] == policy.id)
+    actual: dict[str, Any] = {"status": result["status"]}
+    if "offenders" in expected:
+        actual["offenders"] = sorted(f["resource"]["name"] for f in result["findings"] if f["status"] == "fail")
+        expected["offenders"] = sorted(expected["offenders"])
+    ok = actual == expected
+    if not ok:
+        reasons = [result["reason"]] if result.get("reason") else []
+        reasons += [f"{f['resource']['name']}: {f['message']}" for f in result["findings"] if f["status"] == "error"][:3]
+        if reasons:
+            actual["reason"] = "; ".join(reasons)
+    return CaseResult(policy.id, name, ok, expected, actual)
+
+
+def run_cases(policies: list[Policy], examples_dir: Path, limits: Limits | None = None,
+              evaluator: Evaluator | None = None) -> list[CaseResult]:
+    """Run every test case of every policy; one evaluator (and its workers) for all of them.
+
+    Pass `evaluator` to reuse one that already holds these policies (its workers stay warm).
+    """
     bases = BaseSnapshots(examples_dir)
     results: list[CaseResult] = []
-    with Evaluator(policies, limits or Limits(policy_timeout=20)) as evaluator:
+    own = evaluator is None
+    ev = evaluator or Evaluator(policies, limits or Limits(policy_timeout=20))
+    try:
         for policy in policies:
             for index, case in enumerate(policy.tests):
-                name = case.get("name") or f"case {index + 1}"
-                expected = dict(case["expect"])
-                try:
-                    snapshot = build_case_snapshot(policy, case, bases)
-                except ValueError as exc:
-                    results.append(CaseResult(policy.id, name, False, expected, problem=str(exc)))
-                    continue
-                data = json.dumps(snapshot).encode()
-                try:
-                    document = evaluator.evaluate(Source(name=f"{policy.id} [{name}]", data=data),
-                                                  policy_ids=(policy.id,))
-                except SnapshotError as exc:
-                    results.append(CaseResult(policy.id, name, False, expected, problem=str(exc)))
-                    continue
-                result = next(r for r in document["results"] if r["id"] == policy.id)
-                actual: dict[str, Any] = {"status": result["status"]}
-                if "offenders" in expected:
-                    actual["offenders"] = sorted(f["resource"]["name"] for f in result["findings"] if f["status"] == "fail")
-                    expected["offenders"] = sorted(expected["offenders"])
-                ok = actual == expected
-                if not ok and result.get("reason"):
-                    actual["reason"] = result["reason"]
-                results.append(CaseResult(policy.id, name, ok, expected, actual))
+                results.append(run_case(ev, policy, case, bases, index))
+    finally:
+        if own:
+            ev.close()
     return results
 
 
@@ -144,20 +171,27 @@ def coverage(policies: Iterable[Policy]) -> tuple[list[str], list[str]]:
 
 
 def junit_xml(results: list[CaseResult]) -> str:
-    """JUnit XML of the case results: one testsuite per policy, one testcase per case."""
+    """JUnit XML of the case results: one testsuite per policy, one testcase per case.
+
+    A wrong verdict is a `failure`; a case that cannot run (bad base, patch or snapshot) an `error`.
+    """
     from xml.etree import ElementTree as ET
 
+    broken = sum(bool(r.problem) for r in results)
+    wrong = sum(not r.ok and not r.problem for r in results)
     root = ET.Element("testsuites", name="hullcheck policy tests", tests=str(len(results)),
-                      failures=str(sum(not r.ok for r in results)))
+                      failures=str(wrong), errors=str(broken))
     by_policy: dict[str, list[CaseResult]] = {}
     for result in results:
         by_policy.setdefault(result.policy_id, []).append(result)
     for policy_id, cases in by_policy.items():
         suite = ET.SubElement(root, "testsuite", name=policy_id, tests=str(len(cases)),
-                              failures=str(sum(not c.ok for c in cases)))
+                              failures=str(sum(not c.ok and not c.problem for c in cases)),
+                              errors=str(sum(bool(c.problem) for c in cases)))
         for case in cases:
             element = ET.SubElement(suite, "testcase", classname=policy_id, name=case.case)
             if not case.ok:
-                failure = ET.SubElement(element, "failure", message=case.describe().splitlines()[0])
+                tag = "error" if case.problem else "failure"
+                failure = ET.SubElement(element, tag, message=case.describe())
                 failure.text = case.describe()
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

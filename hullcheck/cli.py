@@ -272,11 +272,16 @@ def audit(
 def test_policies(
     directories: List[Path] = typer.Argument(None, help="Policy directories to test; default: the built-in pack.", show_default=False),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Also write the case results as JUnit XML."),
+    golden: bool = typer.Option(False, "--golden", help="Instead of the cases: re-evaluate every recorded snapshot and compare with its committed golden results."),
+    update_golden: bool = typer.Option(False, "--update-golden", help="Like --golden, then write the new golden results (approve them after review)."),
+    snapshots: Optional[Path] = typer.Option(None, "--snapshots", help="Recorded snapshots for --golden; default: the bundled snapshots/examples."),
+    golden_dir: Optional[Path] = typer.Option(None, "--golden-dir", help="Golden results for --golden; default: the bundled snapshots/golden."),
 ) -> None:
     """Run the test cases that sit beside each policy (base snapshot + patch -> expected verdict).
 
-    [dim]Exit codes: 0 every case passed and every automated policy has a passing and a failing case;
-    1 otherwise; 2 usage or input error.[/dim]
+    With --golden, re-evaluate every recorded snapshot with the pack and show, per host, which policy verdicts changed against the committed golden results; --update-golden approves them.
+
+    [dim]Exit codes: 0 every case passed and every automated policy has a passing and a failing case (--golden: nothing changed); 1 otherwise; 2 usage or input error.[/dim]
     """
     from evaluator import load_pack
     from evaluator.testing import coverage, run_cases
@@ -285,6 +290,10 @@ def test_policies(
 
     dirs = list(directories) if directories else [policies_dir()]
     policies = load_pack(dirs)
+    if golden or update_golden:
+        _golden(policies, snapshots or snapshots_dir() / "examples", golden_dir or snapshots_dir() / "golden",
+                update_golden)
+        return
     results = run_cases(policies, snapshots_dir() / "examples")
     failed = [r for r in results if not r.ok]
     for result in failed:
@@ -298,6 +307,34 @@ def test_policies(
 
         _write_output(junit_xml(results), junit)
     raise typer.Exit(EXIT_FINDINGS if failed or uncovered else EXIT_OK)
+
+
+def _golden(policies: list[Any], snapshots: Path, golden_dir: Path, update: bool) -> None:
+    """`hullcheck test --golden / --update-golden`: what a pack change does to every recorded host."""
+    from evaluator import golden
+
+    if not snapshots.is_dir():
+        _fail(f"--snapshots {snapshots}: not a directory")
+    outcomes, orphans = golden.run(policies, snapshots, golden_dir, pack_version=__version__)
+    if not outcomes:
+        _fail(f"{snapshots}: no recorded snapshots (*.json) to re-run")
+    for outcome in outcomes:
+        for line in outcome.describe():
+            typer.echo(line)
+    for orphan in orphans:
+        typer.echo(f"{orphan.stem}: golden file {orphan} has no snapshot any more")
+    changed = sum(o.changed for o in outcomes) + len(orphans)
+    if update:
+        try:
+            golden.write(outcomes, orphans, golden_dir)
+        except OSError as exc:
+            _fail(f"{golden_dir}: cannot write golden results: {exc.strerror or exc}")
+        typer.echo(f"golden: wrote {len(outcomes)} file(s) to {golden_dir}"
+                   + (f", removed {len(orphans)}" if orphans else "") + "; commit them with the policy change")
+        raise typer.Exit(EXIT_OK)
+    typer.echo(f"golden: {changed} of {len(outcomes) + len(orphans)} recorded host(s) changed"
+               + ("; review the changes, then approve them with: hullcheck test --update-golden" if changed else ""))
+    raise typer.Exit(EXIT_FINDINGS if changed else EXIT_OK)
 
 
 @policies_app.command("list")

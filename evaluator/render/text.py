@@ -1,6 +1,8 @@
 """The report for people: grouped by benchmark section, offenders under each failure.
 
-Coloured on a terminal (rich markup), plain when piped or written to a file.
+Coloured on a terminal (rich markup), plain when piped or written to a file. Sections come in
+benchmark order (1 to 7, then policies beyond the benchmark) whatever order the pack is in.
+Without --verbose a long list of offenders is cut to the first MAX_FINDINGS, and says so.
 """
 
 from __future__ import annotations
@@ -19,6 +21,19 @@ LABELS = {
     "manual": ("[MANUAL]", "yellow"),
     "waived": ("[WAIVED]", "cyan"),
 }
+LABEL_WIDTH = 10
+MAX_FINDINGS = 25
+
+
+def _section_order(section: str) -> tuple[int, int, str]:
+    return (0, int(section), "") if section.isdigit() else (1, 0, section)
+
+
+def _finding_line(finding: dict[str, Any]) -> str:
+    """The message, prefixed with the resource's name when the message does not say it."""
+    name = str((finding.get("resource") or {}).get("name") or "")
+    message = str(finding.get("message") or "")
+    return message if not name or name in message else f"{name}: {message}"
 
 
 def render(document: dict[str, Any], *, color: bool = False, verbose: bool = False, width: int = 100, **_: Any) -> str:
@@ -35,22 +50,28 @@ def render(document: dict[str, Any], *, color: bool = False, verbose: bool = Fal
         console.print(f"[magenta]note:[/magenta] the collector could not read {snap['collector_errors']} source(s); "
                       "policies that need them report ERROR")
     current = None
-    for result in document.get("results", []):
+    ordered = sorted(document.get("results", []), key=lambda r: _section_order(section_of(r)))  # stable
+    for result in ordered:
         section = section_of(result)
         if section != current:
             current = section
             console.print()
-            console.print(f"[bold]{escape(section if section != 'other' else '')} {escape(SECTION_NAMES.get(section, section))}[/bold]".strip())
-        label, style = LABELS.get(result["status"], (f"[{result['status'].upper()}]", ""))
+            heading = f"{section} {SECTION_NAMES.get(section, section)}" if section != "other" else SECTION_NAMES["other"]
+            console.print(f"[bold]{escape(heading)}[/bold]")
+        label, style = LABELS.get(result["status"], (f"[{result['status'].upper()}]", "bold"))
         number = cis_id(result)
         head = f"{number} " if number else ""
-        console.print(f"[{style}]{escape(label):<9}[/{style}] {escape(head)}{escape(result['title'])} "
+        console.print(f"[{style}]{escape(label.ljust(LABEL_WIDTH))}[/{style}]{escape(head)}{escape(result['title'])} "
                       f"[dim]({escape(result['id'])}, {result['severity']})[/dim]")
         if result["status"] in ("error", "not_applicable") and result.get("reason") and (verbose or result["status"] == "error"):
             console.print(f"          [dim]{escape(result['reason'])}[/dim]")
-        for finding in result.get("findings", []):
+        findings = result.get("findings", [])
+        shown = findings if verbose else findings[:MAX_FINDINGS]
+        for finding in shown:
             mark = "*" if finding["status"] == "fail" else "!"
-            console.print(f"          {mark} {escape(finding['message'])}")
+            console.print(f"          {mark} {escape(_finding_line(finding))}")
+        if len(shown) < len(findings):
+            console.print(f"          [dim]... and {len(findings) - len(shown)} more (--verbose lists all)[/dim]")
         if verbose and result["status"] in ("fail", "error", "manual"):
             console.print(f"          [dim]remediation:[/dim] {escape(result.get('remediation', ''))}")
             if result["status"] == "manual" and result.get("audit"):
@@ -62,7 +83,7 @@ def render(document: dict[str, Any], *, color: bool = False, verbose: bool = Fal
         f"[bold]Summary:[/bold] {summary.get('pass', 0)} passed, {summary.get('fail', 0)} failed, "
         f"{summary.get('error', 0)} errors, {summary.get('not_applicable', 0)} not applicable, "
         f"{summary.get('manual', 0)} manual, {summary.get('waived', 0)} waived "
-        f"({summary.get('total', 0)} policies). "
+        f"({summary.get('total', 0)} policies; {summary.get('failed_resources', 0)} failing resources). "
         f"Score: {'n/a' if score is None else f'{score}%'} of judged policies passed."
     )
     return buffer.getvalue()
