@@ -5,7 +5,7 @@ Only GET endpoints are used: nothing here creates, starts, execs, kills or remov
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 import docker
@@ -21,6 +21,16 @@ DEFAULT_CONCURRENCY = 8
 
 class EngineUnreachable(Exception):
     """No Docker Engine answered at the endpoint."""
+
+
+DEFAULT_ENDPOINT = "unix:///var/run/docker.sock"
+
+
+def endpoint_url(base_url: str | None) -> str:
+    """The endpoint as the user named it (the SDK rewrites unix sockets to http+docker://localhost)."""
+    import os
+
+    return base_url or os.environ.get("DOCKER_HOST") or DEFAULT_ENDPOINT
 
 
 def connect(base_url: str | None, tls: Any = None, timeout: int = 30, concurrency: int = DEFAULT_CONCURRENCY) -> docker.APIClient:
@@ -71,9 +81,16 @@ def _call(errors: ErrorLog, source: str, fn: Callable[[], Any]) -> Any:
         return None
 
 
+ListHook = Callable[[str, list[str]], None]
+
+
 def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets: bool, label_filter: list[str],
-                   concurrency: int = DEFAULT_CONCURRENCY) -> dict[str, Any]:
-    """Everything the Engine API tells: version, info, containers, images, networks, volumes, plugins, swarm."""
+                   concurrency: int = DEFAULT_CONCURRENCY, after_list: ListHook | None = None) -> dict[str, Any]:
+    """Everything the Engine API tells: version, info, containers, images, networks, volumes, plugins, swarm.
+
+    One list call per kind, then one inspect per object, all on one thread pool so container,
+    image and network inspects overlap. `after_list(kind, ids)` runs between a list and its
+    inspects (tests use it to remove a container at exactly that moment)."""
     out: dict[str, Any] = {}
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hullcheck-engine") as pool:
         version_f = pool.submit(_call, errors, "/engine/version", client.version)
@@ -85,18 +102,23 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
         vlist_f = pool.submit(_call, errors, "/volumes", client.volumes)
         plist_f = pool.submit(_call, errors, "/plugins", client.plugins)
 
+        def fan_out(kind: str, listing: list[dict[str, Any]] | None, fetch: Callable[[str], Any]) -> list[Any] | None:
+            if listing is None:
+                return None
+            ids = sorted({item["Id"] for item in listing})
+            if after_list is not None:
+                after_list(kind, ids)
+            return [pool.submit(fetch, object_id) for object_id in ids]
+
+        container_futures = fan_out("containers", clist_f.result(), lambda cid: _container(client, cid, errors, redact_secrets))
+        image_futures = fan_out("images", ilist_f.result(), lambda iid: _image(client, iid, errors, redact_secrets))
+        network_futures = fan_out("networks", nlist_f.result(), lambda nid: _network(client, nid, errors))
+
         info = info_f.result()
         out["engine"] = {"version": version_f.result(), "info": info}
-
-        containers = clist_f.result()
-        out["containers"] = None if containers is None else _inspect_all(
-            pool, [c["Id"] for c in containers], lambda cid: _container(client, cid, errors, redact_secrets), "/containers")
-        images = ilist_f.result()
-        out["images"] = None if images is None else _inspect_all(
-            pool, sorted({i["Id"] for i in images}), lambda iid: _image(client, iid, errors, redact_secrets), "/images")
-        networks = nlist_f.result()
-        out["networks"] = None if networks is None else _inspect_all(
-            pool, [n["Id"] for n in networks], lambda nid: _network(client, nid, errors), "/networks")
+        out["containers"] = _gather(container_futures)
+        out["images"] = _gather(image_futures)
+        out["networks"] = _gather(network_futures)
         volumes = vlist_f.result()
         out["volumes"] = None if volumes is None else sorted(volumes.get("Volumes") or [], key=lambda v: v.get("Name", ""))
         plugins = plist_f.result()
@@ -107,9 +129,11 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
     return out
 
 
-def _inspect_all(pool: ThreadPoolExecutor, ids: list[str], fetch: Callable[[str], Any], _section: str) -> list[Any]:
-    """Fetch every object concurrently, drop the ones that vanished, keep a stable order (name, id)."""
-    kept = [r for r in pool.map(fetch, ids) if r is not None]
+def _gather(futures: list[Future[Any]] | None) -> list[Any] | None:
+    """Results of the concurrent inspects, without the objects that vanished, in a stable order (name, id)."""
+    if futures is None:
+        return None
+    kept = [r for r in (f.result() for f in futures) if r is not None]
     return sorted(kept, key=_sort_key)
 
 
@@ -174,6 +198,7 @@ def _network(client: docker.APIClient, nid: str, errors: ErrorLog) -> dict[str, 
     try:
         return client.inspect_network(nid)
     except NotFound:
+        errors.add("/networks/-", f"network {nid[:12]} was removed while collecting")
         return None
     except (APIError, DockerException, RequestException, OSError) as exc:
         errors.add("/networks/-", f"network {nid[:12]} could not be inspected: {_short_reason(exc)}")
