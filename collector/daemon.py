@@ -107,7 +107,12 @@ def collect_daemon(fs: HostFS, errors: ErrorLog, *, redact_secrets: bool, collec
                                       "not running, or the collector's container does not share the host's PID namespace)")
     argv = process["argv"] if process else []
     config_file = read_config_file(fs, argv, errors)
-    options = effective_options(argv, (config_file or {}).get("parsed")) if process else None
+    if redact_secrets and config_file is not None:
+        redact.redact_daemon_config(config_file)
+    # Options are resolved from the redacted argv: no dockerd setting a policy judges has a
+    # secret-looking name, and an unknown `--registry-password x` must not leak through options.
+    options = effective_options(redact.redact_argv(argv) if redact_secrets else argv,
+                                (config_file or {}).get("parsed")) if process else None
     if options is None:
         errors.add("/daemon/options", "effective settings need the dockerd command line, which was not found")
     if process:

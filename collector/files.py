@@ -181,7 +181,7 @@ def stat_path(fs: HostFS, path: str, users: dict[int, str], groups: dict[int, st
         "gid": st.st_gid,
         "owner": users.get(st.st_uid),
         "group": groups.get(st.st_gid),
-        "mode": format(statmod.S_IMODE(st.st_mode), "04o"),
+        "mode": "0" + format(statmod.S_IMODE(st.st_mode), "03o"),  # 0644, 01777, 04755
         "target": None,
         "realpath": None,
     }

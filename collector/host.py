@@ -63,9 +63,15 @@ def processes_of_interest(fs: HostFS, errors: ErrorLog, redact_secrets: bool) ->
 
 
 def read_os_release(fs: HostFS, errors: ErrorLog) -> dict[str, str] | None:
+    failed = False
     for path in ("/etc/os-release", "/usr/lib/os-release"):
-        text = fs.read_or_record(path, errors, "/host/os_release")
-        if text is None:
+        try:
+            text = fs.read_text(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            errors.add("/host/os_release", f"{path}: {describe_oserror(exc)}")
+            failed = True
             continue
         out = {}
         for line in text.splitlines():
@@ -73,7 +79,8 @@ def read_os_release(fs: HostFS, errors: ErrorLog) -> dict[str, str] | None:
             if sep and key.strip() and not key.startswith("#"):
                 out[key.strip()] = value.strip().strip('"').strip("'")
         return out
-    errors.add("/host/os_release", "neither /etc/os-release nor /usr/lib/os-release exists")
+    if not failed:
+        errors.add("/host/os_release", "neither /etc/os-release nor /usr/lib/os-release exists")
     return None
 
 

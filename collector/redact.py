@@ -209,3 +209,29 @@ def _redact_words(words: list[str]) -> list[str]:
             continue
         out.append(_URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MARKER}@", word))
     return out
+
+
+def _redact_value(key: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(key, v) for v in value]
+    if isinstance(value, str):
+        if _is_secret_name(key):
+            return MARKER
+        return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MARKER}@", value)
+    return value
+
+
+def redact_daemon_config(config_file: dict[str, Any]) -> dict[str, Any]:
+    """daemon.json rarely holds secrets, but proxy URLs can carry a password: hide URL passwords
+    and the values of secret-named keys in both the raw text and the parsed object."""
+    if isinstance(config_file.get("parsed"), dict):
+        config_file["parsed"] = _redact_value("", config_file["parsed"])
+    raw = config_file.get("raw")
+    if isinstance(raw, str):
+        raw = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MARKER}@", raw)
+        raw = re.sub(r'("([^"\\]*)"\s*:\s*)"((?:[^"\\]|\\.)*)"',
+                     lambda m: f'{m.group(1)}"{MARKER}"' if _is_secret_name(m.group(2)) else m.group(0), raw)
+        config_file["raw"] = raw
+    return config_file
