@@ -115,6 +115,8 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
         network_futures = fan_out("networks", nlist_f.result(), lambda nid: _network(client, nid, errors))
 
         info = info_f.result()
+        if redact_secrets:
+            redact.redact_info(info)
         out["engine"] = {"version": version_f.result(), "info": info}
         out["containers"] = _gather(container_futures)
         out["images"] = _gather(image_futures)

@@ -32,11 +32,20 @@ def _is_secret_name(name: str) -> bool:
     return any((a, b) in _SECRET_PAIRS for a, b in zip(words, words[1:]))
 
 
-# KEY=VALUE arguments whose key looks secret (e.g. `env DB_PASSWORD=x cmd`).
-_SECRET_ASSIGNMENT = re.compile(
-    r"^([A-Za-z_][A-Za-z0-9_]*(?:PASS(?:WORD|WD)?|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)[A-Za-z0-9_]*)=(.*)$",
-    re.IGNORECASE,
-)
+# KEY=VALUE arguments whose key looks secret (`env DB_PASSWORD=x cmd`, `--label a.api_token=x`).
+_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)=(.*)$", re.DOTALL)
+
+
+class _SecretAssignment:
+    """Matches KEY=VALUE where KEY has a secret-looking word (same rule as flag names)."""
+
+    @staticmethod
+    def match(text: str) -> re.Match[str] | None:
+        m = _ASSIGNMENT.match(text)
+        return m if m and _is_secret_name(m.group(1)) else None
+
+
+_SECRET_ASSIGNMENT = _SecretAssignment()
 # Credentials embedded in URLs: scheme://user:password@host
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@", re.IGNORECASE)
 
@@ -106,8 +115,27 @@ def redact_image(inspect: dict[str, Any]) -> dict[str, Any]:
     return inspect
 
 
+def redact_labels(labels: Any) -> Any:
+    """Labels are metadata policies match on, so they stay, except values under secret-looking
+    keys: {"db.password": "x"} and the engine's ["hc.api_token=x"] lose the value."""
+    if isinstance(labels, dict):
+        return {k: (MARKER if _is_secret_name(str(k)) else v) for k, v in labels.items()}
+    if isinstance(labels, list):
+        return redact_argv([str(x) for x in labels])
+    return labels
+
+
+def redact_info(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """GET /info carries the daemon's --label values."""
+    if info and "Labels" in info:
+        info["Labels"] = redact_labels(info["Labels"])
+    return info
+
+
 def _redact_config_commands(config: dict[str, Any]) -> None:
-    """Cmd, Entrypoint and the healthcheck command: arguments stay, secret values go."""
+    """Cmd, Entrypoint, the healthcheck command and secret-named labels."""
+    if "Labels" in config:
+        config["Labels"] = redact_labels(config["Labels"])
     for key in ("Cmd", "Entrypoint"):
         if isinstance(config.get(key), list):
             config[key] = redact_argv(config[key])
