@@ -158,6 +158,10 @@ def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secr
     if (inspect.get("State") or {}).get("Running"):
         try:
             processes = client.top(cid)
+            if not isinstance((processes or {}).get("Processes"), list):
+                # The engine answers {"Processes": null} for a container that stopped meanwhile.
+                processes = None
+                pending_error = f"process list of {inspect.get('Name', cid)!s}: the container stopped while collecting"
         except (APIError, DockerException, RequestException, OSError) as exc:
             pending_error = f"process list of {inspect.get('Name', cid)!s}: {_short_reason(exc)}"
     if redact_secrets:

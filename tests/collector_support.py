@@ -38,7 +38,7 @@ def build_busybox(client: Any, tag: str, extra_dockerfile: bytes = b"") -> str:
         tar.addfile(info, io.BytesIO(dockerfile))
         tar.add(str(busybox_path()), arcname="busybox")
     context.seek(0)
-    client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True)
+    client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, network_mode="none")
     return tag
 
 

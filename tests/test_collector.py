@@ -16,19 +16,28 @@ from collector import CollectOptions, collect, validate
 from conftest import LABEL_KEY
 
 
+@pytest.fixture(scope="module")
+def own_network(docker_client, session_label):
+    """A labelled user-defined bridge of our own, so published ports never depend on docker0."""
+    network = docker_client.networks.create(f"hc-{session_label}-net", driver="bridge", labels={LABEL_KEY: session_label})
+    yield network.name
+    network.remove()
+
+
 def _by_name(snapshot: dict) -> dict[str, dict]:
     return {c["inspect"]["Name"].lstrip("/"): c for c in snapshot["containers"]}
 
 
-def test_containers_appear_with_the_settings_they_were_created_with(run_container, session_label, docker_client):
+def test_containers_appear_with_the_settings_they_were_created_with(run_container, session_label, docker_client,
+                                                                   own_network):
     limited = run_container(
-        "limited", mem_limit="64m", nano_cpus=500_000_000, pids_limit=64, read_only=True, user="1000:1000",
+        "limited", network=own_network, mem_limit="64m", nano_cpus=500_000_000, pids_limit=64, read_only=True, user="1000:1000",
         cap_drop=["ALL"], cap_add=["NET_BIND_SERVICE"], security_opt=["no-new-privileges:true"],
         restart_policy={"Name": "on-failure", "MaximumRetryCount": 3}, ports={"8080/tcp": ("127.0.0.1", None)},
         healthcheck={"test": ["CMD", "true"], "interval": 30_000_000_000}, environment={"MODE": "prod"})
-    hostpid = run_container("hostpid", pid_mode="host", ipc_mode="host", cap_add=["SYS_PTRACE"],
+    hostpid = run_container("hostpid", network_mode="none", pid_mode="host", ipc_mode="host", cap_add=["SYS_PTRACE"],
                             volumes={"/etc": {"bind": "/host-etc", "mode": "rw"}})
-    stopped = run_container("stopped", command=("true",))
+    stopped = run_container("stopped", command=("true",), network_mode="none")
     stopped.wait(timeout=60)
 
     snapshot = collect(CollectOptions(label_filter=[f"{LABEL_KEY}={session_label}"]))
@@ -81,8 +90,8 @@ def test_containers_appear_with_the_settings_they_were_created_with(run_containe
 
 
 def test_a_container_removed_between_list_and_inspect_is_recorded_and_collection_finishes(run_container, session_label):
-    kept = run_container("kept")
-    doomed = run_container("doomed")
+    kept = run_container("kept", network_mode="none")
+    doomed = run_container("doomed", network_mode="none")
     removed: list[str] = []
 
     def remove_after_listing(kind: str, ids: list[str]) -> None:
@@ -119,10 +128,11 @@ def test_planted_secrets_never_reach_the_snapshot_unless_asked(run_container, se
     import io
 
     docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, rm=True, forcerm=True,
-                               buildargs={"BUILD_TOKEN": secrets["build_arg"]}, labels={LABEL_KEY: session_label})
+                               buildargs={"BUILD_TOKEN": secrets["build_arg"]}, labels={LABEL_KEY: session_label},
+                               network_mode="none")
     try:
         container = docker_client.containers.run(
-            tag, name=f"hc-{session_label}-secrets", detach=True, labels={LABEL_KEY: session_label},
+            tag, name=f"hc-{session_label}-secrets", detach=True, labels={LABEL_KEY: session_label}, network_mode="none",
             environment={"API_TOKEN": secrets["env"]},
             entrypoint=["sh", "-c", "exec sleep 3600", "sh", f"--password={secrets['flag']}", "--token",
                         secrets["spaced"], f"https://bob:{secrets['url']}@registry.example/v2"])
