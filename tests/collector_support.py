@@ -55,21 +55,25 @@ class PrivateDockerd:
         self.config_file = self.dir / "daemon.json"
         self.own_netns = own_netns
         base = {} if own_netns else {"bridge": "none", "iptables": False}
-        self.config = {**base, **(config or {})}
+        # config=None with own_netns: no --config-file at all, dockerd falls back to its default path.
+        self.config: dict[str, Any] | None = None if (config is None and own_netns) else {**base, **(config or {})}
         self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"unix://{self.socket}"
 
     @property
     def argv(self) -> list[str]:
-        return [shutil.which("dockerd") or "dockerd", "--config-file", str(self.config_file),
-                "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
+        config = ["--config-file", str(self.config_file)] if self.config is not None else []
+        return [shutil.which("dockerd") or "dockerd", *config, "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
                 "--pidfile", str(self.dir / "docker.pid"), "-H", self.url, *self.extra_args]
 
     def start(self, timeout: float = 60) -> "PrivateDockerd":
-        self.config_file.write_text(json.dumps(self.config, indent=2) + "\n")
+        if self.config is not None:
+            self.config_file.write_text(json.dumps(self.config, indent=2) + "\n")
         log = open(self.dir / "dockerd.log", "wb")  # noqa: SIM115 - kept open for the daemon's life
-        argv = (["unshare", "--net", "--"] if self.own_netns else []) + self.argv
+        argv = self.argv
+        if self.own_netns:  # a new namespace starts with loopback down: bring it up, then become dockerd
+            argv = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
