@@ -125,7 +125,7 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
         out["volumes"] = None if volumes is None else sorted(volumes.get("Volumes") or [], key=lambda v: v.get("Name", ""))
         plugins = plist_f.result()
         out["plugins"] = None if plugins is None else sorted(plugins, key=lambda p: p.get("Name", ""))
-        out["swarm"] = _swarm(client, info, errors)
+        out["swarm"] = _swarm(client, info, errors, redact_secrets)
     # The snapshot's container indices are fixed here; per-container errors use these indices.
     _index_container_errors(out["containers"], errors)
     return out
@@ -211,7 +211,8 @@ def _network(client: docker.APIClient, nid: str, errors: ErrorLog) -> dict[str, 
         return None
 
 
-def _swarm(client: docker.APIClient, info: dict[str, Any] | None, errors: ErrorLog) -> dict[str, Any] | None:
+def _swarm(client: docker.APIClient, info: dict[str, Any] | None, errors: ErrorLog,
+           redact_secrets: bool = True) -> dict[str, Any] | None:
     if info is None:
         errors.add("/swarm", "swarm state comes from /info, which could not be read")
         return None
@@ -227,11 +228,16 @@ def _swarm(client: docker.APIClient, info: dict[str, Any] | None, errors: ErrorL
         out["unlock_key_set"] = bool(((out["inspect"].get("Spec") or {}).get("EncryptionConfig") or {}).get("AutoLockManagers"))
     out["nodes"] = _call(errors, "/swarm/nodes", client.nodes)
     out["services"] = _call(errors, "/swarm/services", client.services)
+    if redact_secrets and out["services"]:
+        out["services"] = [redact.redact_service(svc) for svc in out["services"]]
     secrets = _call(errors, "/swarm/secrets", client.secrets)
     # The engine never returns secret data, but make sure nothing but metadata is kept.
     out["secrets"] = None if secrets is None else [{k: v for k, v in s.items() if k != "Data"} for s in secrets]
     if out["secrets"]:
         for s in out["secrets"]:
             s.get("Spec", {}).pop("Data", None)
-    out["configs"] = _call(errors, "/swarm/configs", client.configs)
+    configs = _call(errors, "/swarm/configs", client.configs)
+    # Config data is not secret to Docker, but it is content, not metadata: only metadata is kept.
+    out["configs"] = None if configs is None else [
+        {**c, "Spec": {k: v for k, v in (c.get("Spec") or {}).items() if k != "Data"}} for c in configs]
     return out

@@ -263,3 +263,22 @@ def redact_daemon_config(config_file: dict[str, Any]) -> dict[str, Any]:
                      lambda m: f'{m.group(1)}"{MARKER}"' if _is_secret_name(m.group(2)) else m.group(0), raw)
         config_file["raw"] = raw
     return config_file
+
+
+def redact_service(service: dict[str, Any]) -> dict[str, Any]:
+    """A swarm service's container spec carries the same env, command and args as a container."""
+    for spec in (service.get("Spec") or {}, service.get("PreviousSpec") or {}):
+        if "Labels" in spec:
+            spec["Labels"] = redact_labels(spec["Labels"])
+        container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+        if "Env" in container:
+            container["Env"] = redact_env(container.get("Env"))
+        for key in ("Command", "Args"):
+            if isinstance(container.get(key), list):
+                container[key] = redact_argv(container[key])
+        if "Labels" in container:
+            container["Labels"] = redact_labels(container["Labels"])
+        health = container.get("Healthcheck")
+        if isinstance(health, dict) and isinstance(health.get("Test"), list):
+            health["Test"] = redact_argv(health["Test"])
+    return service

@@ -98,3 +98,34 @@ def test_docker_events_during_collection_show_no_state_changing_action(private_d
     changes = [(e.get("Type"), e.get("Action"), (e.get("Actor") or {}).get("Attributes", {}).get("name"))
                for e in during if e.get("Action") != "top"]
     assert not changes, f"state-changing events while collecting: {changes}"
+
+
+def test_swarm_manager_metadata_without_secret_data(docker_client):
+    """A swarm manager of our own: nodes, services, secret and config metadata, never their data."""
+    with PrivateDockerd({}, own_netns=True) as daemon:
+        client = daemon.client()
+        try:
+            build_busybox(client, IMAGE)
+            client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
+            client.secrets.create(name="db-password", data=b"swarm-secret-data-1")
+            client.configs.create(name="app-config", data=b"swarm-config-data-2")
+            from docker.types import ServiceMode
+
+            client.services.create(IMAGE, command=["sleep", "3600"], name="svc-one", mode=ServiceMode("replicated", 0),
+                                   env=["SERVICE_TOKEN=swarm-env-secret-3"])  # no tasks: nothing to stop
+        finally:
+            client.close()
+        snapshot = collect(CollectOptions(docker_host=daemon.url))
+    swarm = snapshot["swarm"]
+    assert swarm["state"] == "active" and swarm["is_manager"] is True
+    assert swarm["inspect"]["ID"] and swarm["unlock_key_set"] is False
+    assert len(swarm["nodes"]) == 1
+    assert [s["Spec"]["Name"] for s in swarm["services"]] == ["svc-one"]
+    assert swarm["services"][0]["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] == ["SERVICE_TOKEN=<redacted>"]
+    assert [s["Spec"]["Name"] for s in swarm["secrets"]] == ["db-password"]
+    assert [c["Spec"]["Name"] for c in swarm["configs"]] == ["app-config"]
+    text = json.dumps(snapshot)
+    import base64
+
+    for secret in (b"swarm-secret-data-1", b"swarm-config-data-2", b"swarm-env-secret-3"):
+        assert secret.decode() not in text and base64.b64encode(secret).decode() not in text
