@@ -119,10 +119,9 @@ def collect_daemon(fs: HostFS, errors: ErrorLog, *, redact_secrets: bool, collec
         process["environment"] = _process_environment(fs, process["pid"])
         if options is not None:
             _apply_environment(options, process["environment"] or {})
-    if redact_secrets:
-        for proc in [process] + (process or {}).get("candidates", []) if process else []:
-            if proc is not None:
-                proc["argv"] = redact.redact_argv(proc["argv"])
+    if redact_secrets and process is not None:
+        for proc in [process, *process.get("candidates", [])]:
+            proc["argv"] = redact.redact_argv(proc["argv"])
     return {"process": process, "config_file": config_file, "options": options, "units": units}
 
 

@@ -83,6 +83,7 @@ def host_tree(tmp_path: Path) -> Path:
     (root / "usr/bin/runc").symlink_to("../sbin/runc")
     _write(root, "/usr/sbin/runc", "#!/bin/false\n", 0o700)
     (root / "var/lib/docker").mkdir(parents=True)
+    (root / "etc/containerd").symlink_to("containerd")  # a link loop: stat below it fails, for root too
     return root
 
 
@@ -155,6 +156,10 @@ def test_unreadable_files_are_errors_for_that_file_and_collection_finishes(host_
     assert "/etc/docker/custom.json" in errors["/daemon/config_file"]
     assert "fifo" in errors["/daemon/units/docker.service/dropins"]
     assert snapshot["host"]["os_release"] is None and "is a directory" in errors["/host/os_release"]
+    # A file whose stat fails: an error at that file's own pointer, and no entry pretending to know.
+    assert "Too many levels of symbolic links" in errors["/files/~1etc~1containerd~1config.toml"]
+    assert "/etc/containerd/config.toml" not in snapshot["files"]
+    assert snapshot["files"]["/etc/containerd"]["type"] == "symlink"
     # Everything else was still collected.
     assert snapshot["daemon"]["options"] is not None and snapshot["files"] and snapshot["host"]["mounts"]
 
