@@ -97,7 +97,9 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
         info_f = pool.submit(_call, errors, "/engine/info", client.info)
         filters = {"label": label_filter} if label_filter else None
         clist_f = pool.submit(_call, errors, "/containers", lambda: client.containers(all=True, filters=filters))
-        ilist_f = pool.submit(_call, errors, "/images", lambda: client.images(all=True))
+        # Top-level images, as `docker images` lists them (dangling ones included); the intermediate
+        # layers of classic builds are not images anyone runs and are visible in each history.
+        ilist_f = pool.submit(_call, errors, "/images", lambda: client.images(all=False))
         nlist_f = pool.submit(_call, errors, "/networks", client.networks)
         vlist_f = pool.submit(_call, errors, "/volumes", client.volumes)
         plist_f = pool.submit(_call, errors, "/plugins", client.plugins)
