@@ -283,9 +283,24 @@ def choose_dockerd(fs: HostFS, candidates: list[dict[str, Any]], endpoint: str, 
         if len(by_root) == 1:
             return pick(by_root[0], "endpoint+data-root" if by_endpoint else "data-root")
         pool = by_root or pool
+    # Two daemons configured alike (same socket, same root: one is stale or starting): the one
+    # whose pidfile names it is the one that holds the socket.
+    by_pidfile = [cand for cand in pool if _pidfile_names(fs, cand)]
+    if len(by_pidfile) == 1:
+        return pick(by_pidfile[0], "pidfile")
+    pool = by_pidfile or pool
     errors.add("/daemon/process/chosen_by", f"{len(candidates)} dockerd processes run and {len(pool)} could serve "
                                             f"{endpoint or 'the endpoint'}; the oldest (pid {pool[0]['pid']}) was taken")
     return pick(pool[0], "oldest")
+
+
+def _pidfile_names(fs: HostFS, cand: dict[str, Any]) -> bool:
+    path = (parse_argv(cand["argv"]).get("pidfile") or [None])[-1] or _config_value(fs, cand["argv"], "pidfile") \
+        or "/var/run/docker.pid"
+    try:
+        return fs.read_text(str(path)).strip() == str(cand["pid"])
+    except OSError:
+        return False
 
 
 def _tcp_port_match(want: str, have: set[str]) -> bool:

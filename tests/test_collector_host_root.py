@@ -183,3 +183,53 @@ def test_docker_root_on_its_own_filesystem_is_told_by_device_not_by_mount_point(
         subprocess.run(["umount", str(data_root)], check=True)
     assert separate["separate_filesystem"] is True and separate["device"] != separate["parent_device"]
     assert bound["separate_filesystem"] is False and bound["device"] == bound["parent_device"]
+
+
+def _fake_dockerd(root: Path, pid: int, argv: list[str], started: int) -> None:
+    proc = f"/proc/{pid}"
+    _write(root, f"{proc}/comm", "dockerd\n")
+    _write(root, f"{proc}/cmdline", "\0".join(argv) + "\0")
+    (root / proc.lstrip("/") / "exe").symlink_to(argv[0])
+    _write(root, f"{proc}/stat", f"{pid} (dockerd) S 1 " + " ".join(["0"] * 17) + f" {started} 0 0\n")
+
+
+def test_the_dockerd_serving_the_endpoint_is_chosen_among_several(tmp_path):
+    """Several dockerd in one /proc: by socket, then data-root, then pidfile, else the oldest
+    (recorded as an error). A decoy whose command line merely mentions dockerd is never one."""
+    from collector.daemon import choose_dockerd, find_dockerd_candidates, read_units
+    from collector.errors import ErrorLog
+    from collector.hostfs import HostFS
+
+    root = tmp_path / "host"
+    _fake_dockerd(root, 100, ["/usr/sbin/dockerd"], started=500)
+    _fake_dockerd(root, 200, ["/usr/sbin/dockerd", "-H", "unix:///tmp/test/docker.sock", "--data-root", "/srv/test"],
+                  started=900)
+    _fake_dockerd(root, 300, ["/usr/bin/dockerd", "--data-root=/data/alt", "--pidfile", "/run/alt.pid"], started=700)
+    _fake_dockerd(root, 400, ["/usr/bin/dockerd", "-H", "fd://", "--data-root=/data/sock"], started=800)
+    _write(root, "/proc/999/comm", "vim\n")  # docker-bench's `pgrep -f -n dockerd` would take this one
+    _write(root, "/proc/999/cmdline", "vim\0/etc/dockerd-notes\0")
+    _write(root, "/lib/systemd/system/docker.socket", "[Socket]\nListenStream=/run/docker-activated.sock\n")
+    (root / "var").mkdir(exist_ok=True)
+    (root / "var/run").symlink_to("/run")
+    (root / "run").mkdir()
+    fs = HostFS(str(root))
+    candidates = find_dockerd_candidates(fs)
+    assert [c["pid"] for c in candidates] == [100, 300, 400, 200], "oldest first, by start time"
+    units = read_units(fs, ErrorLog())
+
+    def choose(endpoint: str, root_dir: str = "") -> tuple[int, str, list]:
+        errors = ErrorLog()
+        chosen = choose_dockerd(fs, candidates, endpoint, {"DockerRootDir": root_dir}, units, errors)
+        return chosen["pid"], chosen["chosen_by"], errors.as_list()
+
+    assert choose("unix:///tmp/test/docker.sock")[:2] == (200, "endpoint")
+    assert choose("unix:///run/docker-activated.sock")[:2] == (400, "endpoint")  # fd:// via docker.socket
+    # 100 and 300 both serve the default socket (/var/run -> /run): the data-root decides.
+    assert choose("unix:///var/run/docker.sock", "/data/alt")[:2] == (300, "endpoint+data-root")
+    assert choose("unix:///run/docker.sock", "/var/lib/docker/100000.100000")[:2] == (100, "endpoint+data-root")
+    # Nothing matches: the pidfile that names its process, else the oldest, said in meta.errors.
+    _write(root, "/run/alt.pid", "300\n")
+    assert choose("tcp://10.0.0.5:2376", "/nowhere")[:2] == (300, "pidfile")
+    (root / "run/alt.pid").unlink()
+    pid, how, errors = choose("tcp://10.0.0.5:2376", "/nowhere")
+    assert (pid, how) == (100, "oldest") and errors[0]["source"] == "/daemon/process/chosen_by"
