@@ -111,10 +111,15 @@ def collect_daemon(fs: HostFS, errors: ErrorLog, *, redact_secrets: bool, collec
         redact.redact_daemon_config(config_file)
     # Options are resolved from the redacted argv: no dockerd setting a policy judges has a
     # secret-looking name, and an unknown `--registry-password x` must not leak through options.
-    options = effective_options(redact.redact_argv(argv) if redact_secrets else argv,
-                                (config_file or {}).get("parsed")) if process else None
-    if options is None:
+    options = None
+    if process is None:
         errors.add("/daemon/options", "effective settings need the dockerd command line, which was not found")
+    elif config_file is None or config_file.get("parse_error"):
+        # Fail closed: settings from a file we cannot read are unknown, not defaults.
+        why = "could not be read" if config_file is None else f"does not parse ({config_file['parse_error']})"
+        errors.add("/daemon/options", f"the daemon config file in force {why}, so the effective settings are unknown")
+    else:
+        options = effective_options(redact.redact_argv(argv) if redact_secrets else argv, config_file.get("parsed"))
     if process:
         process["environment"] = _process_environment(fs, process["pid"])
         if options is not None:

@@ -62,8 +62,8 @@ def host_tree(tmp_path: Path) -> Path:
            "   1: 0100007F:0016 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 2 1\n")
     _write(root, "/proc/sys/kernel/osrelease", "9.9.9-hullcheck-tree\n")
     _write(root, "/proc/sys/kernel/version", "#1 SMP tree\n")
-    # The daemon config in force is a FIFO: reading it must fail cleanly, not block.
-    _fifo(root, "/etc/docker/custom.json")
+    _write(root, "/etc/docker/custom.json", json.dumps({"live-restore": True, "proxies": {
+        "http-proxy": "http://proxyuser:proxy-s3cret@proxy.internal:3128"}}))
     _write(root, "/etc/docker/daemon.json", json.dumps({"icc": True, "log-level": "debug"}))  # not in force
     key = _write(root, "/etc/docker/tls/ca.pem", "-----BEGIN CERTIFICATE-----\n", 0o640)
     os.chown(key, 4242, 4243)
@@ -126,7 +126,11 @@ def test_every_host_fact_comes_from_the_tree(host_tree, tmp_path, hullcheck_cli,
     ca = files["/etc/docker/tls/ca.pem"]
     assert (ca["uid"], ca["gid"], ca["owner"], ca["group"], ca["mode"]) == (4242, 4243, "hcadmin", "hcgroup", "0640")
     assert "daemon tlscacert" in ca["why"]
-    assert files["/etc/docker/custom.json"]["type"] == "fifo"
+    assert files["/etc/docker/custom.json"]["type"] == "file"
+    assert options["live-restore"] == {"value": True, "source": "config-file"}
+    assert "proxy-s3cret" not in json.dumps(snapshot)
+    assert snapshot["daemon"]["config_file"]["parsed"]["proxies"]["http-proxy"] == \
+        "http://proxyuser:<redacted>@proxy.internal:3128"
     assert files["/etc/docker/certs.d/registry.example:5000/ca.crt"]["mode"] == "0644"
     assert files["/etc/docker/certs.d/registry.example:5000"]["type"] == "directory"
     assert files["/usr/bin/runc"]["type"] == "symlink" and files["/usr/bin/runc"]["target"] == "../sbin/runc"
@@ -149,10 +153,15 @@ def test_every_host_fact_comes_from_the_tree(host_tree, tmp_path, hullcheck_cli,
 
 def test_unreadable_files_are_errors_for_that_file_and_collection_finishes(host_tree, tmp_path, hullcheck_cli,
                                                                            session_label):
+    # The daemon config in force becomes a FIFO: reading it must fail cleanly, not block.
+    (host_tree / "etc/docker/custom.json").unlink()
+    _fifo(host_tree, "/etc/docker/custom.json")
     snapshot = _collect(hullcheck_cli, host_tree, tmp_path, session_label)
+    assert snapshot["files"]["/etc/docker/custom.json"]["type"] == "fifo"
     errors = _errors(snapshot)
     assert snapshot["daemon"]["config_file"] is None
     assert "fifo, not a regular file" in errors["/daemon/config_file"]
+    assert snapshot["daemon"]["options"] is None and "unknown" in errors["/daemon/options"]  # fail closed
     assert "/etc/docker/custom.json" in errors["/daemon/config_file"]
     assert "fifo" in errors["/daemon/units/docker.service/dropins"]
     assert snapshot["host"]["os_release"] is None and "is a directory" in errors["/host/os_release"]
@@ -161,7 +170,7 @@ def test_unreadable_files_are_errors_for_that_file_and_collection_finishes(host_
     assert "/etc/containerd/config.toml" not in snapshot["files"]
     assert snapshot["files"]["/etc/containerd"]["type"] == "symlink"
     # Everything else was still collected.
-    assert snapshot["daemon"]["options"] is not None and snapshot["files"] and snapshot["host"]["mounts"]
+    assert snapshot["daemon"]["process"]["pid"] == DOCKERD_PID and snapshot["files"] and snapshot["host"]["mounts"]
 
 
 def test_docker_root_on_its_own_filesystem_is_told_by_device_not_by_mount_point(host_tree, tmp_path, hullcheck_cli,
