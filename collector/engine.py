@@ -128,8 +128,9 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
         plugins = plist_f.result()
         out["plugins"] = None if plugins is None else sorted(plugins, key=lambda p: p.get("Name", ""))
         out["swarm"] = _swarm(client, info, errors, redact_secrets)
-    # The snapshot's container indices are fixed here; per-container errors use these indices.
-    _index_container_errors(out["containers"], errors)
+    # The snapshot's indices are fixed here; errors about part of an object use these indices.
+    _index_errors(out["containers"], errors, "containers", "processes")
+    _index_errors(out["images"], errors, "images", "history")
     return out
 
 
@@ -175,11 +176,13 @@ def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secr
     return item
 
 
-def _index_container_errors(containers: list[dict[str, Any]] | None, errors: ErrorLog) -> None:
-    for index, item in enumerate(containers or []):
+def _index_errors(items: list[dict[str, Any]] | None, errors: ErrorLog, section: str, field: str) -> None:
+    """Errors about a part of an object (a container's processes, an image's history) point at
+    that part, by the object's final index in the snapshot."""
+    for index, item in enumerate(items or []):
         reason = item.pop("_pending_error", None)
         if reason:
-            errors.add(pointer("containers", index, "processes"), reason)
+            errors.add(pointer(section, index, field), reason)
 
 
 def _image(client: docker.APIClient, iid: str, errors: ErrorLog, redact_secrets: bool) -> dict[str, Any] | None:
@@ -192,14 +195,18 @@ def _image(client: docker.APIClient, iid: str, errors: ErrorLog, redact_secrets:
         errors.add("/images/-", f"image {iid[:19]} could not be inspected: {_short_reason(exc)}")
         return None
     history = None
+    pending_error = None
     try:
         history = client.history(iid)
     except (APIError, DockerException, RequestException, OSError) as exc:
-        errors.add("/images/-/history", f"history of image {iid[:19]}: {_short_reason(exc)}")
+        pending_error = f"history of image {iid[:19]}: {_short_reason(exc)}"
     if redact_secrets:
         redact.redact_image(inspect)
         history = redact.redact_history(history)
-    return {"inspect": inspect, "history": history}
+    item: dict[str, Any] = {"inspect": inspect, "history": history}
+    if pending_error:
+        item["_pending_error"] = pending_error
+    return item
 
 
 def _network(client: docker.APIClient, nid: str, errors: ErrorLog) -> dict[str, Any] | None:
