@@ -107,3 +107,24 @@ def test_audit_rules_watches_and_syscall_rules():
         {"path": "/usr/bin/containerd", "permissions": "x", "key": "containerd", "origin": "f"},
         {"path": "/etc/docker", "permissions": None, "key": None, "origin": "f"},
     ]
+
+
+def test_a_daemon_json_that_does_not_parse_is_kept_raw_and_options_fail_closed(tmp_path):
+    from collector.daemon import collect_daemon
+    from collector.errors import ErrorLog
+    from collector.hostfs import HostFS
+
+    root = tmp_path / "host"
+    (root / "proc/77").mkdir(parents=True)
+    (root / "proc/77/comm").write_text("dockerd\n")
+    (root / "proc/77/cmdline").write_text("dockerd\0")
+    (root / "etc/docker").mkdir(parents=True)
+    (root / "etc/docker/daemon.json").write_text('{"icc": false,}\n')
+    errors = ErrorLog()
+    daemon = collect_daemon(HostFS(str(root)), errors, redact_secrets=True, collect_host=True,
+                            endpoint="unix:///var/run/docker.sock", info={})
+    config = daemon["config_file"]
+    assert config["exists"] is True and config["raw"] == '{"icc": false,}\n' and config["parsed"] is None
+    assert config["parse_error"].startswith("line 1 column 15")
+    assert daemon["options"] is None
+    assert any(e["source"] == "/daemon/options" and "does not parse" in e["reason"] for e in errors.as_list())
