@@ -101,7 +101,16 @@ class PrivateDockerd:
         return docker.DockerClient(base_url=self.url, timeout=120)
 
     def stop(self) -> None:
+        """Remove every container (live-restore would keep them and their shims running), stop
+        dockerd, then end any process still serving our directory, by pid, and unmount below it."""
         if self.proc is not None and self.proc.poll() is None:
+            try:
+                client = self.client()
+                for container in client.containers.list(all=True):
+                    container.remove(force=True)
+                client.close()
+            except Exception:  # noqa: BLE001 - stopping must go on regardless
+                pass
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
@@ -109,9 +118,42 @@ class PrivateDockerd:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self.proc = None
-        subprocess.run(["umount", "-R", str(self.dir / "exec")], capture_output=True, check=False)
-        subprocess.run(["umount", "-R", str(self.dir / "data")], capture_output=True, check=False)
+        for pid in self._leftover_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for mount_point in self._mounts_below():
+            subprocess.run(["umount", "-l", mount_point], capture_output=True, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _leftover_pids(self) -> list[int]:
+        """Processes whose command line names our directory (containerd shims), and their children."""
+        marker = str(self.dir).encode()
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if marker in Path(f"/proc/{entry}/cmdline").read_bytes():
+                        pids.append(int(entry))
+                except OSError:
+                    continue
+        children = []
+        for pid in pids:
+            try:
+                children += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+            except OSError:
+                continue
+        return children + pids
+
+    def _mounts_below(self) -> list[str]:
+        prefix = str(self.dir) + "/"
+        points = []
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            point = line.split()[4].replace("\\040", " ")
+            if point.startswith(prefix):
+                points.append(point)
+        return sorted(points, key=len, reverse=True)
 
     def __enter__(self) -> "PrivateDockerd":
         return self.start()
