@@ -6,7 +6,6 @@ Policy tests index into them by container name, so their content is a contract t
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
