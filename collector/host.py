@@ -10,7 +10,8 @@ from .errors import ErrorLog
 from .hostfs import HostFS, describe_oserror
 
 
-def collect_host(fs: HostFS, errors: ErrorLog, docker_root_dir: str | None, *, redact_secrets: bool = True) -> dict[str, Any]:
+def collect_host(fs: HostFS, errors: ErrorLog, docker_root_dir: str | None, *, redact_secrets: bool = True,
+                 data_root: str | None = None) -> dict[str, Any]:
     """The host section. Every file is read through `fs`, so --host-root applies to /proc too."""
     mounts = read_mounts(fs, errors)
     return {
@@ -18,7 +19,7 @@ def collect_host(fs: HostFS, errors: ErrorLog, docker_root_dir: str | None, *, r
         "kernel": read_kernel(fs, errors),
         "cgroup_version": cgroup_version(fs),
         "mounts": mounts,
-        "docker_root": docker_root(fs, docker_root_dir, mounts, errors),
+        "docker_root": docker_root(fs, docker_root_dir, mounts, errors, data_root),
         "apparmor": apparmor(fs),
         "selinux": selinux(fs),
         "docker_group": docker_group(fs, errors),
@@ -143,9 +144,12 @@ def _dev(st: os.stat_result) -> str:
     return f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
 
 
-def docker_root(fs: HostFS, path: str | None, mounts: list[dict[str, Any]] | None, errors: ErrorLog) -> dict[str, Any] | None:
+def docker_root(fs: HostFS, path: str | None, mounts: list[dict[str, Any]] | None, errors: ErrorLog,
+                data_root: str | None = None) -> dict[str, Any] | None:
     """Is Docker's root dir on its own filesystem? Compare device ids, not mount points:
-    a bind mount of the root filesystem is a mount point but no partition."""
+    a bind mount of the root filesystem is a mount point but no partition. With userns-remap the
+    engine's root is a subdirectory (/var/lib/docker/100000.100000) of the daemon's data-root: the
+    data-root is the directory that must be the partition (docker-bench-security #332, #394)."""
     if not path:
         errors.add("/host/docker_root", "DockerRootDir unknown: /info could not be read")
         return None
@@ -160,7 +164,15 @@ def docker_root(fs: HostFS, path: str | None, mounts: list[dict[str, Any]] | Non
         return None
     out["exists"] = True
     out["device"] = _dev(st)
-    parent = os.path.dirname(path.rstrip("/")) or "/"
+    checked = path
+    if data_root and data_root != path and path.startswith(data_root.rstrip("/") + "/"):
+        try:
+            if _dev(fs.stat(data_root)) == out["device"]:
+                checked = data_root
+        except OSError:
+            pass
+    out["checked_path"] = checked
+    parent = os.path.dirname(checked.rstrip("/")) or "/"
     try:
         out["parent_device"] = _dev(fs.stat(parent))
     except OSError as exc:

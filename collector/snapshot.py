@@ -113,7 +113,9 @@ def collect(options: CollectOptions) -> dict[str, Any]:
     daemon = collect_daemon(fs, errors, redact_secrets=options.redact, collect_host=collect_host_sections,
                             endpoint=endpoint, info=info)
     if collect_host_sections:
-        host = collect_host(fs, errors, info.get("DockerRootDir"), redact_secrets=options.redact)
+        data_root = ((daemon.get("options") or {}).get("data-root") or {}).get("value")
+        host = collect_host(fs, errors, info.get("DockerRootDir"), redact_secrets=options.redact,
+                            data_root=data_root if isinstance(data_root, str) else None)
         files = collect_files(fs, errors, paths_to_stat(fs, daemon, info.get("DockerRootDir"), info, host.get("processes")))
         audit = collect_audit(fs, errors, run_auditctl=options.host_root in (None, "/"))
     else:

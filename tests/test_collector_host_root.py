@@ -183,6 +183,15 @@ def test_docker_root_on_its_own_filesystem_is_told_by_device_not_by_mount_point(
     subprocess.run(["mount", "-t", "tmpfs", "hullcheck-test", str(data_root)], check=True)
     try:
         separate = _collect(hullcheck_cli, host_tree, tmp_path, session_label)["host"]["docker_root"]
+        # userns-remap: the engine's root is a subdirectory of the partition; judge the data-root.
+        from collector.errors import ErrorLog
+        from collector.host import docker_root
+        from collector.hostfs import HostFS
+
+        (data_root / "100000.100000").mkdir()
+        remapped = docker_root(HostFS(str(host_tree)), "/var/lib/docker/100000.100000", None, ErrorLog(),
+                               data_root="/var/lib/docker")
+        naive = docker_root(HostFS(str(host_tree)), "/var/lib/docker/100000.100000", None, ErrorLog())
     finally:
         subprocess.run(["umount", str(data_root)], check=True)
     subprocess.run(["mount", "--bind", str(other), str(data_root)], check=True)
@@ -191,6 +200,8 @@ def test_docker_root_on_its_own_filesystem_is_told_by_device_not_by_mount_point(
     finally:
         subprocess.run(["umount", str(data_root)], check=True)
     assert separate["separate_filesystem"] is True and separate["device"] != separate["parent_device"]
+    assert remapped["separate_filesystem"] is True and remapped["checked_path"] == "/var/lib/docker"
+    assert naive["separate_filesystem"] is False  # the subdirectory alone says nothing
     assert bound["separate_filesystem"] is False and bound["device"] == bound["parent_device"]
 
 
