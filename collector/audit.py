@@ -11,7 +11,7 @@ import subprocess
 from typing import Any
 
 from .errors import ErrorLog
-from .hostfs import HostFS
+from .hostfs import HostFS, describe_oserror
 
 RULES_FILES = ("/etc/audit/audit.rules",)
 RULES_DIR = "/etc/audit/rules.d"
@@ -19,14 +19,16 @@ RULES_DIR = "/etc/audit/rules.d"
 
 def collect_audit(fs: HostFS, errors: ErrorLog, *, run_auditctl: bool) -> dict[str, Any]:
     auditctl = _auditctl(run_auditctl)
+    if auditctl.get("raw") is None:
+        errors.add("/audit/auditctl/raw", f"loaded audit rules not read: {auditctl.get('error')}")
     files = []
     for path in list(RULES_FILES) + [p for p in fs.list_dir(RULES_DIR) if p.endswith(".rules")]:
         try:
             files.append({"path": path, "raw": fs.read_text(path)})
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             continue
         except OSError as exc:
-            errors.add("/audit/rules_files", f"{path}: {exc.strerror or exc}")
+            errors.add("/audit/rules_files", f"{path}: {describe_oserror(exc)}")
     watches = []
     if auditctl.get("raw"):
         watches += parse_rules(auditctl["raw"], "auditctl -l")

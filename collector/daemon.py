@@ -11,16 +11,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .errors import ErrorLog, pointer
-from .hostfs import HostFS
+from .hostfs import HostFS, describe_oserror
 from . import redact
 
 DEFAULT_CONFIG_FILE = "/etc/docker/daemon.json"
 UNITS = ("docker.service", "docker.socket", "containerd.service")
-UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 
 
 @dataclass(frozen=True)
@@ -33,19 +31,26 @@ class Option:
     default: Any
 
 
-# The settings the CIS benchmark and common policies judge. Defaults are dockerd's own.
+# The settings the CIS benchmark and common policies judge, checked against dockerd's own flag
+# table (`dockerd --help`, 20.10-27.x). Defaults are dockerd's own for a root daemon on Linux.
 OPTIONS: tuple[Option, ...] = (
     Option("icc", ("--icc",), "bool", True),
     Option("iptables", ("--iptables",), "bool", True),
+    Option("ip6tables", ("--ip6tables",), "bool", False),
     Option("ip-forward", ("--ip-forward",), "bool", True),
     Option("ip-masq", ("--ip-masq",), "bool", True),
+    Option("ip", ("--ip",), "str", "0.0.0.0"),
     Option("ipv6", ("--ipv6",), "bool", False),
     Option("live-restore", ("--live-restore",), "bool", False),
     Option("userland-proxy", ("--userland-proxy",), "bool", True),
+    Option("userland-proxy-path", ("--userland-proxy-path",), "str", None),
     Option("no-new-privileges", ("--no-new-privileges",), "bool", False),
     Option("selinux-enabled", ("--selinux-enabled",), "bool", False),
     Option("experimental", ("--experimental",), "bool", False),
     Option("debug", ("--debug", "-D"), "bool", False),
+    Option("init", ("--init",), "bool", False),
+    Option("rootless", ("--rootless",), "bool", False),
+    Option("raw-logs", ("--raw-logs",), "bool", False),
     Option("tls", ("--tls",), "bool", False),
     Option("tlsverify", ("--tlsverify",), "bool", False),
     Option("tlscacert", ("--tlscacert",), "str", None),
@@ -59,56 +64,262 @@ OPTIONS: tuple[Option, ...] = (
     Option("seccomp-profile", ("--seccomp-profile",), "str", ""),
     Option("data-root", ("--data-root", "-g", "--graph"), "str", "/var/lib/docker"),
     Option("exec-root", ("--exec-root",), "str", "/var/run/docker"),
+    Option("pidfile", ("--pidfile", "-p"), "str", "/var/run/docker.pid"),
+    Option("group", ("--group", "-G"), "str", "docker"),
     Option("storage-driver", ("--storage-driver", "-s"), "str", ""),
     Option("storage-opts", ("--storage-opt",), "list", []),
-    Option("hosts", ("--host", "-H"), "list", []),
+    Option("hosts", ("--host", "-H"), "list", ["unix:///var/run/docker.sock"]),
     Option("insecure-registries", ("--insecure-registry",), "list", []),
     Option("registry-mirrors", ("--registry-mirror",), "list", []),
+    Option("allow-nondistributable-artifacts", ("--allow-nondistributable-artifacts",), "list", []),
     Option("authorization-plugins", ("--authorization-plugin",), "list", []),
     Option("default-ulimits", ("--default-ulimit",), "ulimits", {}),
     Option("exec-opts", ("--exec-opt",), "list", []),
     Option("default-cgroupns-mode", ("--default-cgroupns-mode",), "str", None),
     Option("default-ipc-mode", ("--default-ipc-mode",), "str", None),
+    Option("default-shm-size", ("--default-shm-size",), "str", "64M"),
     Option("bridge", ("--bridge", "-b"), "str", None),
     Option("bip", ("--bip",), "str", None),
     Option("default-runtime", ("--default-runtime",), "str", "runc"),
     Option("containerd", ("--containerd",), "str", None),
+    Option("max-concurrent-downloads", ("--max-concurrent-downloads",), "str", None),
     Option("config-file", ("--config-file",), "str", DEFAULT_CONFIG_FILE),
 )
+# Boolean flags of dockerd outside the table above: a bare one must not swallow the next argument.
+_OTHER_BOOL_FLAGS = frozenset({"--validate", "--cri-containerd", "--help", "--version", "-v", "--disable-legacy-registry"})
 _BY_FLAG = {flag: opt for opt in OPTIONS for flag in opt.flags}
 
 
-def collect_daemon(fs: HostFS, errors: ErrorLog, *, redact_secrets: bool, collect_host: bool) -> dict[str, Any]:
+def collect_daemon(fs: HostFS, errors: ErrorLog, *, redact_secrets: bool, collect_host: bool,
+                   endpoint: str = "", info: dict[str, Any] | None = None) -> dict[str, Any]:
     """The daemon section: process, config file, effective options, systemd units."""
     if not collect_host:
         reason = "host files not read: the engine is remote and no --host-root was given"
         for key in ("process", "config_file", "options", "units"):
             errors.add(pointer("daemon", key), reason)
         return {"process": None, "config_file": None, "options": None, "units": None}
-    process = find_dockerd(fs)
+    units = read_units(fs, errors)
+    candidates = find_dockerd_candidates(fs)
+    process = choose_dockerd(fs, candidates, endpoint, info or {}, units, errors)
     if process is None:
-        errors.add("/daemon/process", "no dockerd process found in /proc (rootless, remote or not running here)")
+        errors.add("/daemon/process", "no dockerd process found in /proc (rootless in another namespace, remote, "
+                                      "not running, or the collector's container does not share the host's PID namespace)")
     argv = process["argv"] if process else []
     config_file = read_config_file(fs, argv, errors)
-    options = effective_options(argv, (config_file or {}).get("parsed")) if process else None
-    if options is None:
+    if redact_secrets and config_file is not None:
+        redact.redact_daemon_config(config_file)
+    # Options are resolved from the redacted argv: no dockerd setting a policy judges has a
+    # secret-looking name, and an unknown `--registry-password x` must not leak through options.
+    options = None
+    if process is None:
         errors.add("/daemon/options", "effective settings need the dockerd command line, which was not found")
-    if process and redact_secrets:
-        process["argv"] = redact.redact_argv(process["argv"])
-    return {"process": process, "config_file": config_file, "options": options, "units": read_units(fs)}
+    elif config_file is None or config_file.get("parse_error"):
+        # Fail closed: settings from a file we cannot read are unknown, not defaults.
+        why = "could not be read" if config_file is None else f"does not parse ({config_file['parse_error']})"
+        errors.add("/daemon/options", f"the daemon config file in force {why}, so the effective settings are unknown")
+    else:
+        options = effective_options(redact.redact_argv(argv) if redact_secrets else argv, config_file.get("parsed"))
+    if process:
+        process["environment"] = _process_environment(fs, process["pid"])
+        if options is not None:
+            _apply_environment(options, process["environment"] or {})
+    if redact_secrets and process is not None:
+        for proc in [process, *process.get("candidates", [])]:
+            proc["argv"] = redact.redact_argv(proc["argv"])
+    return {"process": process, "config_file": config_file, "options": options, "units": units}
 
 
-def find_dockerd(fs: HostFS) -> dict[str, Any] | None:
-    """The dockerd process, found by the name of its executable (or comm), oldest first."""
+# Environment variables dockerd itself consults for security-relevant behaviour. Only these are
+# read from /proc/PID/environ; proxy URLs lose any embedded password.
+DAEMON_ENV = ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTENT_TRUST", "DOCKER_DRIVER", "DOCKER_RAMDISK",
+              "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+              "XDG_RUNTIME_DIR", "ROOTLESSKIT_STATE_DIR")
+
+
+def _process_environment(fs: HostFS, pid: int) -> dict[str, str] | None:
+    try:
+        raw = fs.read_bytes(f"/proc/{pid}/environ")
+    except OSError:
+        return None
+    env: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        name, sep, value = item.decode(errors="replace").partition("=")
+        if sep and name in DAEMON_ENV:
+            env[name] = redact.redact_text(value)
+    return env
+
+
+def _apply_environment(options: dict[str, dict[str, Any]], env: dict[str, str]) -> None:
+    """dockerd's own defaults that come from its environment: DOCKER_TLS_VERIFY turns on
+    tlsverify, and with TLS on the certificate files default to DOCKER_CERT_PATH or ~/.docker."""
+    if env.get("DOCKER_TLS_VERIFY") and options["tlsverify"]["source"] == "default":
+        options["tlsverify"] = {"value": True, "source": "environment"}
+        if options["tls"]["source"] == "default":
+            options["tls"] = {"value": True, "source": "environment"}
+    if options["tls"]["value"] is True or options["tlsverify"]["value"] is True:
+        cert_dir = env.get("DOCKER_CERT_PATH") or "/root/.docker"
+        for key, name in (("tlscacert", "ca.pem"), ("tlscert", "cert.pem"), ("tlskey", "key.pem")):
+            if options[key]["source"] == "default":
+                options[key] = {"value": f"{cert_dir.rstrip('/')}/{name}", "source": "default"}
+
+
+def _start_time(fs: HostFS, pid: int) -> int:
+    """Process start time in clock ticks since boot (field 22 of /proc/PID/stat): PIDs wrap, this does not."""
+    try:
+        stat = fs.read_text(f"/proc/{pid}/stat")
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return 1 << 62
+
+
+def find_dockerd_candidates(fs: HostFS) -> list[dict[str, Any]]:
+    """Every dockerd process, found by the name of its executable (or comm when exe is unreadable),
+    never by a regex over command lines; oldest first."""
     found = []
     for pid, exe, comm, argv in fs.processes():
-        name = os.path.basename(exe) if exe else comm
-        if exe and exe.endswith(" (deleted)"):
-            name = os.path.basename(exe[: -len(" (deleted)")])
-        if name == "dockerd" or (not exe and comm == "dockerd"):
-            found.append({"pid": pid, "exe": exe, "argv": argv})
-    # The daemon is the oldest dockerd; a second one (rootless, test) would be newer.
-    return min(found, key=lambda p: p["pid"]) if found else None
+        name = os.path.basename(exe.removesuffix(" (deleted)")) if exe else comm
+        if name == "dockerd":
+            found.append({"pid": pid, "exe": exe, "argv": argv, "_started": _start_time(fs, pid)})
+    found.sort(key=lambda p: (p["_started"], p["pid"]))
+    for item in found:
+        item.pop("_started")
+    return found
+
+
+def _socket_of(fs: HostFS, url: str) -> str | None:
+    """unix:///var/run/docker.sock -> the socket's resolved host path (/run/docker.sock)."""
+    if not url.startswith("unix://"):
+        return None
+    path = url[len("unix://"):] or "/var/run/docker.sock"
+    try:
+        return fs.realpath(path)
+    except OSError:
+        return path
+
+
+def _tcp_of(url: str) -> str | None:
+    for scheme in ("tcp://", "https://", "http://"):
+        if url.startswith(scheme):
+            return url[len(scheme):].rstrip("/")
+    return None
+
+
+def _listen_streams(units: dict[str, Any]) -> list[str]:
+    """Sockets systemd passes to dockerd for `-H fd://` (docker.socket's ListenStream)."""
+    unit = units.get("docker.socket") or {}
+    texts = [unit.get("contents") or ""] + [d.get("contents") or "" for d in unit.get("dropins") or []]
+    streams: list[str] = []
+    for text in texts:
+        for line in text.splitlines():
+            key, sep, value = line.strip().partition("=")
+            if sep and key.strip() == "ListenStream":
+                if value.strip():
+                    streams.append(value.strip())
+                else:
+                    streams.clear()  # an empty assignment resets the list, as in systemd
+    return streams or ["/run/docker.sock"]
+
+
+def _candidate_hosts(fs: HostFS, argv: list[str], units: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(unix socket paths, tcp host:port) a dockerd with this argv serves, from argv and its config file."""
+    hosts = parse_argv(argv).get("hosts") or []
+    config_path = (parse_argv(argv).get("config-file") or [DEFAULT_CONFIG_FILE])[-1] or DEFAULT_CONFIG_FILE
+    if not hosts:
+        try:
+            parsed = json.loads(fs.read_text(config_path))
+            hosts = list(parsed.get("hosts") or []) if isinstance(parsed, dict) else []
+        except (OSError, ValueError, AttributeError):
+            hosts = []
+    if not hosts:
+        hosts = ["unix:///var/run/docker.sock"]
+    sockets: set[str] = set()
+    tcp: set[str] = set()
+    for host in hosts:
+        host = str(host)
+        if host.startswith("fd://"):
+            for stream in _listen_streams(units):
+                if stream.startswith("/"):
+                    sockets.add(_socket_of(fs, "unix://" + stream) or stream)
+                else:
+                    tcp.add(stream)
+        elif host.startswith("unix://"):
+            sockets.add(_socket_of(fs, host) or host)
+        elif _tcp_of(host):
+            tcp.add(_tcp_of(host) or host)
+    return sockets, tcp
+
+
+def choose_dockerd(fs: HostFS, candidates: list[dict[str, Any]], endpoint: str, info: dict[str, Any],
+                   units: dict[str, Any], errors: ErrorLog) -> dict[str, Any] | None:
+    """The dockerd that serves the endpoint being collected, when several run (a test daemon,
+    rootless): match its -H sockets (argv, config file, or systemd's socket for fd://) against the
+    endpoint, then its data-root against the engine's DockerRootDir, else take the oldest.
+    docker-bench-security takes the newest process whose command line mentions dockerd."""
+    if not candidates:
+        return None
+    summary = [{"pid": c["pid"], "exe": c["exe"], "argv": list(c["argv"])} for c in candidates]
+
+    def pick(proc: dict[str, Any], how: str) -> dict[str, Any]:
+        return {**proc, "argv": list(proc["argv"]), "chosen_by": how, "candidates": summary}
+
+    if len(candidates) == 1:
+        return pick(candidates[0], "only")
+    want_socket = _socket_of(fs, endpoint) if endpoint.startswith("unix://") else None
+    want_tcp = _tcp_of(endpoint)
+    by_endpoint = []
+    for cand in candidates:
+        sockets, tcp = _candidate_hosts(fs, cand["argv"], units)
+        if (want_socket and want_socket in sockets) or (want_tcp and (want_tcp in tcp or _tcp_port_match(want_tcp, tcp))):
+            by_endpoint.append(cand)
+    if len(by_endpoint) == 1:
+        return pick(by_endpoint[0], "endpoint")
+    pool = by_endpoint or candidates
+    root_dir = str(info.get("DockerRootDir") or "")
+    if root_dir:
+        by_root = []
+        for cand in pool:
+            data_root = (parse_argv(cand["argv"]).get("data-root") or [None])[-1] or _config_value(fs, cand["argv"], "data-root") \
+                or "/var/lib/docker"
+            data_root = str(data_root).rstrip("/")
+            # userns-remap puts the engine's root one level down: /var/lib/docker/100000.100000
+            if root_dir == data_root or root_dir.startswith(data_root + "/"):
+                by_root.append(cand)
+        if len(by_root) == 1:
+            return pick(by_root[0], "endpoint+data-root" if by_endpoint else "data-root")
+        pool = by_root or pool
+    # Two daemons configured alike (same socket, same root: one is stale or starting): the one
+    # whose pidfile names it is the one that holds the socket.
+    by_pidfile = [cand for cand in pool if _pidfile_names(fs, cand)]
+    if len(by_pidfile) == 1:
+        return pick(by_pidfile[0], "pidfile")
+    pool = by_pidfile or pool
+    errors.add("/daemon/process/chosen_by", f"{len(candidates)} dockerd processes run and {len(pool)} could serve "
+                                            f"{endpoint or 'the endpoint'}; the oldest (pid {pool[0]['pid']}) was taken")
+    return pick(pool[0], "oldest")
+
+
+def _pidfile_names(fs: HostFS, cand: dict[str, Any]) -> bool:
+    path = (parse_argv(cand["argv"]).get("pidfile") or [None])[-1] or _config_value(fs, cand["argv"], "pidfile") \
+        or "/var/run/docker.pid"
+    try:
+        return fs.read_text(str(path)).strip() == str(cand["pid"])
+    except OSError:
+        return False
+
+
+def _tcp_port_match(want: str, have: set[str]) -> bool:
+    """tcp://127.0.0.1:2376 is served by a daemon listening on 0.0.0.0:2376 or :2376."""
+    port = want.rpartition(":")[2]
+    return any(h.rpartition(":")[2] == port and h.rpartition(":")[0] in ("", "0.0.0.0", "[::]", "::") for h in have)
+
+
+def _config_value(fs: HostFS, argv: list[str], key: str) -> Any:
+    config_path = (parse_argv(argv).get("config-file") or [DEFAULT_CONFIG_FILE])[-1] or DEFAULT_CONFIG_FILE
+    try:
+        parsed = json.loads(fs.read_text(config_path))
+    except (OSError, ValueError):
+        return None
+    return parsed.get(key) if isinstance(parsed, dict) else None
 
 
 def parse_argv(argv: list[str]) -> dict[str, list[str | None]]:
@@ -126,8 +337,12 @@ def parse_argv(argv: list[str]) -> dict[str, list[str | None]]:
             name, value, eq = name[:2], name[2:], "="
         opt = _BY_FLAG.get(name)
         if not eq:
-            if opt is not None and opt.kind == "bool":
-                value = None  # a bare boolean flag means true
+            # pflag: a bare boolean means true (`--icc false` is not valid and dockerd refuses it).
+            # An unknown flag followed by another flag is taken as a boolean too.
+            if (opt is not None and opt.kind == "bool") or (opt is None and name in _OTHER_BOOL_FLAGS):
+                value = None
+            elif opt is None and (i >= len(args) or args[i].startswith("-")):
+                value = None
             elif i < len(args):
                 value = args[i]
                 i += 1
@@ -213,10 +428,10 @@ def read_config_file(fs: HostFS, argv: list[str], errors: ErrorLog) -> dict[str,
                            "raw": None, "parsed": None, "parse_error": None}
     try:
         raw = fs.read_text(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return out
     except OSError as exc:
-        errors.add("/daemon/config_file", f"{path}: {exc.strerror or exc}")
+        errors.add("/daemon/config_file", f"{path}: {describe_oserror(exc)}")
         return None
     out["exists"] = True
     out["raw"] = raw
@@ -234,20 +449,48 @@ def read_config_file(fs: HostFS, argv: list[str], errors: ErrorLog) -> dict[str,
     return out
 
 
-def read_units(fs: HostFS) -> dict[str, Any]:
-    """systemd units for docker and containerd: fragment (by systemd's precedence) and drop-ins."""
+# systemd's unit search path for the system manager, highest precedence first (systemd.unit(5)).
+UNIT_DIRS = ("/etc/systemd/system.control", "/run/systemd/system.control", "/run/systemd/transient",
+             "/run/systemd/generator.early", "/etc/systemd/system", "/etc/systemd/system.attached",
+             "/run/systemd/system", "/run/systemd/system.attached", "/run/systemd/generator",
+             "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
+             "/run/systemd/generator.late")
+
+
+def read_units(fs: HostFS, errors: ErrorLog) -> dict[str, Any]:
+    """systemd units for docker and containerd, resolved as systemd does: the fragment from the
+    first directory of the search path that has it (a link to /dev/null masks the unit), and the
+    drop-ins `UNIT.d/*.conf` and `TYPE.d/*.conf` from every directory, where a file name in a
+    higher-precedence directory hides the same name below, applied in file-name order.
+    docker-bench-security stops at /etc/systemd/system and never reads drop-ins (#554)."""
     units: dict[str, Any] = {}
     for unit in UNITS:
-        fragment = next((f"{d}/{unit}" for d in UNIT_DIRS if fs.is_file(f"{d}/{unit}")), None)
-        dropins = []
+        source = pointer("daemon", "units", unit)
+        fragment = next((f"{d}/{unit}" for d in UNIT_DIRS if fs.exists(f"{d}/{unit}")), None)
+        masked = False
+        realpath = None
+        if fragment:
+            try:
+                realpath = fs.realpath(fragment)
+            except OSError:
+                realpath = fragment
+            masked = realpath == "/dev/null"
+        unit_type = unit.rsplit(".", 1)[1]
+        dropins: dict[str, str] = {}
         for d in UNIT_DIRS:
-            for path in fs.list_dir(f"{d}/{unit}.d"):
-                if path.endswith(".conf"):
-                    dropins.append({"path": path, "contents": fs.read_text_or_none(path)})
+            for dropin_dir in (f"{d}/{unit}.d", f"{d}/{unit_type}.d"):
+                for path in fs.list_dir(dropin_dir):
+                    name = path.rsplit("/", 1)[1]
+                    if name.endswith(".conf") and name not in dropins:
+                        dropins[name] = path
         units[unit] = {
-            "found": fragment is not None,
+            "found": fragment is not None and not masked,
+            "masked": masked,
             "fragment_path": fragment,
-            "contents": fs.read_text_or_none(fragment) if fragment else None,
-            "dropins": sorted(dropins, key=lambda d: Path(d["path"]).name),
+            "realpath": realpath,
+            "contents": fs.read_or_record(fragment, errors, pointer("daemon", "units", unit, "contents"))
+            if fragment and not masked else None,
+            "dropins": [{"path": path, "contents": fs.read_or_record(path, errors, source + "/dropins")}
+                        for _name, path in sorted(dropins.items())],
         }
     return units

@@ -5,7 +5,7 @@ Only GET endpoints are used: nothing here creates, starts, execs, kills or remov
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 import docker
@@ -21,6 +21,16 @@ DEFAULT_CONCURRENCY = 8
 
 class EngineUnreachable(Exception):
     """No Docker Engine answered at the endpoint."""
+
+
+DEFAULT_ENDPOINT = "unix:///var/run/docker.sock"
+
+
+def endpoint_url(base_url: str | None) -> str:
+    """The endpoint as the user named it (the SDK rewrites unix sockets to http+docker://localhost)."""
+    import os
+
+    return base_url or os.environ.get("DOCKER_HOST") or DEFAULT_ENDPOINT
 
 
 def connect(base_url: str | None, tls: Any = None, timeout: int = 30, concurrency: int = DEFAULT_CONCURRENCY) -> docker.APIClient:
@@ -71,45 +81,64 @@ def _call(errors: ErrorLog, source: str, fn: Callable[[], Any]) -> Any:
         return None
 
 
+ListHook = Callable[[str, list[str]], None]
+
+
 def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets: bool, label_filter: list[str],
-                   concurrency: int = DEFAULT_CONCURRENCY) -> dict[str, Any]:
-    """Everything the Engine API tells: version, info, containers, images, networks, volumes, plugins, swarm."""
+                   concurrency: int = DEFAULT_CONCURRENCY, after_list: ListHook | None = None) -> dict[str, Any]:
+    """Everything the Engine API tells: version, info, containers, images, networks, volumes, plugins, swarm.
+
+    One list call per kind, then one inspect per object, all on one thread pool so container,
+    image and network inspects overlap. `after_list(kind, ids)` runs between a list and its
+    inspects (tests use it to remove a container at exactly that moment)."""
     out: dict[str, Any] = {}
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hullcheck-engine") as pool:
         version_f = pool.submit(_call, errors, "/engine/version", client.version)
         info_f = pool.submit(_call, errors, "/engine/info", client.info)
         filters = {"label": label_filter} if label_filter else None
         clist_f = pool.submit(_call, errors, "/containers", lambda: client.containers(all=True, filters=filters))
-        ilist_f = pool.submit(_call, errors, "/images", lambda: client.images(all=True))
+        # Top-level images, as `docker images` lists them (dangling ones included); the intermediate
+        # layers of classic builds are not images anyone runs and are visible in each history.
+        ilist_f = pool.submit(_call, errors, "/images", lambda: client.images(all=False))
         nlist_f = pool.submit(_call, errors, "/networks", client.networks)
         vlist_f = pool.submit(_call, errors, "/volumes", client.volumes)
         plist_f = pool.submit(_call, errors, "/plugins", client.plugins)
 
-        info = info_f.result()
-        out["engine"] = {"version": version_f.result(), "info": info}
+        def fan_out(kind: str, listing: list[dict[str, Any]] | None, fetch: Callable[[str], Any]) -> list[Any] | None:
+            if listing is None:
+                return None
+            ids = sorted({item["Id"] for item in listing})
+            if after_list is not None:
+                after_list(kind, ids)
+            return [pool.submit(fetch, object_id) for object_id in ids]
 
-        containers = clist_f.result()
-        out["containers"] = None if containers is None else _inspect_all(
-            pool, [c["Id"] for c in containers], lambda cid: _container(client, cid, errors, redact_secrets), "/containers")
-        images = ilist_f.result()
-        out["images"] = None if images is None else _inspect_all(
-            pool, sorted({i["Id"] for i in images}), lambda iid: _image(client, iid, errors, redact_secrets), "/images")
-        networks = nlist_f.result()
-        out["networks"] = None if networks is None else _inspect_all(
-            pool, [n["Id"] for n in networks], lambda nid: _network(client, nid, errors), "/networks")
+        container_futures = fan_out("containers", clist_f.result(), lambda cid: _container(client, cid, errors, redact_secrets))
+        image_futures = fan_out("images", ilist_f.result(), lambda iid: _image(client, iid, errors, redact_secrets))
+        network_futures = fan_out("networks", nlist_f.result(), lambda nid: _network(client, nid, errors))
+
+        info = info_f.result()
+        if redact_secrets:
+            redact.redact_info(info)
+        out["engine"] = {"version": version_f.result(), "info": info}
+        out["containers"] = _gather(container_futures)
+        out["images"] = _gather(image_futures)
+        out["networks"] = _gather(network_futures)
         volumes = vlist_f.result()
         out["volumes"] = None if volumes is None else sorted(volumes.get("Volumes") or [], key=lambda v: v.get("Name", ""))
         plugins = plist_f.result()
         out["plugins"] = None if plugins is None else sorted(plugins, key=lambda p: p.get("Name", ""))
-        out["swarm"] = _swarm(client, info, errors)
-    # The snapshot's container indices are fixed here; per-container errors use these indices.
-    _index_container_errors(out["containers"], errors)
+        out["swarm"] = _swarm(client, info, errors, redact_secrets)
+    # The snapshot's indices are fixed here; errors about part of an object use these indices.
+    _index_errors(out["containers"], errors, "containers", "processes")
+    _index_errors(out["images"], errors, "images", "history")
     return out
 
 
-def _inspect_all(pool: ThreadPoolExecutor, ids: list[str], fetch: Callable[[str], Any], _section: str) -> list[Any]:
-    """Fetch every object concurrently, drop the ones that vanished, keep a stable order (name, id)."""
-    kept = [r for r in pool.map(fetch, ids) if r is not None]
+def _gather(futures: list[Future[Any]] | None) -> list[Any] | None:
+    """Results of the concurrent inspects, without the objects that vanished, in a stable order (name, id)."""
+    if futures is None:
+        return None
+    kept = [r for r in (f.result() for f in futures) if r is not None]
     return sorted(kept, key=_sort_key)
 
 
@@ -132,6 +161,10 @@ def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secr
     if (inspect.get("State") or {}).get("Running"):
         try:
             processes = client.top(cid)
+            if not isinstance((processes or {}).get("Processes"), list):
+                # The engine answers {"Processes": null} for a container that stopped meanwhile.
+                processes = None
+                pending_error = f"process list of {inspect.get('Name', cid)!s}: the container stopped while collecting"
         except (APIError, DockerException, RequestException, OSError) as exc:
             pending_error = f"process list of {inspect.get('Name', cid)!s}: {_short_reason(exc)}"
     if redact_secrets:
@@ -143,11 +176,13 @@ def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secr
     return item
 
 
-def _index_container_errors(containers: list[dict[str, Any]] | None, errors: ErrorLog) -> None:
-    for index, item in enumerate(containers or []):
+def _index_errors(items: list[dict[str, Any]] | None, errors: ErrorLog, section: str, field: str) -> None:
+    """Errors about a part of an object (a container's processes, an image's history) point at
+    that part, by the object's final index in the snapshot."""
+    for index, item in enumerate(items or []):
         reason = item.pop("_pending_error", None)
         if reason:
-            errors.add(pointer("containers", index, "processes"), reason)
+            errors.add(pointer(section, index, field), reason)
 
 
 def _image(client: docker.APIClient, iid: str, errors: ErrorLog, redact_secrets: bool) -> dict[str, Any] | None:
@@ -160,27 +195,33 @@ def _image(client: docker.APIClient, iid: str, errors: ErrorLog, redact_secrets:
         errors.add("/images/-", f"image {iid[:19]} could not be inspected: {_short_reason(exc)}")
         return None
     history = None
+    pending_error = None
     try:
         history = client.history(iid)
     except (APIError, DockerException, RequestException, OSError) as exc:
-        errors.add("/images/-/history", f"history of image {iid[:19]}: {_short_reason(exc)}")
+        pending_error = f"history of image {iid[:19]}: {_short_reason(exc)}"
     if redact_secrets:
         redact.redact_image(inspect)
         history = redact.redact_history(history)
-    return {"inspect": inspect, "history": history}
+    item: dict[str, Any] = {"inspect": inspect, "history": history}
+    if pending_error:
+        item["_pending_error"] = pending_error
+    return item
 
 
 def _network(client: docker.APIClient, nid: str, errors: ErrorLog) -> dict[str, Any] | None:
     try:
         return client.inspect_network(nid)
     except NotFound:
+        errors.add("/networks/-", f"network {nid[:12]} was removed while collecting")
         return None
     except (APIError, DockerException, RequestException, OSError) as exc:
         errors.add("/networks/-", f"network {nid[:12]} could not be inspected: {_short_reason(exc)}")
         return None
 
 
-def _swarm(client: docker.APIClient, info: dict[str, Any] | None, errors: ErrorLog) -> dict[str, Any] | None:
+def _swarm(client: docker.APIClient, info: dict[str, Any] | None, errors: ErrorLog,
+           redact_secrets: bool = True) -> dict[str, Any] | None:
     if info is None:
         errors.add("/swarm", "swarm state comes from /info, which could not be read")
         return None
@@ -196,11 +237,16 @@ def _swarm(client: docker.APIClient, info: dict[str, Any] | None, errors: ErrorL
         out["unlock_key_set"] = bool(((out["inspect"].get("Spec") or {}).get("EncryptionConfig") or {}).get("AutoLockManagers"))
     out["nodes"] = _call(errors, "/swarm/nodes", client.nodes)
     out["services"] = _call(errors, "/swarm/services", client.services)
+    if redact_secrets and out["services"]:
+        out["services"] = [redact.redact_service(svc) for svc in out["services"]]
     secrets = _call(errors, "/swarm/secrets", client.secrets)
     # The engine never returns secret data, but make sure nothing but metadata is kept.
     out["secrets"] = None if secrets is None else [{k: v for k, v in s.items() if k != "Data"} for s in secrets]
     if out["secrets"]:
         for s in out["secrets"]:
             s.get("Spec", {}).pop("Data", None)
-    out["configs"] = _call(errors, "/swarm/configs", client.configs)
+    configs = _call(errors, "/swarm/configs", client.configs)
+    # Config data is not secret to Docker, but it is content, not metadata: only metadata is kept.
+    out["configs"] = None if configs is None else [
+        {**c, "Spec": {k: v for k, v in (c.get("Spec") or {}).items() if k != "Data"}} for c in configs]
     return out

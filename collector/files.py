@@ -7,29 +7,38 @@ decimal integers passes 622 against 644 and fails 700.
 
 from __future__ import annotations
 
+import os
 import stat as statmod
 from typing import Any, Iterable
 
 from .errors import ErrorLog, pointer
-from .hostfs import HostFS, file_type
+from .hostfs import HostFS, describe_oserror, file_type
 
 FIXED_PATHS = (
     "/etc/docker",
     "/etc/docker/daemon.json",
     "/etc/docker/certs.d",
+    "/etc/docker/key.json",
     "/etc/default/docker",
     "/etc/sysconfig/docker",
     "/var/run/docker.sock",
     "/run/docker.sock",
     "/run/containerd",
     "/run/containerd/containerd.sock",
+    "/var/run/containerd/containerd.sock",
+    "/etc/containerd",
     "/etc/containerd/config.toml",
     "/var/lib/docker",
+    "/var/lib/containerd",
     "/etc/audit/audit.rules",
     "/etc/audit/rules.d",
 )
-BINARIES = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v1", "containerd-shim-runc-v2", "runc", "docker-init", "docker-proxy")
-BINARY_DIRS = ("/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/bin", "/sbin", "/usr/libexec/docker")
+# The engine's binaries (CIS 1.1.x audit rules name them); each is recorded where it was found
+# and at its resolved real path, since distributions link them differently (#424).
+BINARIES = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v1", "containerd-shim-runc-v2", "runc",
+            "docker-init", "docker-proxy", "ctr", "docker-runc")
+BINARY_DIRS = ("/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/bin", "/sbin", "/usr/libexec/docker",
+               "/usr/libexec/docker/cli-plugins")
 
 
 def _names(fs: HostFS, path: str) -> dict[int, str]:
@@ -41,7 +50,8 @@ def _names(fs: HostFS, path: str) -> dict[int, str]:
     return out
 
 
-def paths_to_stat(fs: HostFS, daemon: dict[str, Any], data_root: str | None) -> dict[str, list[str]]:
+def paths_to_stat(fs: HostFS, daemon: dict[str, Any], data_root: str | None, info: dict[str, Any] | None = None,
+                  processes: list[dict[str, Any]] | None = None) -> dict[str, list[str]]:
     """Every path worth a stat, with why: fixed CIS paths, unit files, TLS files, certs, binaries."""
     why: dict[str, list[str]] = {}
 
@@ -58,6 +68,8 @@ def paths_to_stat(fs: HostFS, daemon: dict[str, Any], data_root: str | None) -> 
     add(config_file.get("path"), "daemon config file in force")
     for unit in (daemon.get("units") or {}).values():
         add(unit.get("fragment_path"), "systemd unit")
+        if unit.get("fragment_path") and unit.get("realpath") not in (None, "/dev/null") and _is_link(fs, unit["fragment_path"]):
+            add(unit["realpath"], "systemd unit (resolved)")
         for dropin in unit.get("dropins") or []:
             add(dropin.get("path"), "systemd drop-in")
     options = daemon.get("options") or {}
@@ -66,22 +78,80 @@ def paths_to_stat(fs: HostFS, daemon: dict[str, Any], data_root: str | None) -> 
     for host in (options.get("hosts") or {}).get("value") or []:
         if isinstance(host, str) and host.startswith("unix://"):
             add(host[len("unix://"):], "daemon socket (-H)")
-    for path in fs.walk_files("/etc/docker/certs.d"):
+    for path in fs.walk_files("/etc/docker/certs.d", include_dirs=True):
         add(path, "registry certificate (certs.d)")
+    for host in (options.get("hosts") or {}).get("value") or []:
+        if isinstance(host, str) and host.startswith("fd://"):
+            for stream in _socket_streams(daemon):
+                add(stream, "daemon socket (systemd docker.socket)")
+    for path in fs.walk_files("/etc/docker", include_dirs=True):
+        add(path, "below /etc/docker")
     process = daemon.get("process") or {}
     exe = process.get("exe")
     if exe:
         add(exe.removesuffix(" (deleted)"), "running dockerd executable")
+    containerd_opt = (options.get("containerd") or {}).get("value")
+    if isinstance(containerd_opt, str):
+        add(containerd_opt.removeprefix("unix://"), "containerd socket (--containerd)")
+    for proc in processes or []:
+        name = os.path.basename(str(proc.get("exe") or proc.get("comm") or "")).removesuffix(" (deleted)")
+        if proc.get("exe") and name in BINARIES:
+            add(str(proc["exe"]).removesuffix(" (deleted)"), f"running {name} executable")
+        if name == "containerd":
+            argv = proc.get("argv") or []
+            for flag in ("--config", "-c", "--address", "-a"):
+                if flag in argv[:-1]:
+                    add(argv[argv.index(flag) + 1], f"containerd {flag} (running process)")
+    for runtime in ((info or {}).get("Runtimes") or {}).values():
+        path = runtime.get("path") if isinstance(runtime, dict) else None
+        if isinstance(path, str):
+            _add_binary(fs, add, path, "runtime named by the engine (info.Runtimes)")
     for name in BINARIES:
         for d in BINARY_DIRS:
-            candidate = f"{d}/{name}"
-            if fs.exists(candidate):
-                add(candidate, f"{name} binary")
-                try:
-                    add(fs.realpath(candidate), f"{name} binary (resolved)")
-                except OSError:
-                    pass
+            _add_binary(fs, add, f"{d}/{name}", f"{name} binary")
     return why
+
+
+def _add_binary(fs: HostFS, add: Any, path: str, reason: str) -> None:
+    """A file by its resolved real path, plus the name itself when that name is a link (with its
+    directories resolved): /bin/runc on a merged-/usr system is /usr/bin/runc, not another file."""
+    if not path.startswith("/"):
+        for d in BINARY_DIRS:
+            if fs.exists(f"{d}/{path}"):
+                path = f"{d}/{path}"
+                break
+        else:
+            return
+    if not fs.exists(path):
+        return
+    try:
+        real = fs.realpath(path)
+        parent_real = fs.realpath(os.path.dirname(path))
+    except OSError:
+        add(path, reason)
+        return
+    name = os.path.join(parent_real, os.path.basename(path))
+    if name != real:
+        add(name, reason)  # the name itself is a link: its own entry has type symlink and target
+    add(real, reason if name == real else f"{reason} (resolved)")
+
+
+def _is_link(fs: HostFS, path: str) -> bool:
+    try:
+        return statmod.S_ISLNK(fs.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _socket_streams(daemon: dict[str, Any]) -> list[str]:
+    unit = ((daemon.get("units") or {}).get("docker.socket") or {})
+    streams = []
+    for text in [unit.get("contents") or ""] + [d.get("contents") or "" for d in unit.get("dropins") or []]:
+        for line in text.splitlines():
+            key, _, value = line.strip().partition("=")
+            if key.strip() == "ListenStream" and value.strip().startswith("/"):
+                streams.append(value.strip())
+    return streams
 
 
 def collect_files(fs: HostFS, errors: ErrorLog, paths: dict[str, list[str]]) -> dict[str, Any]:
@@ -99,10 +169,10 @@ def collect_files(fs: HostFS, errors: ErrorLog, paths: dict[str, list[str]]) -> 
 def stat_path(fs: HostFS, path: str, users: dict[int, str], groups: dict[int, str], errors: ErrorLog) -> dict[str, Any] | None:
     try:
         st = fs.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return {"exists": False}
     except OSError as exc:
-        errors.add(pointer("files", path), f"{path}: {exc.strerror or exc}")
+        errors.add(pointer("files", path), f"{path}: {describe_oserror(exc)}")
         return None
     entry: dict[str, Any] = {
         "exists": True,
@@ -111,7 +181,7 @@ def stat_path(fs: HostFS, path: str, users: dict[int, str], groups: dict[int, st
         "gid": st.st_gid,
         "owner": users.get(st.st_uid),
         "group": groups.get(st.st_gid),
-        "mode": format(statmod.S_IMODE(st.st_mode), "04o"),
+        "mode": "0" + format(statmod.S_IMODE(st.st_mode), "03o"),  # 0644, 01777, 04755
         "target": None,
         "realpath": None,
     }

@@ -7,30 +7,72 @@ import platform
 from typing import Any
 
 from .errors import ErrorLog
-from .hostfs import HostFS
+from .hostfs import HostFS, describe_oserror
 
 
-def collect_host(fs: HostFS, errors: ErrorLog, docker_root_dir: str | None) -> dict[str, Any]:
+def collect_host(fs: HostFS, errors: ErrorLog, docker_root_dir: str | None, *, redact_secrets: bool = True,
+                 data_root: str | None = None) -> dict[str, Any]:
+    """The host section. Every file is read through `fs`, so --host-root applies to /proc too."""
     mounts = read_mounts(fs, errors)
     return {
-        "os_release": read_os_release(fs),
-        "kernel": read_kernel(fs),
+        "os_release": read_os_release(fs, errors),
+        "kernel": read_kernel(fs, errors),
         "cgroup_version": cgroup_version(fs),
         "mounts": mounts,
-        "docker_root": docker_root(fs, docker_root_dir, mounts, errors),
+        "docker_root": docker_root(fs, docker_root_dir, mounts, errors, data_root),
         "apparmor": apparmor(fs),
         "selinux": selinux(fs),
         "docker_group": docker_group(fs, errors),
         "listening_tcp": listening_tcp(fs, errors),
         "environment": {"DOCKER_CONTENT_TRUST": os.environ.get("DOCKER_CONTENT_TRUST")},
-        "processes": None,
+        "processes": processes_of_interest(fs, errors, redact_secrets),
     }
 
 
-def read_os_release(fs: HostFS) -> dict[str, str] | None:
+# Host processes a policy may ask about: the engine and its helpers, and remote-access daemons.
+PROCESSES_OF_INTEREST = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v1", "containerd-shim-runc-v2",
+                         "docker-proxy", "rootlesskit", "runc", "sshd", "dockerd-rootless.sh", "docker-init", "tini")
+
+
+def processes_of_interest(fs: HostFS, errors: ErrorLog, redact_secrets: bool) -> list[dict[str, Any]] | None:
+    """pid, ppid, uid, comm, exe and argv of the engine's processes (dockerd, containerd, shims,
+    docker-proxy for published ports, rootlesskit) and sshd, matched by executable name or comm."""
+    from .redact import redact_argv
+
+    out = []
+    seen_any = False
+    for pid, exe, comm, argv in fs.processes():
+        seen_any = True
+        name = os.path.basename(exe.removesuffix(" (deleted)")) if exe else comm
+        if name not in PROCESSES_OF_INTEREST and comm not in PROCESSES_OF_INTEREST:
+            continue
+        ppid = uid = None
+        try:
+            for line in fs.read_text(f"/proc/{pid}/status").splitlines():
+                if line.startswith("PPid:"):
+                    ppid = int(line.split()[1])
+                elif line.startswith("Uid:"):
+                    uid = int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        out.append({"pid": pid, "ppid": ppid, "uid": uid, "comm": comm, "exe": exe,
+                    "argv": redact_argv(argv) if redact_secrets else argv})
+    if not seen_any:
+        errors.add("/host/processes", "no process visible in /proc (not mounted below the host root?)")
+        return None
+    return sorted(out, key=lambda p: p["pid"])
+
+
+def read_os_release(fs: HostFS, errors: ErrorLog) -> dict[str, str] | None:
+    failed = False
     for path in ("/etc/os-release", "/usr/lib/os-release"):
-        text = fs.read_text_or_none(path)
-        if text is None:
+        try:
+            text = fs.read_text(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            errors.add("/host/os_release", f"{path}: {describe_oserror(exc)}")
+            failed = True
             continue
         out = {}
         for line in text.splitlines():
@@ -38,12 +80,19 @@ def read_os_release(fs: HostFS) -> dict[str, str] | None:
             if sep and key.strip() and not key.startswith("#"):
                 out[key.strip()] = value.strip().strip('"').strip("'")
         return out
+    if not failed:
+        errors.add("/host/os_release", "neither /etc/os-release nor /usr/lib/os-release exists")
     return None
 
 
-def read_kernel(fs: HostFS) -> dict[str, Any]:
-    release = fs.read_text_or_none("/proc/sys/kernel/osrelease")
-    version = fs.read_text_or_none("/proc/sys/kernel/version")
+def read_kernel(fs: HostFS, errors: ErrorLog) -> dict[str, Any] | None:
+    """The running kernel from the host's /proc (a container shares it, so uname is the fallback
+    only when the collector reads the host it runs on)."""
+    release = fs.read_or_record("/proc/sys/kernel/osrelease", errors, "/host/kernel")
+    version = fs.read_or_record("/proc/sys/kernel/version", errors, "/host/kernel")
+    if release is None and fs.root != "/":
+        errors.add("/host/kernel", "no /proc/sys/kernel/osrelease below the host root")
+        return None
     return {
         "release": (release or platform.release()).strip(),
         "version": (version or platform.version()).strip(),
@@ -61,7 +110,7 @@ def cgroup_version(fs: HostFS) -> int | None:
 
 def read_mounts(fs: HostFS, errors: ErrorLog) -> list[dict[str, Any]] | None:
     """The host's mount table from mountinfo (pid 1's view), with device ids."""
-    text = fs.read_text_or_none("/proc/1/mountinfo") or fs.read_text_or_none("/proc/self/mountinfo")
+    text = fs.read_or_record("/proc/1/mountinfo", errors, "/host/mounts")
     if text is None:
         errors.add("/host/mounts", "could not read /proc/1/mountinfo")
         return None
@@ -95,9 +144,12 @@ def _dev(st: os.stat_result) -> str:
     return f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
 
 
-def docker_root(fs: HostFS, path: str | None, mounts: list[dict[str, Any]] | None, errors: ErrorLog) -> dict[str, Any] | None:
+def docker_root(fs: HostFS, path: str | None, mounts: list[dict[str, Any]] | None, errors: ErrorLog,
+                data_root: str | None = None) -> dict[str, Any] | None:
     """Is Docker's root dir on its own filesystem? Compare device ids, not mount points:
-    a bind mount of the root filesystem is a mount point but no partition."""
+    a bind mount of the root filesystem is a mount point but no partition. With userns-remap the
+    engine's root is a subdirectory (/var/lib/docker/100000.100000) of the daemon's data-root: the
+    data-root is the directory that must be the partition (docker-bench-security #332, #394)."""
     if not path:
         errors.add("/host/docker_root", "DockerRootDir unknown: /info could not be read")
         return None
@@ -112,7 +164,15 @@ def docker_root(fs: HostFS, path: str | None, mounts: list[dict[str, Any]] | Non
         return None
     out["exists"] = True
     out["device"] = _dev(st)
-    parent = os.path.dirname(path.rstrip("/")) or "/"
+    checked = path
+    if data_root and data_root != path and path.startswith(data_root.rstrip("/") + "/"):
+        try:
+            if _dev(fs.stat(data_root)) == out["device"]:
+                checked = data_root
+        except OSError:
+            pass
+    out["checked_path"] = checked
+    parent = os.path.dirname(checked.rstrip("/")) or "/"
     try:
         out["parent_device"] = _dev(fs.stat(parent))
     except OSError as exc:
@@ -139,9 +199,10 @@ def selinux(fs: HostFS) -> dict[str, Any]:
 
 
 def docker_group(fs: HostFS, errors: ErrorLog) -> dict[str, Any] | None:
-    text = fs.read_text_or_none("/etc/group")
-    if text is None:
-        errors.add("/host/docker_group", "could not read /etc/group")
+    try:
+        text = fs.read_text("/etc/group")
+    except OSError as exc:
+        errors.add("/host/docker_group", f"/etc/group: {describe_oserror(exc)}")
         return None
     for line in text.splitlines():
         parts = line.split(":")

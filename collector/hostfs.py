@@ -6,13 +6,19 @@ collector in a container reads `/etc/docker` at `/host/etc/docker`.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as statmod
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
+if TYPE_CHECKING:
+    from .errors import ErrorLog
 
 
 class HostFS:
+    """The host's filesystem, at / or below a mounted root. Every host read goes through here."""
+
     def __init__(self, root: str = "/") -> None:
         self.root = os.path.abspath(root)
 
@@ -29,10 +35,31 @@ class HostFS:
         rel = os.path.relpath(real, self.root)
         return "/" if rel == "." else "/" + rel
 
+    def read_bytes(self, path: str, limit: int = 4 * 1024 * 1024, *, regular_only: bool = True) -> bytes:
+        """Read a host file without ever blocking: a FIFO or device where a file is expected
+        (a planted trap, or a broken host) is refused as an error instead of hanging collection.
+        Files in /proc and /sys report size 0 but are regular, so they read fine."""
+        fd = os.open(self.resolved(path), os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            st = os.fstat(fd)
+            if statmod.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", path)
+            if regular_only and not statmod.S_ISREG(st.st_mode):
+                raise OSError(errno.EINVAL, f"is a {file_type(st.st_mode)}, not a regular file", path)
+            chunks = []
+            remaining = limit
+            while remaining > 0:
+                chunk = os.read(fd, min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                remaining -= len(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
     def read_text(self, path: str, limit: int = 4 * 1024 * 1024) -> str:
-        with open(self.real(path), "rb") as fh:
-            data = fh.read(limit)
-        return data.decode("utf-8", errors="replace")
+        return self.read_bytes(path, limit).decode("utf-8", errors="replace")
 
     def read_text_or_none(self, path: str) -> str | None:
         try:
@@ -40,38 +67,61 @@ class HostFS:
         except OSError:
             return None
 
+    def read_or_record(self, path: str, errors: "ErrorLog", source: str) -> str | None:
+        """Text of a host file; None when it does not exist (not an error: absence is a fact the
+        snapshot records elsewhere); any other failure is recorded under `source` and gives None."""
+        try:
+            return self.read_text(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            errors.add(source, f"{path}: {describe_oserror(exc)}")
+            return None
+
     def is_file(self, path: str) -> bool:
-        return os.path.isfile(self.real(path))
+        return os.path.isfile(self.resolved(path))
 
     def exists(self, path: str) -> bool:
-        return os.path.lexists(self.real(path))
+        return os.path.lexists(self.resolved(path, follow_last=False))
 
     def list_dir(self, path: str) -> list[str]:
         try:
-            names = sorted(os.listdir(self.real(path)))
+            names = sorted(os.listdir(self.resolved(path)))
         except OSError:
             return []
         return [f"{path.rstrip('/')}/{name}" for name in names]
 
-    def walk_files(self, path: str, max_files: int = 10_000) -> list[str]:
-        """Every regular file (or link) below a directory, as host paths, sorted."""
+    def walk_files(self, path: str, max_files: int = 10_000, include_dirs: bool = False) -> list[str]:
+        """Every file (or link, and directory when asked) below a directory, as host paths, sorted."""
         found: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self.real(path)):
+        top = self.resolved(path)
+        for dirpath, dirnames, filenames in os.walk(top):
             dirnames.sort()
-            for name in sorted(filenames):
-                found.append(self.host_path(os.path.join(dirpath, name)))
+            for name in sorted(filenames + (dirnames if include_dirs else [])):
+                found.append(path.rstrip("/") + "/" + os.path.relpath(os.path.join(dirpath, name), top))
                 if len(found) >= max_files:
                     return found
         return found
 
+    def resolved(self, path: str, follow_last: bool = True) -> str:
+        """The real location of a host path, with the host's symlinks resolved inside the root:
+        below --host-root an absolute link such as /etc/alternatives/x -> /usr/bin/x must not
+        escape to the collector's own filesystem. /proc is left alone (its links are magic)."""
+        if self.root == "/" or path.startswith("/proc/"):
+            return self.real(path)
+        if follow_last:
+            return self.real(self.realpath(path))
+        parent, name = os.path.split(path.rstrip("/") or "/")
+        return self.real(os.path.join(self.realpath(parent), name)) if name else self.real("/")
+
     def lstat(self, path: str) -> os.stat_result:
-        return os.lstat(self.real(path))
+        return os.lstat(self.resolved(path, follow_last=False))
 
     def stat(self, path: str) -> os.stat_result:
-        return os.stat(self.real(path))
+        return os.stat(self.resolved(path))
 
     def readlink(self, path: str) -> str:
-        return os.readlink(self.real(path))
+        return os.readlink(self.resolved(path, follow_last=False))
 
     def realpath(self, path: str) -> str:
         """Resolve symlinks the way the host would (absolute links stay inside the root)."""
@@ -95,29 +145,31 @@ class HostFS:
         return str(Path(os.path.normpath(str(current))))
 
     def processes(self) -> Iterator[tuple[int, str | None, str, list[str]]]:
-        """(pid, exe, comm, argv) for every process visible in the host's /proc."""
-        proc = self.real("/proc")
+        """(pid, exe, comm, argv) for every process visible in the host's /proc (below the root)."""
         try:
-            entries = os.listdir(proc)
+            entries = os.listdir(self.real("/proc"))
         except OSError:
             return
         for entry in entries:
             if not entry.isdigit():
                 continue
-            base = os.path.join(proc, entry)
+            base = f"/proc/{entry}"
             try:
-                with open(os.path.join(base, "comm"), "rb") as fh:
-                    comm = fh.read().decode(errors="replace").strip()
-                with open(os.path.join(base, "cmdline"), "rb") as fh:
-                    raw = fh.read()
+                comm = self.read_bytes(f"{base}/comm").decode(errors="replace").strip()
+                raw = self.read_bytes(f"{base}/cmdline")
             except OSError:
                 continue
             try:
-                exe: str | None = os.readlink(os.path.join(base, "exe"))
+                exe: str | None = self.readlink(f"{base}/exe")
             except OSError:
                 exe = None
             argv = [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]] if raw else []
             yield int(entry), exe, comm, argv
+
+
+def describe_oserror(exc: OSError) -> str:
+    """`Permission denied`, `is a fifo, not a regular file`: the reason without Python's noise."""
+    return str(exc.strerror or exc)
 
 
 def file_type(mode: int) -> str:

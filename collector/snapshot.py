@@ -17,7 +17,7 @@ import jsonschema
 
 from .audit import collect_audit
 from .daemon import collect_daemon
-from .engine import DEFAULT_CONCURRENCY, collect_engine, connect
+from .engine import DEFAULT_CONCURRENCY, collect_engine, connect, endpoint_url
 from .errors import ErrorLog
 from .files import collect_files, paths_to_stat
 from .host import collect_host
@@ -37,22 +37,28 @@ class CollectOptions:
     label_filter: list[str] = field(default_factory=list)
     concurrency: int = DEFAULT_CONCURRENCY
     progress: Callable[[str], None] | None = None
+    # Called between each list call and its inspects with (kind, ids); for tests of races.
+    after_list: Callable[[str, list[str]], None] | None = None
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _endpoint(client: Any) -> str:
-    return str(getattr(client, "base_url", "") or "")
+_LOCAL_TCP = re.compile(r"^(?:tcp|https?)://(?:localhost|127\.[0-9.]+|\[::1\])(?::[0-9]+)?/?$")
 
 
 def is_remote(endpoint: str) -> bool:
-    return not (endpoint.startswith("http+docker://") or endpoint.startswith("unix://") or endpoint.startswith("npipe://"))
+    """A unix socket, a named pipe or TCP on loopback is this host's engine; anything else
+    (another host's TCP address, ssh://) is remote, and this host's files say nothing about it."""
+    return not (endpoint.startswith(("unix://", "npipe://", "http+docker://")) or _LOCAL_TCP.match(endpoint))
 
 
-def own_container_id(fs_root: str = "/") -> str | None:
-    """The collector's own container id, so policies can leave it out."""
+def own_container_id() -> str | None:
+    """The collector's own container id, so policies can leave it out. This is about the
+    collector's process, not the host, so it reads this process's /proc/self (not --host-root):
+    cgroup v1 paths (docker/<id>, docker-<id>.scope) and, under cgroup v2 where the cgroup path is
+    just `/`, the container's own /etc/hostname and resolv.conf bind mounts in mountinfo."""
     for path in ("/proc/self/cgroup", "/proc/self/mountinfo"):
         try:
             text = Path(path).read_text(errors="replace")
@@ -64,6 +70,27 @@ def own_container_id(fs_root: str = "/") -> str | None:
     return None
 
 
+def _rootless(info: dict[str, Any], daemon: dict[str, Any]) -> bool | None:
+    """Rootless engines say so in /info SecurityOptions (name=rootless); without /info, the
+    daemon's own --rootless flag or rootlesskit environment tells."""
+    if info:
+        return any("name=rootless" in str(o) for o in info.get("SecurityOptions") or [])
+    process = (daemon or {}).get("process")
+    if process:
+        return "--rootless" in process.get("argv", []) or "ROOTLESSKIT_STATE_DIR" in (process.get("environment") or {})
+    return None
+
+
+def _in_container() -> bool:
+    """Docker's marker file, or another runtime's (podman, systemd-nspawn) in this process's view."""
+    if os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv"):
+        return True
+    try:
+        return bool(Path("/run/systemd/container").read_text().strip())
+    except OSError:
+        return False
+
+
 def collect(options: CollectOptions) -> dict[str, Any]:
     """Read the engine (and the host, when local or given --host-root) into one snapshot dict."""
     say = options.progress or (lambda _msg: None)
@@ -71,30 +98,33 @@ def collect(options: CollectOptions) -> dict[str, Any]:
     started = _now()
     say("connecting to the Docker engine")
     client = connect(options.docker_host, options.tls, concurrency=options.concurrency)
-    endpoint = _endpoint(client)
+    endpoint = endpoint_url(options.docker_host)
     remote = is_remote(endpoint)
     collect_host_sections = options.host_root is not None or not remote
     fs = HostFS(options.host_root or "/")
     try:
         say("reading engine objects")
         engine = collect_engine(client, errors, redact_secrets=options.redact, label_filter=options.label_filter,
-                                concurrency=options.concurrency)
+                                concurrency=options.concurrency, after_list=options.after_list)
     finally:
         client.close()
     info = engine["engine"]["info"] or {}
     say("reading daemon configuration and host files")
-    daemon = collect_daemon(fs, errors, redact_secrets=options.redact, collect_host=collect_host_sections)
+    daemon = collect_daemon(fs, errors, redact_secrets=options.redact, collect_host=collect_host_sections,
+                            endpoint=endpoint, info=info)
     if collect_host_sections:
-        host = collect_host(fs, errors, info.get("DockerRootDir"))
-        files = collect_files(fs, errors, paths_to_stat(fs, daemon, info.get("DockerRootDir")))
+        data_root = ((daemon.get("options") or {}).get("data-root") or {}).get("value")
+        host = collect_host(fs, errors, info.get("DockerRootDir"), redact_secrets=options.redact,
+                            data_root=data_root if isinstance(data_root, str) else None)
+        files = collect_files(fs, errors, paths_to_stat(fs, daemon, info.get("DockerRootDir"), info, host.get("processes")))
         audit = collect_audit(fs, errors, run_auditctl=options.host_root in (None, "/"))
     else:
         reason = "host files not read: the engine is remote and no --host-root was given"
         for section in ("host", "files", "audit"):
             errors.add(f"/{section}", reason)
         host = files = audit = None
-    in_container = os.path.exists("/.dockerenv") or own_container_id() is not None
-    security_options = info.get("SecurityOptions") or []
+    container_id = own_container_id()
+    in_container = container_id is not None or _in_container()
     snapshot = {
         "schema_version": SCHEMA_VERSION,
         "meta": {
@@ -106,8 +136,8 @@ def collect(options: CollectOptions) -> dict[str, Any]:
             "collector": {
                 "uid": os.getuid(),
                 "in_container": in_container,
-                "container_id": own_container_id() if in_container else None,
-                "rootless": any("name=rootless" in str(o) for o in security_options) if info else None,
+                "container_id": container_id,
+                "rootless": _rootless(info, daemon),
                 "remote": remote,
                 "host_root": (options.host_root or "/") if collect_host_sections else None,
                 "redacted": options.redact,
