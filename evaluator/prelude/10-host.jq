@@ -52,7 +52,8 @@ def swarm_enabled:
 
 # ListenStream= values of the docker.socket unit and its drop-ins.
 def socket_unit_listeners:
-  ($snap.daemon.units["docker.socket"] // {}) as $u
+  if $snap.daemon.units == null then error("systemd units were not collected (see meta.errors)") else . end
+  | ($snap.daemon.units["docker.socket"] // {}) as $u
   | [($u.contents // ""), (($u.dropins // [])[] | .contents // "")]
   | [.[] | split("\n")[] | capture("^\\s*ListenStream\\s*=\\s*(?<v>\\S+)\\s*$") | .v];
 
@@ -218,3 +219,13 @@ def docker_root_separate:
       | if $m.mount_point != $root or $root == "/" then false
         else _mount_holding($root | _dirname) as $parent | $m.device != $parent.device end
     else $r.separate_filesystem end;
+
+# --- registries ----------------------------------------------------------------------------------
+
+# Insecure registries: configured (--insecure-registry, "insecure-registries") and as the running
+# engine reports them (RegistryConfig), leaving out its built-in loopback entries.
+def insecure_registries:
+  ([(daemon_setting("insecure-registries") // [])[] | tostring]
+   + [(engine_info.RegistryConfig.InsecureRegistryCIDRs // [])[] | select(. != "127.0.0.0/8" and . != "::1/128")]
+   + [(engine_info.RegistryConfig.IndexConfigs // {}) | to_entries[] | select(.value.Secure == false) | .key])
+  | unique;
