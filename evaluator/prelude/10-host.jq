@@ -78,9 +78,9 @@ def resolved_file($p):
   file($p) as $f
   | if $f.data.type == "symlink" then
       ($f.data.realpath // error("\($p) is a symlink whose target could not be resolved")) as $t
-      | if (files_collected | has($t)) then file($t) | .name = $p | .id = $p
+      | if (files_collected | has($t)) then file($t) | .name = $p | .id = $p | .data += {path: $p, via: $t}
         else error("\($p) links to \($t), which the collector did not examine") end
-    else $f end;
+    else $f | .data += {path: $p} end;
 
 # True when the path exists on the host; an error when the collector did not look at it.
 def file_exists($p): file($p).data.exists == true;
