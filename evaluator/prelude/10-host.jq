@@ -190,9 +190,11 @@ def audit_object($object):
 # Assert for an audit object: some watch covers it; an error when nothing was found but the loaded
 # rules could not be listed.
 def audit_watched:
-  if (.watches | length) > 0 then true
-  elif auditctl_unreadable then error("auditctl -l failed (\($snap.audit.auditctl.error // "no output")) and no rules file watches \(.existing[0] // .object): the loaded rules are unknown")
-  else false end;
+  [($snap.meta.errors // [])[] | select(.source | startswith("/audit")) | .reason] as $unread
+  | if (.watches | length) > 0 then true
+    elif auditctl_unreadable then error("auditctl -l failed (\($snap.audit.auditctl.error // "no output")) and no rules file watches \(.existing[0] // .object): the loaded rules are unknown")
+    elif ($unread | length) > 0 then error("no watch found, but some audit rules could not be read: \($unread | join("; "))")
+    else false end;
 
 def audit_message:
   "no audit rule watches \(.existing | join(", ")) for writes (accepted paths: \(.paths | join(", ")))";
