@@ -103,7 +103,7 @@ def unit_files($unit):
 
 # The Docker sockets to judge: unix:// hosts of the daemon, else the default /var/run/docker.sock
 # (or /run/docker.sock when /var/run/docker.sock is absent).
-def docker_socket_paths:
+def daemon_api_sockets:
   [(daemon_setting("hosts") // [])[] | tostring | select(startswith("unix://")) | ltrimstr("unix://")] as $unix
   | if ($unix | length) > 0 then $unix
     elif file_exists("/var/run/docker.sock") then ["/var/run/docker.sock"]
