@@ -48,6 +48,10 @@ def swarm_enabled:
   ($snap.swarm.state // $snap.engine.info.Swarm.LocalNodeState // "inactive") as $s
   | ["active", "locked", "pending"] | index($s) != null;
 
+# containerd's socket as the daemon is told to reach it (--containerd, "containerd"), or null.
+def containerd_address:
+  daemon_setting("containerd") | if type == "string" then ltrimstr("unix://") | select(startswith("/")) // null else null end;
+
 # --- where the daemon listens --------------------------------------------------------------------
 
 # ListenStream= values of the docker.socket unit and its drop-ins.
@@ -123,7 +127,9 @@ def auditctl_unreadable: ($snap.audit.auditctl // {}) | .available == true and .
 def merged_usr:
   ($snap.files // {}) as $f
   | any($f | keys[] | select(startswith("/bin/")); . as $k
-      | ($f[$k].type == "file") and (($f["/usr" + $k] // {}).type == "file"));
+      | ($f[$k].type == "file") and (($f["/usr" + $k] // {}).type == "file"))
+    or any(($snap.daemon.units // {})[] | select(.fragment_path != null and .realpath != null);
+           (.fragment_path | test("^/lib/")) and .realpath == "/usr" + .fragment_path);
 
 def _usr_aliases:
   if merged_usr then
@@ -155,7 +161,7 @@ def audit_object_paths($object):
   elif $object == "docker-root" then
     ["/var/lib/docker", ($snap.engine.info.DockerRootDir // empty), ($snap.host.docker_root.path // empty)]
   elif $object == "containerd.sock" then
-    ["/run/containerd/containerd.sock"] + [daemon_setting("containerd") | select(type == "string" and startswith("/"))]
+    ["/run/containerd/containerd.sock"] + [containerd_address | select(. != null)]
   elif $object == "daemon.json" then ["/etc/docker/daemon.json", ($snap.daemon.config_file.path // empty)]
   elif $object == "docker.service" or $object == "docker.socket" then unit_files($object)[:1]
   elif $object | startswith("/") then [$object]
@@ -174,11 +180,18 @@ def audit_object_existing($object):
 
 def audit_object_exists($object): (audit_object_existing($object) | length) > 0;
 
+# Further spellings of an object that need no files entry: a unit's fragment with every symlink
+# (of its directories too) resolved, as the collector records it in daemon.units[u].realpath.
+def audit_object_aliases($object):
+  if $object == "docker.service" or $object == "docker.socket" then
+    [($snap.daemon.units[$object] // {}) | select(.found == true) | .realpath // empty]
+  else [] end;
+
 # The audited object as one resource: data = {object, paths (every accepted spelling), existing,
 # watches (the rules covering any of them), auditctl}.
 def audit_object($object):
   audit_object_existing($object) as $existing
-  | path_aliases(audit_object_paths($object)) as $paths
+  | path_aliases(audit_object_paths($object) + audit_object_aliases($object)) as $paths
   | audit_collected as $audit
   | ($existing[0] // $object) as $name
   | {type: "file", name: $name, id: $name,
@@ -190,7 +203,8 @@ def audit_object($object):
 # Assert for an audit object: some watch covers it; an error when nothing was found but the loaded
 # rules could not be listed.
 def audit_watched:
-  [($snap.meta.errors // [])[] | select(.source | startswith("/audit")) | .reason] as $unread
+  [($snap.meta.errors // [])[] | select(.source == "/audit" or .source == "/audit/watches" or (.source | startswith("/audit/rules_files")))
+   | .reason] as $unread
   | if (.watches | length) > 0 then true
     elif auditctl_unreadable then error("auditctl -l failed (\($snap.audit.auditctl.error // "no output")) and no rules file watches \(.existing[0] // .object): the loaded rules are unknown")
     elif ($unread | length) > 0 then error("no watch found, but some audit rules could not be read: \($unread | join("; "))")
