@@ -145,3 +145,17 @@ def swarm:
   if $snap.swarm == null then error("swarm state was not collected (see meta.errors)") else
   {type: "swarm", name: ($snap.swarm.inspect.ID // $snap.meta.hostname), id: ($snap.swarm.inspect.ID // $snap.meta.hostname),
    path: "/swarm", data: $snap.swarm} end;
+
+# Paths where the Docker API socket lives: the defaults plus the daemon's unix:// hosts.
+def docker_socket_paths:
+  ["/var/run/docker.sock", "/run/docker.sock"]
+  + [($snap.daemon.options.hosts.value // [])[] | strings | select(startswith("unix://")) | ltrimstr("unix://")]
+  | unique;
+
+# Mount sources through which a container reaches the Docker socket: the socket itself (any
+# path ending in docker.sock) or a directory above one of the socket paths.
+def docker_socket_mounts:
+  docker_socket_paths as $socks
+  | [mounts[] | ((.Source // "") | norm_path) as $src | select($src != "")
+     | select(($src | endswith("/docker.sock")) or any($socks[]; . == $src or startswith(if $src == "/" then "/" else $src + "/" end)))
+     | $src] | unique;
