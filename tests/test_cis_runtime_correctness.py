@@ -222,6 +222,9 @@ def test_swarm_checks_are_not_applicable_without_swarm_and_judged_with_it(evalua
         "cis-docker-7.1": "pass", "cis-docker-7.2": "pass", "cis-docker-7.3": "fail", "cis-docker-7.5": "fail",
         "cis-docker-7.7": "pass"}
     assert offenders(swarm["cis-docker-7.3"]) == {"app-plain", "ingress"}
+    manual7 = [p.id for p in pack if not p.automated and p.controls.get("cis-docker-1.6.0", "").startswith("7.")]
+    assert {r["status"] for r in run(evaluator, misconfigured, *manual7).values()} == {"not_applicable"}
+    assert {r["status"] for r in run(evaluator, _load("swarm-manager"), *manual7).values()} == {"manual"}
     assert run(evaluator, misconfigured, "cis-docker-5.1")["cis-docker-5.1"]["status"] == "pass"
     assert run(evaluator, _load("swarm-manager"), "cis-docker-5.1")["cis-docker-5.1"]["status"] == "fail"
 
