@@ -141,7 +141,7 @@ def swarm_active: ($snap.swarm.state // "") == "active";
 def swarm_manager: swarm_active and $snap.swarm.is_manager == true;
 
 # The swarm as one resource: `data` is the swarm section.
-def swarm:
+def swarm_cluster:
   if $snap.swarm == null then error("swarm state was not collected (see meta.errors)") else
   {type: "swarm", name: ($snap.swarm.inspect.ID // $snap.meta.hostname), id: ($snap.swarm.inspect.ID // $snap.meta.hostname),
    path: "/swarm", data: $snap.swarm} end;
