@@ -96,7 +96,8 @@ class Evaluator:
     def __init__(self, policies: list[Policy], limits: Limits | None = None, pack_version: str = "") -> None:
         self.policies = policies
         self.limits = limits or Limits()
-        self.automated = [p for p in policies if p.automated]
+        # Policies the jq program evaluates: automated ones, and manual ones with `applies`.
+        self.automated = [p for p in policies if p.automated or p.applies]
         self.pack = {"version": pack_version, "digest": pack_digest(policies), "policies": len(policies)}
         self._programs: dict[tuple[int, ...], tuple[str, str]] = {}
         self._idle: list[_Worker] = []

@@ -29,8 +29,15 @@ def policy_result(policy: Policy, raw: dict[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = policy.metadata()
     out.update({"status": "error", "reason": None, "findings": [], "passed": []})
     if not policy.automated:
-        out["status"] = "manual"
-        out["reason"] = "needs a person to judge: see the audit steps"
+        kind = (raw or {}).get("s")  # set only for a manual policy with `applies`
+        if kind == "not_applicable":
+            out["status"] = "not_applicable"
+            out["reason"] = policy.not_applicable_reason or "does not apply to this host"
+        elif kind == "error":
+            out["reason"] = str(raw.get("reason") or "unknown error")  # type: ignore[union-attr]
+        else:
+            out["status"] = "manual"
+            out["reason"] = "needs a person to judge: see the audit steps"
         return out
     if raw is None:
         out["reason"] = "no verdict came back from the evaluator"

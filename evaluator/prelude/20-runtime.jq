@@ -1,1 +1,161 @@
 # Helpers for the image, runtime, operations and swarm policies (CIS sections 4-7).
+
+# --- containers (section 5) --------------------------------------------------------------------
+
+# Users that mean root: "", "0", "root", "0:0", "root:root", "root:<group>", "0:<group>".
+# (00-core.jq's is_root_user misses the empty user: "" | split(":") is [], so its [0] is null.)
+def user_is_root: ((. // "") | tostring | split(":") | (.[0] // "")) as $u | $u == "" or $u == "0" or $u == "root";
+
+# A container resource's name, for messages.
+def cname: .inspect.Name | ltrimstr("/");
+
+# Docker's default capability set (moby oci/caps defaults), without the CAP_ prefix.
+def default_caps:
+  ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+   "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"];
+
+# The capabilities a container really runs with, computed as the engine does (moby
+# TweakCapabilities): privileged or CapAdd ALL give every capability but the dropped ones; CapDrop
+# ALL keeps only what CapAdd names; otherwise the defaults minus CapDrop plus CapAdd.
+# {all: true, except: [...]} or {all: false, caps: [...]}, names upper-case without CAP_.
+def effective_caps:
+  added_caps as $add | dropped_caps as $drop
+  | if .inspect.HostConfig.Privileged == true then {all: true, except: []}
+    elif ($add | index("ALL")) != null then {all: true, except: ($drop - ["ALL"])}
+    elif ($drop | index("ALL")) != null then {all: false, caps: ($add | unique)}
+    else {all: false, caps: ((default_caps - $drop) + $add | unique)} end;
+
+# True when the container effectively holds capability $c (any case, with or without CAP_).
+def has_effective_cap($c):
+  ($c | cap_name) as $want | effective_caps
+  | if .all then (.except | index($want)) == null else (.caps | index($want)) != null end;
+
+# Capabilities beyond Docker's default set, for messages ("ALL" when unrestricted).
+def caps_beyond_default:
+  effective_caps
+  | if .all then ["ALL" + (if (.except | length) > 0 then " except " + (.except | join(",")) else "" end)]
+    else .caps - default_caps end;
+
+# Published ports as the engine bound them (NetworkSettings.Ports): an empty HostPort is 0.
+def port_bindings:
+  [(.inspect.NetworkSettings.Ports // {}) | to_entries[] | .key as $port | (.value // [])[]
+   | {container_port: $port, host_ip: (.HostIp // ""),
+      host_port: ((.HostPort // "") | if . == "" then 0 else tonumber end)}];
+
+# "ip:port->container_port" for messages; IPv6 addresses in brackets.
+def binding_text:
+  (if (.host_ip | contains(":")) then "[\(.host_ip)]" elif .host_ip == "" then "*" else .host_ip end)
+  + ":\(.host_port)->\(.container_port)";
+
+# Command lines of a container's processes (the CMD/COMMAND column of /top). A running
+# container whose list was not collected is an error, never a pass.
+def process_commands:
+  if .processes == null then error("the process list of this container was not collected")
+  else (.processes.Titles // []) as $t
+    | ((($t | index("CMD")) // ($t | index("COMMAND"))) // (($t | length) - 1)) as $i
+    | [(.processes.Processes // [])[] | (.[$i] // "") | tostring] end;
+
+# An SSH server process: sshd (and its per-session children) or dropbear.
+def is_ssh_server: test("^(\\S*/)?(sshd(-session|-auth)?|dropbear)(:|\\s|$)");
+
+# A path without trailing slashes ("/" stays "/").
+def norm_path: if . == "/" then . else sub("/+$"; "") end;
+
+# Host directories CIS 5.6 names as sensitive.
+def sensitive_host_dirs: ["/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr"];
+
+# Bind mounts of sensitive host paths: the directory itself in any mode, or anything below one of
+# them (except below "/", which is everything) when writable. Judged on the host Source.
+def sensitive_mounts:
+  [mounts[] | select(.Type == "bind") | ((.Source // "") | norm_path) as $src
+   | select(any(sensitive_host_dirs[]; . == $src)
+            or (.RW == true and any(sensitive_host_dirs[] | select(. != "/"); . as $d | $src | startswith($d + "/"))))
+   | {source: $src, destination: .Destination, rw: (.RW == true)}];
+
+# The value of a security option such as "no-new-privileges" / "seccomp" (either "k=v" or "k:v");
+# "" when given without a value, null when absent.
+def security_opt($key):
+  [security_opts[] | select(. == $key or startswith($key + "=") or startswith($key + ":"))
+   | if . == $key then "" else .[($key | length) + 1:] end] | last;
+
+# no-new-privileges as the engine applies it: the container's own option wins, else the daemon's.
+def no_new_privileges:
+  security_opt("no-new-privileges") as $v
+  | if $v == null then ($snap.daemon.options["no-new-privileges"].value == true)
+    else ($v == "" or $v == "true") end;
+
+# The restart policy is acceptable: no, or on-failure with at most 5 retries.
+def restart_policy_ok:
+  (.inspect.HostConfig.RestartPolicy // {}) as $r
+  | (($r.Name // "") | if . == "" then "no" else . end) as $n
+  | $n == "no" or ($n == "on-failure" and ($r.MaximumRetryCount // 0) <= 5);
+
+# "always", "unless-stopped", "on-failure:10", for messages.
+def restart_policy_text:
+  (.inspect.HostConfig.RestartPolicy // {}) as $r
+  | (($r.Name // "") | if . == "" then "no" else . end)
+    + (if $r.Name == "on-failure" then ":\($r.MaximumRetryCount // 0)" else "" end);
+
+# Ids of the default bridge network (docker0).
+def default_bridge_ids:
+  [($snap.networks // [])[] | select((.Options // {})["com.docker.network.bridge.default_bridge"] == "true"
+                                      or (.Options // {})["com.docker.network.bridge.name"] == "docker0") | .Id];
+
+# --- images (sections 4 and 6) -----------------------------------------------------------------
+
+# Ids of the images containers (running or stopped) were created from.
+def images_used: [($snap.containers // [])[] | .inspect.Image // empty] | unique;
+
+# Those images with their local parent chain: removing a parent would not free anything.
+def images_in_use:
+  ([($snap.images // [])[] | {key: .inspect.Id, value: (.inspect.Parent // "")}] | from_entries) as $parent
+  | [images_used[] | recurse(if ($parent[.] // "") != "" then $parent[.] else empty end)] | unique;
+
+# What `docker images` lists: tagged or digested images, images in use, and the top layer of any
+# chain. Intermediate build layers (untagged parents of other images) are left out.
+def top_level_images:
+  ([($snap.images // [])[] | .inspect.Parent // empty | select(. != "")] | unique) as $parents
+  | images_used as $used
+  | images
+  | select(((.data.inspect.RepoTags // []) | length) > 0 or ((.data.inspect.RepoDigests // []) | length) > 0
+           or (.id as $id | $used | index($id)) != null or (.id as $id | $parents | index($id)) == null);
+
+# An image's build steps (untruncated CreatedBy), newest first; an error when not collected.
+def build_steps:
+  if .history == null then error("the image history was not collected") else [.history[] | .CreatedBy // ""] end;
+
+# --- time --------------------------------------------------------------------------------------
+
+# RFC 3339 UTC timestamp (with or without fractional seconds) to epoch seconds; null for Go's zero
+# time. Another offset is an error (the engine always writes UTC).
+def iso_epoch:
+  if . == null or startswith("0001-01-01") then null
+  else sub("\\.[0-9]+"; "") | fromdateiso8601 end;
+
+# When the collector finished, as epoch seconds: the "now" of every time-based policy.
+def collected_epoch: $snap.meta.finished_at | iso_epoch;
+
+# --- swarm (section 7) -------------------------------------------------------------------------
+
+def swarm_active: ($snap.swarm.state // "") == "active";
+def swarm_manager: swarm_active and $snap.swarm.is_manager == true;
+
+# The swarm as one resource: `data` is the swarm section.
+def swarm_cluster:
+  if $snap.swarm == null then error("swarm state was not collected (see meta.errors)") else
+  {type: "swarm", name: ($snap.swarm.inspect.ID // $snap.meta.hostname), id: ($snap.swarm.inspect.ID // $snap.meta.hostname),
+   path: "/swarm", data: $snap.swarm} end;
+
+# Paths where the Docker API socket lives: the defaults plus the daemon's unix:// hosts.
+def docker_socket_paths:
+  ["/var/run/docker.sock", "/run/docker.sock"]
+  + [($snap.daemon.options.hosts.value // [])[] | strings | select(startswith("unix://")) | ltrimstr("unix://")]
+  | unique;
+
+# Mount sources through which a container reaches the Docker socket: the socket itself (any
+# path ending in docker.sock) or a directory above one of the socket paths.
+def docker_socket_mounts:
+  docker_socket_paths as $socks
+  | [mounts[] | ((.Source // "") | norm_path) as $src | select($src != "")
+     | select(($src | endswith("/docker.sock")) or any($socks[]; . == $src or startswith(if $src == "/" then "/" else $src + "/" end)))
+     | $src] | unique;
