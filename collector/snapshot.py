@@ -48,6 +48,9 @@ def _endpoint(client: Any) -> str:
 
 
 def is_remote(endpoint: str) -> bool:
+    """tcp:// and ssh:// engines are on another host (as far as we can tell); sockets are local."""
+    if endpoint.startswith(("http+docker://ssh", "ssh://")):
+        return True
     return not (endpoint.startswith("http+docker://") or endpoint.startswith("unix://") or endpoint.startswith("npipe://"))
 
 
@@ -72,6 +75,8 @@ def collect(options: CollectOptions) -> dict[str, Any]:
     say("connecting to the Docker engine")
     client = connect(options.docker_host, options.tls, concurrency=options.concurrency)
     endpoint = _endpoint(client)
+    if endpoint.startswith("http+docker://ssh"):  # the SDK hides the ssh:// address: record the one given
+        endpoint = options.docker_host or os.environ.get("DOCKER_HOST") or endpoint
     remote = is_remote(endpoint)
     collect_host_sections = options.host_root is not None or not remote
     fs = HostFS(options.host_root or "/")

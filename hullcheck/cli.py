@@ -170,6 +170,22 @@ DockerHostOpt = typer.Option(None, "--docker-host", "-H", help="Engine endpoint 
 HostRootOpt = typer.Option(None, "--host-root", help="Read host files below this directory (a collector in a container: -v /:/host:ro --host-root /host).")
 RedactOpt = typer.Option(True, "--redact/--no-redact", help="Replace environment values and secret-looking arguments with a marker (default on).")
 LabelOpt = typer.Option([], "--label", help="Only containers with this label (key or key=value; repeatable).")
+TlsOpt = typer.Option(False, "--tls", help="Use TLS to a tcp:// engine without verifying it (also DOCKER_TLS).")
+TlsVerifyOpt = typer.Option(False, "--tlsverify", help="Use TLS and verify the tcp:// engine against --tlscacert (also DOCKER_TLS_VERIFY).")
+TlsCaOpt = typer.Option(None, "--tlscacert", help="CA the engine's certificate must chain to; default $DOCKER_CERT_PATH/ca.pem.")
+TlsCertOpt = typer.Option(None, "--tlscert", help="Client certificate; default $DOCKER_CERT_PATH/cert.pem (DOCKER_CERT_PATH defaults to ~/.docker).")
+TlsKeyOpt = typer.Option(None, "--tlskey", help="Client key; default $DOCKER_CERT_PATH/key.pem.")
+
+
+def _remote_tls(docker_host: Optional[str], tls: bool, tlsverify: bool, tlscacert: Optional[Path],
+                tlscert: Optional[Path], tlskey: Optional[Path]) -> Any:
+    """The TLS config of a tcp:// engine from the flags and DOCKER_TLS_VERIFY/DOCKER_CERT_PATH, as the Docker CLI does."""
+    from .remote import RemoteSettingsError, TLSFlags, tls_config
+
+    try:
+        return tls_config(docker_host, TLSFlags(tls, tlsverify, tlscacert, tlscert, tlskey))
+    except RemoteSettingsError as exc:
+        _fail(str(exc))
 
 
 # ---- commands ---------------------------------------------------------------------------------
@@ -181,11 +197,18 @@ def collect(
     host_root: Optional[Path] = HostRootOpt,
     redact: bool = RedactOpt,
     label: List[str] = LabelOpt,
+    tls: bool = TlsOpt,
+    tlsverify: bool = TlsVerifyOpt,
+    tlscacert: Optional[Path] = TlsCaOpt,
+    tlscert: Optional[Path] = TlsCertOpt,
+    tlskey: Optional[Path] = TlsKeyOpt,
 ) -> None:
     """Read the Docker host and engine into one JSON snapshot. Reads only: changes nothing."""
     from collector import dumps
 
-    snapshot = _collect(_collect_options(docker_host, host_root, redact, label))
+    options = _collect_options(docker_host, host_root, redact, label)
+    options.tls = _remote_tls(docker_host, tls, tlsverify, tlscacert, tlscert, tlskey)
+    snapshot = _collect(options)
     _write_output(dumps(snapshot), output)
     errors = snapshot["meta"]["errors"]
     if errors:
@@ -242,6 +265,11 @@ def audit(
     host_root: Optional[Path] = HostRootOpt,
     label: List[str] = LabelOpt,
     fallback_example: bool = typer.Option(False, "--fallback-example", help="When no daemon answers, evaluate the bundled example snapshot instead (and say so)."),
+    tls: bool = TlsOpt,
+    tlsverify: bool = TlsVerifyOpt,
+    tlscacert: Optional[Path] = TlsCaOpt,
+    tlscert: Optional[Path] = TlsCertOpt,
+    tlskey: Optional[Path] = TlsKeyOpt,
 ) -> None:
     """Collect from the engine and evaluate in one step, no snapshot file needed.
 
@@ -252,6 +280,7 @@ def audit(
 
     chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
     options = _collect_options(docker_host, host_root, True, label)
+    options.tls = _remote_tls(docker_host, tls, tlsverify, tlscacert, tlscert, tlskey)
     if fallback_example:
         try:
             snapshot = collect(options)
