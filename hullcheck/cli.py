@@ -231,7 +231,7 @@ def _is_fleet(snapshots: list[Path], output_dir: Optional[Path]) -> bool:
 def _evaluate_fleet(snapshots: list[Path], policies: list[Any], **options: Any) -> int:
     from .fleet import evaluate_fleet
 
-    return evaluate_fleet(snapshots, policies, **options)
+    return evaluate_fleet(sys.modules[__name__], snapshots, policies, **options)
 
 
 def _evaluate_source(source: Any, policies: list[Any], timeout: float) -> dict[str, Any]:

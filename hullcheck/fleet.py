@@ -103,12 +103,14 @@ def _common_base(paths: list[Path]) -> Path:
     return Path(os.path.commonpath(dirs)) if dirs else Path.cwd()
 
 
-def evaluate_fleet(args: list[Path], policies: list[Any], *, jobs: Optional[int], fmt: str, output: Optional[Path],
+def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Optional[int], fmt: str, output: Optional[Path],
                    output_dir: Optional[Path], verbose: bool, policy_timeout: float,
                    finish: Optional[Callable[[dict[str, Any]], dict[str, Any]]] = None,
                    exit_code: Optional[Callable[[dict[str, Any]], int]] = None) -> int:
     """Evaluate every snapshot named, write per-host results and the fleet report; return the exit code.
 
+    `cli` is the CLI module (its _fail, _write_output, stderr and exit codes: passed in because
+    `python -m hullcheck.cli` runs it as __main__, whose UsageError is the one that is caught).
     `finish` may post-process each host's results document (waivers, baselines) before it is
     counted; `exit_code` says what one host's document means for the exit code (default: 1 when
     any policy fails).
@@ -118,7 +120,8 @@ def evaluate_fleet(args: list[Path], policies: list[Any], *, jobs: Optional[int]
     from evaluator.render import render as render_host
 
     from . import __version__
-    from .cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, _fail, _write_output, stderr
+    EXIT_ERROR, EXIT_FINDINGS, EXIT_OK = cli.EXIT_ERROR, cli.EXIT_FINDINGS, cli.EXIT_OK
+    _fail, _write_output, stderr = cli._fail, cli._write_output, cli.stderr
 
     if fmt not in fleet_formats():
         _fail(f"--format {fmt} describes one host; for several snapshots choose one of "
