@@ -70,6 +70,7 @@ _KNOWN_CAUSES = (
     ("No such file or directory", "no socket at that path"),
     ("Permission denied", "permission denied (are you in the docker group?)"),
     ("timed out", "timed out"),
+    ("Network is unreachable", "network unreachable"),
     ("Name or service not known", "host name not known"),
     ("certificate verify failed", "TLS certificate verification failed"),
     ("Client sent an HTTP request to an HTTPS server", "the engine speaks TLS: add --tlsverify with --tlscacert, "
