@@ -2,8 +2,11 @@
 
 The fixture starts its own dockerd (own data root, exec root, pidfile and unix socket, no bridge,
 no iptables) listening on tcp://127.0.0.1:<free port> with certificates generated here, so the
-shared daemon is never touched. Host-level sections must come back as "not collected", never
-as the local host's, and policies that need them must say `error`.
+shared daemon is never touched. It runs in a network namespace of its own: `--bridge none`
+makes dockerd delete the `docker0` interface of the namespace it starts in, which in the host's
+namespace would cut the shared daemon's default bridge off. The CLI reaches it by entering that
+namespace (nsenter), where 127.0.0.1 is the test engine's. Host-level sections must come back as
+"not collected", never as the local host's, and policies that need them must say `error`.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -26,7 +29,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import LABEL_KEY, _static_busybox
+from conftest import LABEL_KEY, REPO, _static_busybox
 
 pytestmark = pytest.mark.docker
 
@@ -110,21 +113,22 @@ def make_certs(out: Path) -> None:
 
 @dataclass
 class TLSEngine:
-    url: str                 # tcp://127.0.0.1:<port>
+    url: str                 # tcp://127.0.0.1:<port>, inside the engine's network namespace
     certs: Path
     unix: str                # the same engine over its private unix socket, for setting up
     hostnet: str             # container names created on it
     isolated: str
+    netns: str               # /proc/<dockerd pid>/ns/net
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `python -m hullcheck.cli` from this checkout inside the engine's network namespace."""
+        full_env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO), **(env or {})}
+        return subprocess.run(["nsenter", f"--net={self.netns}", "--", sys.executable, "-m", "hullcheck.cli", *args],
+                              capture_output=True, text=True, env=full_env, cwd="/", timeout=300, check=False)
 
     def tls_args(self, client: str = "client", ca: str = "ca") -> list[str]:
         return ["--docker-host", self.url, "--tlsverify", "--tlscacert", str(self.certs / f"{ca}.pem"),
                 "--tlscert", str(self.certs / f"{client}.pem"), "--tlskey", str(self.certs / f"{client}-key.pem")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _build_busybox(client: Any) -> None:
@@ -151,12 +155,17 @@ def tls_engine(session_label: str) -> Iterator[TLSEngine]:
     certs.mkdir()
     make_certs(certs)
     (base / "daemon.json").write_text("{}\n")  # never read the machine's /etc/docker/daemon.json
-    port = _free_port()
+    port = 2376  # the engine has a network namespace of its own: Docker's TLS port is free there
     unix = f"unix://{base}/docker.sock"
     namespace = f"hc-{session_label}"
+    had_docker0 = Path("/sys/class/net/docker0").exists()  # the shared daemon's bridge must survive us
     log = (base / "dockerd.log").open("wb")
+    if shutil.which("unshare") is None or shutil.which("nsenter") is None:
+        pytest.fail("unshare and nsenter (util-linux) are needed to give the test dockerd its own network namespace")
+    # unshare execs (no fork): the Popen pid is dockerd's own, and stopping it stops only our daemon.
     process = subprocess.Popen(
-        [dockerd, "--config-file", str(base / "daemon.json"), "--data-root", str(base / "data"),
+        ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+         dockerd, "--config-file", str(base / "daemon.json"), "--data-root", str(base / "data"),
          "--exec-root", str(base / "exec"), "--pidfile", str(base / "dockerd.pid"), "-H", unix,
          "-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
          "--tlscert", str(certs / "server.pem"), "--tlskey", str(certs / "server-key.pem"),
@@ -184,7 +193,7 @@ def tls_engine(session_label: str) -> Iterator[TLSEngine]:
         isolated = client.containers.run(REMOTE_IMAGE, name="remote-isolated", network_mode="none", detach=True,
                                          mem_limit="64m", labels=labels)
         yield TLSEngine(url=f"tcp://127.0.0.1:{port}", certs=certs, unix=unix, hostnet=hostnet.name,
-                        isolated=isolated.name)
+                        isolated=isolated.name, netns=f"/proc/{process.pid}/ns/net")
     finally:
         if client is not None:
             for container in client.containers.list(all=True):
@@ -201,6 +210,8 @@ def tls_engine(session_label: str) -> Iterator[TLSEngine]:
             process.wait(10)
         log.close()
         shutil.rmtree(base, ignore_errors=True)
+        if had_docker0 and not Path("/sys/class/net/docker0").exists():
+            pytest.fail("the test dockerd removed the host's docker0 bridge")
 
 
 # A host-level and a daemon-level policy: with a remote engine they must say error, never pass.
@@ -268,7 +279,7 @@ def _one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
 def test_collect_through_verified_tls_then_evaluate(tls_engine: TLSEngine, hullcheck_cli: Any, tmp_path: Path,
                                                     host_policies: Path) -> None:
     out = tmp_path / "remote.json"
-    proc = hullcheck_cli("collect", *tls_engine.tls_args(), "-o", str(out))
+    proc = tls_engine.cli("collect", *tls_engine.tls_args(), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     snapshot = json.loads(out.read_text())
 
@@ -309,8 +320,8 @@ def test_audit_through_tls_with_docker_cli_environment(tls_engine: TLSEngine, hu
     env = {"DOCKER_HOST": tls_engine.url, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(cert_path),
            "REQUESTS_CA_BUNDLE": str(tls_engine.certs / "rogue-ca.pem"),
            "CURL_CA_BUNDLE": str(tls_engine.certs / "rogue-ca.pem")}
-    proc = hullcheck_cli("audit", "--format", "json", "--policies", str(host_policies),
-                         "--policy", "cis-docker-5.10", "--policy", "remote-test-*", env=env)
+    proc = tls_engine.cli("audit", "--format", "json", "--policies", str(host_policies),
+                          "--policy", "cis-docker-5.10", "--policy", "remote-test-*", env=env)
     assert proc.returncode == 1, proc.stderr
     document = json.loads(proc.stdout)
     assert _offenders(document, "cis-docker-5.10") == {tls_engine.hostnet}
@@ -319,26 +330,26 @@ def test_audit_through_tls_with_docker_cli_environment(tls_engine: TLSEngine, hu
 
 
 def test_client_certificate_from_another_ca_is_one_clear_line(tls_engine: TLSEngine, hullcheck_cli: Any) -> None:
-    line = _one_error_line(hullcheck_cli("collect", *tls_engine.tls_args(client="rogue-client")))
+    line = _one_error_line(tls_engine.cli("collect", *tls_engine.tls_args(client="rogue-client")))
     assert "client certificate" in line and tls_engine.url in line
 
 
 def test_missing_client_certificate_is_one_clear_line(tls_engine: TLSEngine, hullcheck_cli: Any, tmp_path: Path) -> None:
     empty = tmp_path / "no-default-certs"
     empty.mkdir()
-    proc = hullcheck_cli("collect", "--docker-host", tls_engine.url, "--tlsverify",
+    proc = tls_engine.cli("collect", "--docker-host", tls_engine.url, "--tlsverify",
                          "--tlscacert", str(tls_engine.certs / "ca.pem"), env={"DOCKER_CERT_PATH": str(empty)})
     line = _one_error_line(proc)
     assert "client certificate" in line
 
 
 def test_engine_certificate_from_an_untrusted_ca_is_refused(tls_engine: TLSEngine, hullcheck_cli: Any) -> None:
-    line = _one_error_line(hullcheck_cli("collect", *tls_engine.tls_args(ca="rogue-ca")))
+    line = _one_error_line(tls_engine.cli("collect", *tls_engine.tls_args(ca="rogue-ca")))
     assert "certificate verification failed" in line
 
 
 def test_plain_http_to_a_tls_engine_says_to_use_tls(tls_engine: TLSEngine, hullcheck_cli: Any) -> None:
-    line = _one_error_line(hullcheck_cli("collect", "--docker-host", tls_engine.url,
+    line = _one_error_line(tls_engine.cli("collect", "--docker-host", tls_engine.url,
                                          env={"DOCKER_TLS_VERIFY": "", "DOCKER_TLS": ""}))
     assert "--tlsverify" in line
 
