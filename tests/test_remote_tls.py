@@ -385,3 +385,22 @@ def test_tls_settings_resolve_like_the_docker_cli(tmp_path: Path) -> None:
         tls_config("unix:///var/run/docker.sock", TLSFlags(tlsverify=True), env={})
     # A unix socket with DOCKER_TLS_VERIFY in the environment (as the Docker CLI) ignores TLS.
     assert tls_config("unix:///var/run/docker.sock", TLSFlags(), env={"DOCKER_TLS_VERIFY": "1"}) is None
+
+
+def test_ssh_engines_count_as_remote() -> None:
+    from collector.snapshot import is_remote
+
+    # What the SDK reports as the base URL for ssh://, unix:// and tcp:// endpoints.
+    assert is_remote("http+docker://ssh") and is_remote("ssh://admin@docker-01")
+    assert is_remote("https://127.0.0.1:2376") and is_remote("http://10.0.0.5:2375")
+    assert not is_remote("http+docker://localhost") and not is_remote("unix:///var/run/docker.sock")
+
+
+def test_ssh_engine_that_cannot_be_reached_is_one_line(hullcheck_cli: Any) -> None:
+    """Without paramiko the SDK has no ssh transport: say how to get it; with it, say what failed."""
+    import importlib.util
+
+    line = _one_error_line(hullcheck_cli("collect", "--docker-host", "ssh://nobody@127.0.0.1:1"))
+    assert "ssh://nobody@127.0.0.1:1" in line
+    if importlib.util.find_spec("paramiko") is None:
+        assert "pip install 'hullcheck[ssh]'" in line
