@@ -79,6 +79,11 @@ _KNOWN_CAUSES = (
     ("alert unknown ca", "the engine refused the TLS client certificate: not signed by a CA it trusts"),
     ("alert bad certificate", "the engine refused the TLS handshake: it wants a client certificate it trusts "
      "(--tlscert and --tlskey)"),
+    # TLS 1.3 servers often just close the connection after rejecting a client certificate.
+    ("EOF occurred in violation of protocol", "the engine closed the connection during the TLS handshake: most often "
+     "it refused the client certificate (check --tlscert and --tlskey)"),
+    ("UNEXPECTED_EOF_WHILE_READING", "the engine closed the connection during the TLS handshake: most often "
+     "it refused the client certificate (check --tlscert and --tlskey)"),
     ("WRONG_VERSION_NUMBER", "TLS handshake failed: the engine does not speak TLS on that port (drop --tls/--tlsverify?)"),
     ("Install paramiko package", "ssh:// engines need paramiko: pip install 'hullcheck[ssh]'"),
 )
