@@ -150,6 +150,15 @@ def _build_busybox(client: Any) -> None:
     client.images.build(fileobj=context, custom_context=True, tag=REMOTE_IMAGE, rm=True, forcerm=True)
 
 
+def _unmount_below(base: Path) -> None:
+    """dockerd leaves mounts in its exec root (exec/netns/default binds its network namespace): undo them."""
+    prefix = str(base) + "/"
+    with open("/proc/self/mounts") as fh:
+        points = [line.split()[1].encode().decode("unicode_escape") for line in fh]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
 @pytest.fixture(scope="session")
 def tls_engine(session_label: str) -> Iterator[TLSEngine]:
     import docker
@@ -216,6 +225,7 @@ def tls_engine(session_label: str) -> Iterator[TLSEngine]:
             process.kill()
             process.wait(10)
         log.close()
+        _unmount_below(base)
         shutil.rmtree(base, ignore_errors=True)
         if had_docker0 and not Path("/sys/class/net/docker0").exists():
             pytest.fail("the test dockerd removed the host's docker0 bridge")
