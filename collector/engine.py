@@ -33,6 +33,28 @@ def endpoint_url(base_url: str | None) -> str:
     return base_url or os.environ.get("DOCKER_HOST") or DEFAULT_ENDPOINT
 
 
+class _Client(docker.APIClient):
+    """The SDK's client, except that a CA file given for the engine beats REQUESTS_CA_BUNDLE.
+
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's CA file, so a site
+    proxy bundle in the environment would make every verified tcp:// engine fail; the Docker
+    CLI trusts exactly the CA it is given.
+    """
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if isinstance(self.verify, str) and verify in (None, True):
+            settings["verify"] = self.verify
+        return settings
+
+
+def _ssh_via_cli() -> bool:
+    """ssh:// engines: shell out to OpenSSH like the Docker CLI (ssh config, agent, ProxyJump) when it is installed."""
+    import shutil
+
+    return shutil.which("ssh") is not None
+
+
 def connect(base_url: str | None, tls: Any = None, timeout: int = 30, concurrency: int = DEFAULT_CONCURRENCY) -> docker.APIClient:
     """Open a low-level client (raw Engine API JSON) and check the engine answers."""
     try:
@@ -40,11 +62,12 @@ def connect(base_url: str | None, tls: Any = None, timeout: int = 30, concurrenc
             kwargs = docker.utils.kwargs_from_env()
             if tls is not None:
                 kwargs["tls"] = tls
-            client = docker.APIClient(timeout=timeout, max_pool_size=concurrency + 2, version="auto", **kwargs)
+            client = _Client(timeout=timeout, max_pool_size=concurrency + 2, version="auto",
+                             use_ssh_client=_ssh_via_cli(), **kwargs)
         else:
-            client = docker.APIClient(
+            client = _Client(
                 base_url=base_url, tls=tls or False, timeout=timeout, max_pool_size=concurrency + 2, version="auto",
-                use_ssh_client=False,
+                use_ssh_client=_ssh_via_cli(),
             )
         client.ping()
         return client
@@ -57,8 +80,22 @@ _KNOWN_CAUSES = (
     ("No such file or directory", "no socket at that path"),
     ("Permission denied", "permission denied (are you in the docker group?)"),
     ("timed out", "timed out"),
+    ("Network is unreachable", "network unreachable"),
     ("Name or service not known", "host name not known"),
     ("certificate verify failed", "TLS certificate verification failed"),
+    ("Client sent an HTTP request to an HTTPS server", "the engine speaks TLS: add --tlsverify with --tlscacert, "
+     "--tlscert and --tlskey (or set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)"),
+    ("alert certificate required", "the engine requires a client certificate: give --tlscert and --tlskey"),
+    ("alert unknown ca", "the engine refused the TLS client certificate: not signed by a CA it trusts"),
+    ("alert bad certificate", "the engine refused the TLS handshake: it wants a client certificate it trusts "
+     "(--tlscert and --tlskey)"),
+    # TLS 1.3 servers often just close the connection after rejecting a client certificate.
+    ("EOF occurred in violation of protocol", "the engine closed the connection during the TLS handshake: most often "
+     "it refused the client certificate (check --tlscert and --tlskey)"),
+    ("UNEXPECTED_EOF_WHILE_READING", "the engine closed the connection during the TLS handshake: most often "
+     "it refused the client certificate (check --tlscert and --tlskey)"),
+    ("WRONG_VERSION_NUMBER", "TLS handshake failed: the engine does not speak TLS on that port (drop --tls/--tlsverify?)"),
+    ("Install paramiko package", "ssh:// engines need paramiko: pip install 'hullcheck[ssh]'"),
 )
 
 

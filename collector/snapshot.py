@@ -51,6 +51,8 @@ _LOCAL_TCP = re.compile(r"^(?:tcp|https?)://(?:localhost|127\.[0-9.]+|\[::1\])(?
 def is_remote(endpoint: str) -> bool:
     """A unix socket, a named pipe or TCP on loopback is this host's engine; anything else
     (another host's TCP address, ssh://) is remote, and this host's files say nothing about it."""
+    if endpoint.startswith(("ssh://", "http+docker://ssh")):
+        return True
     return not (endpoint.startswith(("unix://", "npipe://", "http+docker://")) or _LOCAL_TCP.match(endpoint))
 
 

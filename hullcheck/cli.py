@@ -48,6 +48,8 @@ class UsageError(Exception):
 class OutputFormat(str, Enum):
     text = "text"
     json = "json"
+    markdown = "markdown"
+    html = "html"
 
 
 class ListFormat(str, Enum):
@@ -170,6 +172,22 @@ DockerHostOpt = typer.Option(None, "--docker-host", "-H", help="Engine endpoint 
 HostRootOpt = typer.Option(None, "--host-root", help="Read host files below this directory (a collector in a container: -v /:/host:ro --host-root /host).")
 RedactOpt = typer.Option(True, "--redact/--no-redact", help="Replace environment values and secret-looking arguments with a marker (default on).")
 LabelOpt = typer.Option([], "--label", help="Only containers with this label (key or key=value; repeatable).")
+TlsOpt = typer.Option(False, "--tls", help="Use TLS to a tcp:// engine without verifying it (also DOCKER_TLS).")
+TlsVerifyOpt = typer.Option(False, "--tlsverify", help="Use TLS and verify the tcp:// engine against --tlscacert (also DOCKER_TLS_VERIFY).")
+TlsCaOpt = typer.Option(None, "--tlscacert", help="CA the engine's certificate must chain to; default $DOCKER_CERT_PATH/ca.pem.")
+TlsCertOpt = typer.Option(None, "--tlscert", help="Client certificate; default $DOCKER_CERT_PATH/cert.pem (DOCKER_CERT_PATH defaults to ~/.docker).")
+TlsKeyOpt = typer.Option(None, "--tlskey", help="Client key; default $DOCKER_CERT_PATH/key.pem.")
+
+
+def _remote_tls(docker_host: Optional[str], tls: bool, tlsverify: bool, tlscacert: Optional[Path],
+                tlscert: Optional[Path], tlskey: Optional[Path]) -> Any:
+    """The TLS config of a tcp:// engine from the flags and DOCKER_TLS_VERIFY/DOCKER_CERT_PATH, as the Docker CLI does."""
+    from .remote import RemoteSettingsError, TLSFlags, tls_config
+
+    try:
+        return tls_config(docker_host, TLSFlags(tls, tlsverify, tlscacert, tlscert, tlskey))
+    except RemoteSettingsError as exc:
+        _fail(str(exc))
 
 
 # ---- commands ---------------------------------------------------------------------------------
@@ -181,16 +199,39 @@ def collect(
     host_root: Optional[Path] = HostRootOpt,
     redact: bool = RedactOpt,
     label: List[str] = LabelOpt,
+    tls: bool = TlsOpt,
+    tlsverify: bool = TlsVerifyOpt,
+    tlscacert: Optional[Path] = TlsCaOpt,
+    tlscert: Optional[Path] = TlsCertOpt,
+    tlskey: Optional[Path] = TlsKeyOpt,
 ) -> None:
     """Read the Docker host and engine into one JSON snapshot. Reads only: changes nothing."""
     from collector import dumps
 
-    snapshot = _collect(_collect_options(docker_host, host_root, redact, label))
+    options = _collect_options(docker_host, host_root, redact, label)
+    options.tls = _remote_tls(docker_host, tls, tlsverify, tlscacert, tlscert, tlskey)
+    snapshot = _collect(options)
     _write_output(dumps(snapshot), output)
     errors = snapshot["meta"]["errors"]
     if errors:
         stderr.print(f"hullcheck: {len(errors)} source(s) could not be read; they are listed in meta.errors "
                      "and policies that need them will report ERROR")
+
+
+JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Snapshots evaluated at once (a worker process each); default: all cores.")
+OutputDirOpt = typer.Option(None, "--output-dir", help="Also write each snapshot's results JSON here, plus fleet.json (the fleet summary).")
+
+
+def _is_fleet(snapshots: list[Path], output_dir: Optional[Path]) -> bool:
+    from .fleet import is_fleet
+
+    return is_fleet(snapshots, output_dir)
+
+
+def _evaluate_fleet(snapshots: list[Path], policies: list[Any], **options: Any) -> int:
+    from .fleet import evaluate_fleet
+
+    return evaluate_fleet(sys.modules[__name__], snapshots, policies, **options)
 
 
 def _evaluate_source(source: Any, policies: list[Any], timeout: float) -> dict[str, Any]:
@@ -202,7 +243,7 @@ def _evaluate_source(source: Any, policies: list[Any], timeout: float) -> dict[s
 
 @app.command()
 def evaluate(
-    snapshot: Path = typer.Argument(..., help="A snapshot file written by `hullcheck collect`.", show_default=False),
+    snapshot: List[Path] = typer.Argument(..., help="A snapshot file written by `hullcheck collect`; or several files, directories or globs for a fleet report.", show_default=False),
     fmt: OutputFormat = FormatOpt,
     output: Optional[Path] = OutputOpt,
     policies: List[Path] = PoliciesDirs,
@@ -213,14 +254,25 @@ def evaluate(
     tag: List[str] = SelectionTag,
     verbose: bool = VerboseOpt,
     policy_timeout: float = TimeoutOpt,
+    jobs: Optional[int] = JobsOpt,
+    output_dir: Optional[Path] = OutputDirOpt,
 ) -> None:
     """Evaluate policies against a snapshot, offline (no Docker, no network needed).
 
-    [dim]Exit codes: 0 no failing result, 1 at least one failing result, 2 usage or input error.[/dim]
+    Several snapshots (files, directories, globs) are evaluated in parallel into one fleet report
+    (hosts failing each policy, worst hosts, failures by severity); --output-dir adds each host's
+    results JSON.
+
+    [dim]Exit codes: 0 no failing result, 1 at least one failing result, 2 usage or input error
+    (for a fleet: 2 when any snapshot could not be evaluated, after reporting the rest).[/dim]
     """
     from evaluator import Source
 
     chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
+    if _is_fleet(snapshot, output_dir):
+        raise typer.Exit(_evaluate_fleet(snapshot, chosen, jobs=jobs, fmt=fmt.value, output=output,
+                                         output_dir=output_dir, verbose=verbose, policy_timeout=policy_timeout))
+    snapshot = snapshot[0]
     document = _evaluate_source(Source(name=str(snapshot), path=str(snapshot)), chosen, policy_timeout)
     _report(document, fmt, output, verbose, inputs=(snapshot,))
     raise typer.Exit(_exit_code(document))
@@ -242,6 +294,11 @@ def audit(
     host_root: Optional[Path] = HostRootOpt,
     label: List[str] = LabelOpt,
     fallback_example: bool = typer.Option(False, "--fallback-example", help="When no daemon answers, evaluate the bundled example snapshot instead (and say so)."),
+    tls: bool = TlsOpt,
+    tlsverify: bool = TlsVerifyOpt,
+    tlscacert: Optional[Path] = TlsCaOpt,
+    tlscert: Optional[Path] = TlsCertOpt,
+    tlskey: Optional[Path] = TlsKeyOpt,
 ) -> None:
     """Collect from the engine and evaluate in one step, no snapshot file needed.
 
@@ -252,6 +309,7 @@ def audit(
 
     chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
     options = _collect_options(docker_host, host_root, True, label)
+    options.tls = _remote_tls(docker_host, tls, tlsverify, tlscacert, tlscert, tlskey)
     if fallback_example:
         try:
             snapshot = collect(options)
@@ -335,6 +393,40 @@ def _golden(policies: list[Any], snapshots: Path, golden_dir: Path, update: bool
     typer.echo(f"golden: {changed} of {len(outcomes) + len(orphans)} recorded host(s) changed"
                + ("; review the changes, then approve them with: hullcheck test --update-golden" if changed else ""))
     raise typer.Exit(EXIT_FINDINGS if changed else EXIT_OK)
+
+class SchemaKind(str, Enum):
+    snapshot = "snapshot"
+    policy = "policy"
+    results = "results"
+    waiver = "waiver"
+    fleet = "fleet"
+
+
+@app.command("schema")
+def schema_cmd(
+    kind: Optional[SchemaKind] = typer.Argument(None, help="snapshot, policy, results, waiver or fleet; none: list them.", show_default=False),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the schema to this file instead of stdout."),
+) -> None:
+    """Print the JSON Schema of a file hullcheck reads or writes, for tools built around those files.
+
+    [dim]snapshot: what `collect` writes; policy: one policy file; results: what `evaluate --format json`
+    writes; waiver: a --waivers file; fleet: what `evaluate --format json` writes for several snapshots.[/dim]
+    """
+    from .resources import SCHEMA_KINDS, schema_path
+
+    if kind is None:
+        for name in SCHEMA_KINDS:
+            path = schema_path(name)
+            typer.echo(f"{name:<9} {path}{'' if path.is_file() else '  (missing)'}")
+        return
+    path = schema_path(kind.value)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        _fail(f"the {kind.value} schema is missing from this installation ({path}); reinstall hullcheck")
+    except OSError as exc:
+        _fail(f"{path}: cannot read the {kind.value} schema: {exc.strerror or exc}")
+    _write_output(text if text.endswith("\n") else text + "\n", output)
 
 
 @policies_app.command("list")

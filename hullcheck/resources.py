@@ -43,3 +43,31 @@ def policy_schema_path() -> Path:
 def example_snapshot_path() -> Path:
     """The snapshot `hullcheck audit --fallback-example` evaluates when no daemon answers."""
     return snapshots_dir() / "examples" / "misconfigured.json"
+
+
+def _package_dir(name: str) -> Path:
+    """A sibling package's directory (evaluator/, collector/), in a source tree and in a wheel alike."""
+    from importlib.util import find_spec
+
+    spec = find_spec(name)
+    if spec is not None and spec.origin:
+        return Path(spec.origin).resolve().parent
+    return _HERE.parent / name
+
+
+# `hullcheck schema KIND`: every file format hullcheck reads or writes, for people building tools around them.
+SCHEMA_KINDS = ("snapshot", "policy", "results", "waiver", "fleet")
+
+
+def schema_path(kind: str) -> Path:
+    """Where the JSON Schema of a file format lives (it may be missing from a broken install)."""
+    locations = {
+        "snapshot": lambda: snapshots_dir() / "snapshot.schema.json",
+        "policy": lambda: policies_dir() / "policy.schema.json",
+        "waiver": lambda: policies_dir() / "waiver.schema.json",
+        "results": lambda: _package_dir("evaluator") / "results.schema.json",
+        "fleet": lambda: _package_dir("evaluator") / "fleet.schema.json",
+    }
+    if kind not in locations:
+        raise KeyError(f"unknown schema '{kind}' (choose from {', '.join(SCHEMA_KINDS)})")
+    return locations[kind]()

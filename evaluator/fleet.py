@@ -1,0 +1,193 @@
+"""A fleet summary: many hosts' results folded into one document.
+
+Each host's results document is reduced as it arrives (statuses per policy, failures by
+severity), so a fleet of thousands of hosts never holds thousands of full documents. The fleet
+document (`fleet_version` 1.0, schema in `evaluator/fleet.schema.json`) answers the questions of
+someone responsible for many hosts: which hosts fail each policy, which hosts are worst, how
+many failures of each severity, and which snapshots could not be evaluated at all.
+
+Worst hosts are ranked by their failing policies severity by severity (more critical failures
+first, then high, ...), then by policies in error: a host with one critical failure is worse than
+one with ten low ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .policy import SEVERITIES
+from .results import STATUSES
+
+FLEET_VERSION = "1.0"
+WORST_HOSTS = 10
+
+
+@dataclass
+class _Host:
+    source: str
+    host: str | None
+    error: str | None = None
+    snapshot: dict[str, Any] | None = None
+    summary: dict[str, Any] | None = None
+    statuses: dict[str, str] = field(default_factory=dict)
+    failed_resources: dict[str, int] = field(default_factory=dict)
+    results_file: str | None = None
+
+    def failed_by_severity(self, severity_of: dict[str, str]) -> dict[str, int]:
+        counts = {s: 0 for s in SEVERITIES}
+        for policy_id, status in self.statuses.items():
+            if status == "fail":
+                counts[severity_of.get(policy_id, "info")] += 1
+        return counts
+
+    def rank(self, severity_of: dict[str, str]) -> tuple[int, ...]:
+        by_severity = self.failed_by_severity(severity_of)
+        errors = sum(1 for s in self.statuses.values() if s == "error")
+        return (*(by_severity[s] for s in SEVERITIES), errors)
+
+
+class FleetBuilder:
+    """Collects hosts one at a time (results documents or unreadable snapshots), then builds the document."""
+
+    def __init__(self, policies: list[dict[str, Any]], pack: dict[str, Any]) -> None:
+        self.policies = [{k: p.get(k) for k in ("id", "title", "severity", "level", "controls")} for p in policies]
+        self.severity_of = {p["id"]: p["severity"] for p in self.policies}
+        self.pack = pack
+        self.hosts: list[_Host] = []
+
+    def add_results(self, source: str, document: dict[str, Any], results_file: str | None = None) -> None:
+        snapshot = document.get("snapshot") or {}
+        self.hosts.append(_Host(
+            source=source, host=snapshot.get("host"), snapshot=snapshot, summary=document.get("summary"),
+            statuses={r["id"]: r["status"] for r in document.get("results", [])},
+            failed_resources={r["id"]: sum(1 for f in r.get("findings", []) if f.get("status") == "fail")
+                              for r in document.get("results", []) if r["status"] == "fail"},
+            results_file=results_file,
+        ))
+
+    def add_unreadable(self, source: str, error: str) -> None:
+        self.hosts.append(_Host(source=source, host=None, error=error))
+
+    # -- the document ---------------------------------------------------------------------------
+    def _keys(self) -> list[str]:
+        """A label per host: its host name, or name plus snapshot file when two snapshots share a name."""
+        names = [h.host if h.error is None and h.host else None for h in self.hosts]
+        keys = []
+        for host, name in zip(self.hosts, names):
+            if name is None:
+                keys.append(host.source)
+            elif names.count(name) > 1:
+                keys.append(f"{name} ({host.source})")
+            else:
+                keys.append(name)
+        return keys
+
+    def document(self, evaluated_at: str, tool: dict[str, Any]) -> dict[str, Any]:
+        keys = self._keys()
+        evaluated = [(k, h) for k, h in zip(keys, self.hosts) if h.error is None]
+        hosts_out = []
+        for key, host in zip(keys, self.hosts):
+            hosts_out.append({
+                "key": key,
+                "host": host.host,
+                "source": host.source,
+                "status": "unreadable" if host.error is not None else "evaluated",
+                "error": host.error,
+                "results_file": host.results_file,
+                "snapshot": host.snapshot,
+                "summary": host.summary,
+                "failed_by_severity": host.failed_by_severity(self.severity_of) if host.error is None else None,
+                "failed": [p for p, s in host.statuses.items() if s == "fail"],
+                "errors": [p for p, s in host.statuses.items() if s == "error"],
+                "statuses": dict(host.statuses),
+                "failed_resources": dict(host.failed_resources),
+            })
+        policies_out = []
+        for policy in self.policies:
+            counts = {s: 0 for s in STATUSES}
+            failing, in_error = [], []
+            failed_resources = 0
+            for key, host in evaluated:
+                status = host.statuses.get(policy["id"])
+                if status is None:
+                    continue
+                counts[status] = counts.get(status, 0) + 1
+                if status == "fail":
+                    failing.append(key)
+                    failed_resources += host.failed_resources.get(policy["id"], 0)
+                elif status == "error":
+                    in_error.append(key)
+            policies_out.append({**policy, "counts": counts, "failing_hosts": failing, "error_hosts": in_error,
+                                 "failed_resources": failed_resources})
+        ranked = sorted(evaluated, key=lambda kh: (tuple(-n for n in kh[1].rank(self.severity_of)), kh[0]))
+        worst = [k for k, h in ranked if any(h.rank(self.severity_of))][:WORST_HOSTS]
+        failures_by_severity = {s: 0 for s in SEVERITIES}
+        hosts_failing_by_severity = {s: 0 for s in SEVERITIES}
+        statuses = {s: 0 for s in STATUSES}
+        for _key, host in evaluated:
+            by_severity = host.failed_by_severity(self.severity_of)
+            for s in SEVERITIES:
+                failures_by_severity[s] += by_severity[s]
+                hosts_failing_by_severity[s] += 1 if by_severity[s] else 0
+            for status in host.statuses.values():
+                statuses[status] = statuses.get(status, 0) + 1
+        failing_hosts = sum(1 for _k, h in evaluated if "fail" in h.statuses.values())
+        return {
+            "fleet_version": FLEET_VERSION,
+            "tool": tool,
+            "pack": self.pack,
+            "evaluated_at": evaluated_at,
+            "summary": {
+                "hosts": len(self.hosts),
+                "evaluated": len(evaluated),
+                "unreadable": len(self.hosts) - len(evaluated),
+                "hosts_failing": failing_hosts,
+                "hosts_passing": len(evaluated) - failing_hosts,
+                "failures_by_severity": failures_by_severity,
+                "hosts_failing_by_severity": hosts_failing_by_severity,
+                "statuses": statuses,
+            },
+            "worst_hosts": worst,
+            "policies": policies_out,
+            "hosts": hosts_out,
+        }
+
+
+def policies_by_spread(fleet: dict[str, Any]) -> list[dict[str, Any]]:
+    """Policies that fail on the most hosts first (then by severity, then pack order): what to fix first."""
+    order = {p["id"]: i for i, p in enumerate(fleet["policies"])}
+    return sorted(fleet["policies"], key=lambda p: (-len(p["failing_hosts"]), SEVERITIES.index(p["severity"])
+                                                      if p["severity"] in SEVERITIES else 99, order[p["id"]]))
+
+
+def hosts_by_rank(fleet: dict[str, Any]) -> list[dict[str, Any]]:
+    """Evaluated hosts, worst first (severity by severity, then errors), then unreadable ones."""
+    def rank(h: dict[str, Any]) -> tuple[Any, ...]:
+        if h["status"] != "evaluated":
+            return (1, (), h["key"])
+        by = h["failed_by_severity"] or {}
+        return (0, tuple(-by.get(s, 0) for s in SEVERITIES) + (-len(h["errors"]),), h["key"])
+
+    return sorted(fleet["hosts"], key=rank)
+
+
+def render_fleet_json(fleet: dict[str, Any], **_: Any) -> str:
+    import json
+
+    return json.dumps(fleet, indent=2, ensure_ascii=False) + "\n"
+
+
+def fleet_formats() -> dict[str, Callable[..., str]]:
+    """The formats a fleet report comes in (per-host documents use the single-host renderers)."""
+    from .render import fleet_html, fleet_markdown, fleet_text
+
+    return {"text": fleet_text.render, "json": render_fleet_json, "markdown": fleet_markdown.render,
+            "html": fleet_html.render}
+
+
+def render_fleet(fleet: dict[str, Any], fmt: str, **options: Any) -> str:
+    formats = fleet_formats()
+    if fmt not in formats:
+        raise ValueError(f"format '{fmt}' is not available for a fleet (choose from {', '.join(formats)})")
+    return formats[fmt](fleet, **options)
