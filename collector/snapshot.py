@@ -45,15 +45,17 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-_LOCAL_TCP = re.compile(r"^(?:tcp|https?)://(?:localhost|127\.[0-9.]+|\[::1\])(?::[0-9]+)?/?$")
 
 
 def is_remote(endpoint: str) -> bool:
-    """A unix socket, a named pipe or TCP on loopback is this host's engine; anything else
-    (another host's TCP address, ssh://) is remote, and this host's files say nothing about it."""
+    """A unix socket or a named pipe is this host's engine. A tcp:// or ssh:// engine counts as
+    remote, loopback included (it may be another namespace's, or a tunnel's, daemon): this host's
+    files are then not read unless --host-root says where they are (pass --host-root / to audit a
+    local engine reached over TCP). Fail closed: host policies say error, never describe the
+    wrong daemon."""
     if endpoint.startswith(("ssh://", "http+docker://ssh")):
         return True
-    return not (endpoint.startswith(("unix://", "npipe://", "http+docker://")) or _LOCAL_TCP.match(endpoint))
+    return not endpoint.startswith(("unix://", "npipe://", "http+docker://"))
 
 
 def own_container_id() -> str | None:
