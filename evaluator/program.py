@@ -33,7 +33,8 @@ def _hc_present($segs):
   end;
 def _hc_get($segs): reduce $segs[] as $s (.; if type == "array" then .[$s | tonumber] else .[$s] end);
 def _hc_blocked($ptr):
-  first($errs[] | select(.source == $ptr or ($ptr | startswith(.source + "/"))) | "collector could not read \(.source): \(.reason)") // null;
+  first($errs[] | .source as $src | select($src == $ptr or ($ptr | startswith($src + "/")))
+        | "collector could not read \($src): \(.reason)") // null;
 def _hc_requires($q):
   first($q[] | . as [$ptr, $segs]
     | (_hc_blocked($ptr) // (if ($snap | _hc_present($segs)) then null else "required data absent from the snapshot: \($ptr)" end))

@@ -6,7 +6,9 @@ result, 2 usage or input error (bad file, unreachable daemon, invalid policy).
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
@@ -84,14 +86,29 @@ def _write_output(text: str, output: Optional[Path], inputs: tuple[Path, ...] = 
     from collector import write_atomic  # the one atomic writer, shared by both halves through the CLI
 
     try:
-        resolved = output.resolve()
-        if any(resolved == Path(i).resolve() for i in inputs):
-            _fail(f"{output}: refusing to overwrite an input file")
+        _refuse_overwriting_inputs(output, inputs)
         if output.is_dir():
             _fail(f"{output}: is a directory")
         write_atomic(output, text)
     except OSError as exc:
         _fail(f"{output}: cannot write: {exc.strerror or exc}")
+
+
+def _refuse_overwriting_inputs(output: Optional[Path], inputs: tuple[Path, ...]) -> None:
+    """-o naming an input (same path, a symlink or a hard link to it) is refused: exit 2."""
+    if output is None or str(output) == "-":
+        return
+    resolved = output.resolve()
+    if any(resolved == Path(i).resolve() or _same_file(output, Path(i)) for i in inputs):
+        _fail(f"{output}: refusing to overwrite an input file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when both names reach one file (hard link, bind mount): never write over an input."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _load_policies(extra: list[Path], include: list[str], skip: list[str], level: Optional[int],
@@ -193,16 +210,29 @@ def collect(
                      "and policies that need them will report ERROR")
 
 
-def _evaluate_source(source: Any, policies: list[Any], timeout: float) -> dict[str, Any]:
+def _evaluate_source(source: Any, policies: list[Any], timeout: float, max_snapshot_mb: Optional[int] = None,
+                     worker_memory_mb: Optional[int] = None) -> dict[str, Any]:
     from evaluator import Evaluator, Limits
 
-    with Evaluator(policies, Limits(policy_timeout=timeout), pack_version=__version__) as ev:
+    limits = Limits(policy_timeout=timeout)
+    if max_snapshot_mb is not None:
+        limits = dataclasses.replace(limits, max_snapshot_bytes=max_snapshot_mb * 1024 * 1024)
+    if worker_memory_mb is not None:
+        limits = dataclasses.replace(limits, memory_bytes=worker_memory_mb * 1024 * 1024)
+    with Evaluator(policies, limits, pack_version=__version__) as ev:
         return ev.evaluate(source)
+
+
+MaxSnapshotOpt = typer.Option(256, "--max-snapshot-size", min=1, metavar="MB",
+                              help="Refuse snapshot files larger than this many MB (a 5,000-container host is about 35 MB).")
+WorkerMemoryOpt = typer.Option(4096, "--worker-memory", min=256, metavar="MB",
+                               help="Memory limit of the jq worker; a policy that needs more is reported as error.")
 
 
 @app.command()
 def evaluate(
-    snapshot: Path = typer.Argument(..., help="A snapshot file written by `hullcheck collect`.", show_default=False),
+    snapshot: Path = typer.Argument(..., help="A snapshot file written by `hullcheck collect`.", show_default=False,
+                                    readable=False),  # hullcheck reads it itself and says why it cannot
     fmt: OutputFormat = FormatOpt,
     output: Optional[Path] = OutputOpt,
     policies: List[Path] = PoliciesDirs,
@@ -213,6 +243,8 @@ def evaluate(
     tag: List[str] = SelectionTag,
     verbose: bool = VerboseOpt,
     policy_timeout: float = TimeoutOpt,
+    max_snapshot_size: int = MaxSnapshotOpt,
+    worker_memory: int = WorkerMemoryOpt,
 ) -> None:
     """Evaluate policies against a snapshot, offline (no Docker, no network needed).
 
@@ -220,8 +252,10 @@ def evaluate(
     """
     from evaluator import Source
 
+    _refuse_overwriting_inputs(output, (snapshot,))  # before the work, not after it
     chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
-    document = _evaluate_source(Source(name=str(snapshot), path=str(snapshot)), chosen, policy_timeout)
+    document = _evaluate_source(Source(name=str(snapshot), path=str(snapshot)), chosen, policy_timeout,
+                                max_snapshot_size, worker_memory)
     _report(document, fmt, output, verbose, inputs=(snapshot,))
     raise typer.Exit(_exit_code(document))
 
@@ -350,16 +384,41 @@ def policies_show(
     typer.echo(f"# file: {pack[policy_id].path}")
 
 
+def _one_line(text: str, limit: int = 2000) -> str:
+    """Errors are one line on stderr, whatever the message (jq's or a library's) holds."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is so that cleanup (temporary files, workers) runs."""
+
+
+def _terminate_cleanly() -> None:
+    """SIGTERM unwinds like Ctrl-C, so a half-written temporary file is removed, never left behind."""
+    def on_term(signum: int, _frame: Any) -> None:
+        raise _Terminated
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (embedded use): keep the default
+        pass
+
+
 def main() -> None:
     """Console-script entry: every expected failure is one line on stderr and exit code 2."""
     from collector import EngineUnreachable
     from evaluator import PolicyError, SnapshotError
 
+    _terminate_cleanly()
     try:
         app()  # standalone: usage errors print click's message and exit 2; typer.Exit sets the code
     except (UsageError, PolicyError, SnapshotError, EngineUnreachable) as exc:
-        stderr.print(f"hullcheck: error: {exc}", markup=False)
+        stderr.print(f"hullcheck: error: {_one_line(str(exc))}", markup=False)
         sys.exit(EXIT_ERROR)
+    except _Terminated:
+        stderr.print("hullcheck: terminated", markup=False)
+        sys.exit(143)
     except KeyboardInterrupt:
         stderr.print("hullcheck: interrupted", markup=False)
         sys.exit(130)
@@ -368,8 +427,8 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - a security tool never answers with a traceback
         if os.environ.get("HULLCHECK_DEBUG"):
             raise
-        stderr.print(f"hullcheck: internal error: {type(exc).__name__}: {exc} (set HULLCHECK_DEBUG=1 for a traceback)",
-                     markup=False)
+        stderr.print(f"hullcheck: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+                     "(set HULLCHECK_DEBUG=1 for a traceback)", markup=False)
         sys.exit(EXIT_ERROR)
 
 
