@@ -384,6 +384,21 @@ def policies_show(
     typer.echo(f"# file: {pack[policy_id].path}")
 
 
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """The errors that are the user's input, not a bug: one line, exit 2.
+
+    The collector (and the Docker SDK it pulls in, most of a second to import) is only looked at
+    when a command used it, so `evaluate` stays quick to start.
+    """
+    from evaluator import PolicyError, SnapshotError
+
+    errors: list[type[BaseException]] = [UsageError, PolicyError, SnapshotError]
+    engine = sys.modules.get("collector.engine")
+    if engine is not None:
+        errors.append(engine.EngineUnreachable)
+    return tuple(errors)
+
+
 def _one_line(text: str, limit: int = 2000) -> str:
     """Errors are one line on stderr, whatever the message (jq's or a library's) holds."""
     line = " ".join(text.split())
@@ -407,13 +422,10 @@ def _terminate_cleanly() -> None:
 
 def main() -> None:
     """Console-script entry: every expected failure is one line on stderr and exit code 2."""
-    from collector import EngineUnreachable
-    from evaluator import PolicyError, SnapshotError
-
     _terminate_cleanly()
     try:
         app()  # standalone: usage errors print click's message and exit 2; typer.Exit sets the code
-    except (UsageError, PolicyError, SnapshotError, EngineUnreachable) as exc:
+    except _expected_errors() as exc:  # evaluated only when something was raised
         stderr.print(f"hullcheck: error: {_one_line(str(exc))}", markup=False)
         sys.exit(EXIT_ERROR)
     except _Terminated:
