@@ -405,18 +405,24 @@ def _one_line(text: str, limit: int = 2000) -> str:
     return line if len(line) <= limit else line[:limit] + "..."
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the process is so that cleanup (temporary files, workers) runs."""
+class _Signalled(BaseException):
+    """SIGINT or SIGTERM, raised where the process is so that cleanup (temporary files, jq
+    workers) runs; a BaseException so that neither typer nor a broad `except Exception` eats it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _terminate_cleanly() -> None:
-    """SIGTERM unwinds like Ctrl-C, so a half-written temporary file is removed, never left behind."""
-    def on_term(signum: int, _frame: Any) -> None:
-        raise _Terminated
+    """Ctrl-C and SIGTERM unwind the stack: a half-written temporary file is removed, never left behind."""
+    def on_signal(signum: int, _frame: Any) -> None:
+        raise _Signalled(signum)
 
     try:
-        signal.signal(signal.SIGTERM, on_term)
-    except ValueError:  # not the main thread (embedded use): keep the default
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    except ValueError:  # not the main thread (embedded use): keep the defaults
         pass
 
 
@@ -428,9 +434,9 @@ def main() -> None:
     except _expected_errors() as exc:  # evaluated only when something was raised
         stderr.print(f"hullcheck: error: {_one_line(str(exc))}", markup=False)
         sys.exit(EXIT_ERROR)
-    except _Terminated:
-        stderr.print("hullcheck: terminated", markup=False)
-        sys.exit(143)
+    except _Signalled as exc:
+        stderr.print("hullcheck: terminated" if exc.signum == signal.SIGTERM else "hullcheck: interrupted", markup=False)
+        sys.exit(128 + exc.signum)
     except KeyboardInterrupt:
         stderr.print("hullcheck: interrupted", markup=False)
         sys.exit(130)

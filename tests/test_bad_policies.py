@@ -236,3 +236,49 @@ def test_idle_worker_killed_between_evaluations() -> None:
             worker.process.wait()
         second = ev.evaluate(Source(name="m", path=str(MISCONFIGURED)), evaluated_at="x")
     assert first == second
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_endless_policy_worker_dies_with_hullcheck(tmp_path: Path, signum: int) -> None:
+    """hullcheck killed (even by SIGKILL) while a policy loops forever: its jq worker does not live on."""
+    import subprocess
+    import sys
+
+    pack = write_pack(tmp_path / "pack", {"slow": policy("custom-endless-orphan", resources="def f: f; f")})
+    proc = subprocess.Popen([sys.executable, "-m", "hullcheck.cli", "evaluate", str(MISCONFIGURED), "--policies", str(pack),
+                             "--policy-timeout", "600"], cwd="/", env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ticks = os.sysconf("SC_CLK_TCK")
+    worker = None
+    deadline = time.monotonic() + 120
+    try:
+        while worker is None and time.monotonic() < deadline and proc.poll() is None:
+            for entry in Path("/proc").iterdir():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                if int(fields[1]) == proc.pid and (int(fields[11]) + int(fields[12])) / ticks > 2.0:
+                    worker = int(entry.name)
+            time.sleep(0.1)
+        assert worker is not None, "no busy jq worker appeared"
+        proc.send_signal(signum)
+        proc.wait(60)
+        gone_by = time.monotonic() + 30
+        while time.monotonic() < gone_by and Path(f"/proc/{worker}").exists():
+            state = (Path(f"/proc/{worker}") / "stat").read_text().rsplit(")", 1)[1].split()[0] \
+                if Path(f"/proc/{worker}").exists() else "X"
+            if state == "Z":
+                break
+            time.sleep(0.1)
+        alive = Path(f"/proc/{worker}").exists() and \
+            (Path(f"/proc/{worker}") / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        assert not alive, f"jq worker {worker} outlived hullcheck ({signal.Signals(signum).name})"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if worker is not None:
+            try:
+                os.kill(worker, signal.SIGKILL)
+            except OSError:
+                pass
