@@ -276,6 +276,7 @@ def audit(
     host_root: Optional[Path] = HostRootOpt,
     label: List[str] = LabelOpt,
     fallback_example: bool = typer.Option(False, "--fallback-example", help="When no daemon answers, evaluate the bundled example snapshot instead (and say so)."),
+    worker_memory: int = WorkerMemoryOpt,
 ) -> None:
     """Collect from the engine and evaluate in one step, no snapshot file needed.
 
@@ -297,7 +298,7 @@ def audit(
             source = Source(name="live collection", data=dumps(snapshot).encode())
     else:
         source = Source(name="live collection", data=dumps(_collect(options)).encode())
-    document = _evaluate_source(source, chosen, policy_timeout)
+    document = _evaluate_source(source, chosen, policy_timeout, worker_memory_mb=worker_memory)
     _report(document, fmt, output, verbose)
     raise typer.Exit(_exit_code(document))
 
