@@ -96,8 +96,8 @@ def _trim(raw: Any, max_output: int = DEFAULT_MAX_OUTPUT_BYTES) -> Any:
     except (TypeError, ValueError, RecursionError):
         return {"s": "error", "reason": "policy gave a verdict that cannot be written as JSON"}
     if size > max_output:
-        return {"s": "error", "reason": f"policy produced {size / 1e6:.0f} MB of results for "
-                                        f"{len(items or [])} resources, over the {max_output / 1e6:.0f} MB output limit"}
+        return {"s": "error", "reason": f"policy produced {size / 2**20:.0f} MB of results for "
+                                        f"{len(items or [])} resources, over the {max_output / 2**20:.0f} MB output limit"}
     return raw
 
 
