@@ -138,12 +138,31 @@ def _redact_config_commands(config: dict[str, Any]) -> None:
         config["Labels"] = redact_labels(config["Labels"])
     for key in ("Cmd", "Entrypoint"):
         if isinstance(config.get(key), list):
-            config[key] = redact_argv(config[key])
+            config[key] = redact_argv([redact_env_instruction(str(a)) for a in config[key]])
         elif isinstance(config.get(key), str):
             config[key] = redact_text(config[key])
     health = config.get("Healthcheck")
     if isinstance(health, dict) and isinstance(health.get("Test"), list):
         health["Test"] = redact_argv(health["Test"])
+
+
+# A Dockerfile ENV instruction as the builder records it: `ENV A=1 B=2`, `#(nop)  ENV A=1`, `ENV A 1`.
+_ENV_INSTRUCTION = re.compile(r"(?:^|(?<=\s))ENV\s+(.*)$", re.DOTALL)
+_ENV_PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)=(\"(?:[^\"\\\\]|\\\\.)*\"|'[^']*'|\S*)")
+
+
+def redact_env_instruction(text: str) -> str:
+    """Every value set by an ENV instruction is an environment value: hide it, whatever its name."""
+    match = _ENV_INSTRUCTION.search(text)
+    if not match:
+        return text
+    rest = match.group(1)
+    if "=" in rest:
+        hidden = _ENV_PAIR.sub(lambda m: f"{m.group(1)}={MARKER}", rest)
+    else:  # legacy form `ENV NAME value`
+        name = rest.split(None, 1)[0] if rest.split() else ""
+        hidden = f"{name} {MARKER}" if name else rest
+    return text[:match.start(1)] + hidden
 
 
 def redact_history(history: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
@@ -153,7 +172,7 @@ def redact_history(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]
     for layer in history:
         created_by = layer.get("CreatedBy")
         if isinstance(created_by, str):
-            layer["CreatedBy"] = redact_created_by(created_by)
+            layer["CreatedBy"] = redact_created_by(redact_env_instruction(created_by))
     return history
 
 

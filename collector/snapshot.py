@@ -197,14 +197,40 @@ def _default_mode() -> int:
 def write_atomic(path: str | os.PathLike[str], text: str, mode: int | None = None) -> None:
     """Write to a temporary file beside the target, then rename: never a half-written file.
 
-    The file gets `mode`, or what a plain shell redirect would give it (0666 less the umask).
+    On Linux the data goes into an unnamed O_TMPFILE first, which vanishes by itself if the
+    process dies mid-write (even by SIGKILL); it gets a name only once complete, and that name is
+    renamed over the target at once. Elsewhere a named temporary file is removed on any exception
+    (Ctrl-C and, through the CLI, SIGTERM included). The file gets `mode`, or what a plain shell
+    redirect would give it (0666 less the umask).
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent or "."))
+    directory = str(target.parent or ".")
+    data = text.encode("utf-8")
+    perm = _default_mode() if mode is None else mode
+    fd = _unnamed_tmpfile(directory)
+    if fd is not None:
+        tmp = None
+        try:
+            os.fchmod(fd, perm)
+            _write_all(fd, data)
+            os.fsync(fd)
+            tmp = os.path.join(directory, f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+            _link_fd(fd, tmp)  # a name for the finished file, then the atomic rename
+            os.replace(tmp, target)
+            tmp = None
+        finally:
+            os.close(fd)
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
-        os.fchmod(fd, _default_mode() if mode is None else mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        os.fchmod(fd, perm)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -214,3 +240,34 @@ def write_atomic(path: str | os.PathLike[str], text: str, mode: int | None = Non
         except OSError:
             pass
         raise
+
+
+def _unnamed_tmpfile(directory: str) -> int | None:
+    """An O_TMPFILE descriptor in `directory`, or None where the OS or filesystem has none."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(directory, flag | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError:
+        return None
+
+
+def _link_fd(fd: int, name: str) -> None:
+    """linkat(/proc/self/fd/N, name, AT_SYMLINK_FOLLOW): give an O_TMPFILE file a name.
+
+    An explicit directory descriptor makes os.link use linkat with AT_SYMLINK_FOLLOW; plain
+    link() would try to link the /proc symlink itself and fail with EXDEV.
+    """
+    proc = os.open("/proc/self/fd", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.link(str(fd), name, src_dir_fd=proc, follow_symlinks=True)
+    finally:
+        os.close(proc)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]

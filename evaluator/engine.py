@@ -8,7 +8,9 @@ worker is killed, that policy becomes `error`, and a fresh worker carries on wit
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,14 +26,23 @@ from .policy import Policy, pack_digest
 from .program import combined_program
 from .results import build_document
 from .snapshot import DEFAULT_MAX_BYTES, SnapshotError
+from .worker import DEFAULT_MAX_OUTPUT_BYTES, READY
 
 
 @dataclass(frozen=True)
 class Limits:
+    """What one policy, and one worker, may use before it is stopped and reported as `error`.
+
+    The memory limit is the worker's address space: it bounds jq's parsed copy of the snapshot
+    plus whatever a policy builds (`[range(1e9)]` hits it in a second or two and the worker is
+    replaced). A 200 MB snapshot peaks near 0.9 GB in the worker; the parent never parses it.
+    """
+
     policy_timeout: float = 30.0          # seconds one policy may run
-    load_timeout: float = 600.0           # seconds to read and validate one snapshot
-    memory_bytes: int = 6 * 1024 ** 3     # address-space limit of a worker
+    load_timeout: float = 600.0           # seconds to read, validate and parse one snapshot
+    memory_bytes: int = 4 * 1024 ** 3     # address-space limit of a worker
     max_snapshot_bytes: int = DEFAULT_MAX_BYTES
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES  # results one policy may send back
 
 
 @dataclass(frozen=True)
@@ -50,8 +61,10 @@ class _Worker:
     """A separate Python process (not a fork of this one) with an empty environment."""
 
     def __init__(self, limits: Limits) -> None:
+        self.memory_bytes = limits.memory_bytes
         parent, child = socket.socketpair()
-        code = f"from evaluator.worker import serve; serve({child.fileno()}, {int(limits.memory_bytes)})"
+        code = (f"from evaluator.worker import serve; "
+                f"serve({child.fileno()}, {int(limits.memory_bytes)}, {os.getpid()})")
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); {code}"],
             pass_fds=(child.fileno(),), env={}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -60,8 +73,13 @@ class _Worker:
         child.close()
         self.conn = Connection(parent.detach())
 
-    def send(self, job: dict[str, Any]) -> None:
-        self.conn.send(job)
+    def send(self, job: dict[str, Any]) -> bool:
+        """False when the worker is gone (killed while idle): the caller takes a fresh one."""
+        try:
+            self.conn.send(job)
+            return True
+        except (OSError, ValueError):
+            return False
 
     def recv(self, timeout: float) -> tuple | None:
         """The next message, or None when the worker timed out or died."""
@@ -80,7 +98,7 @@ class _Worker:
         if code is None:
             return ""
         if code < 0:
-            return f"jq worker killed by signal {-code}"
+            return _signal_reason(-code, self.memory_bytes)
         return f"jq worker exited with status {code}"
 
     def kill(self) -> None:
@@ -88,6 +106,22 @@ class _Worker:
             self.process.kill()
         self.process.wait(5)
         self.conn.close()
+
+
+def _signal_reason(number: int, memory_bytes: int) -> str:
+    """Why a worker died, in words a user can act on."""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    if number == signal.SIGABRT:
+        return (f"jq worker aborted ({name}): libjq ran out of memory within the {memory_bytes / 2**20:.0f} MB "
+                "worker limit, or crashed")
+    if number == signal.SIGKILL:
+        return f"jq worker was killed ({name}): by the kernel's out-of-memory killer or from outside"
+    if number == signal.SIGSEGV:
+        return f"jq worker crashed ({name}): too deep a recursion, or a libjq fault"
+    return f"jq worker killed by {name}"
 
 
 class Evaluator:
@@ -101,24 +135,39 @@ class Evaluator:
         self.pack = {"version": pack_version, "digest": pack_digest(policies), "policies": len(policies)}
         self._programs: dict[tuple[int, ...], tuple[str, str]] = {}
         self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
 
     # -- workers ----------------------------------------------------------------------------
     def _take(self) -> _Worker:
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return _Worker(self.limits)
+            worker = self._idle.pop() if self._idle else None
+        if worker is None:
+            worker = _Worker(self.limits)
+        with self._lock:
+            self._busy.add(worker)
+        return worker
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
+            self._busy.discard(worker)
             self._idle.append(worker)
 
-    def close(self) -> None:
+    def _discard(self, worker: _Worker) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
-        for worker in idle:
-            worker.kill()
+            self._busy.discard(worker)
+        worker.kill()
+
+    def close(self) -> None:
+        """Stop every worker, idle or busy (a Ctrl-C mid-policy must not leave jq spinning)."""
+        with self._lock:
+            workers, self._idle = [*self._idle, *self._busy], []
+            self._busy = set()
+        for worker in workers:
+            try:
+                worker.kill()
+            except Exception:  # noqa: BLE001 - closing must reach every worker
+                pass
 
     def __enter__(self) -> "Evaluator":
         return self
@@ -129,7 +178,8 @@ class Evaluator:
     # -- programs ---------------------------------------------------------------------------
     def _program(self, indices: tuple[int, ...]) -> tuple[str, str]:
         if indices not in self._programs:
-            text = combined_program([self.automated[i] for i in indices])
+            # The first output tells the worker jq has parsed the snapshot (see worker.READY).
+            text = f"{json.dumps(READY)},\n(\n" + combined_program([self.automated[i] for i in indices]) + "\n)"
             self._programs[indices] = (hashlib.sha256(text.encode()).hexdigest(), text)
         return self._programs[indices]
 
@@ -140,48 +190,77 @@ class Evaluator:
         verdicts: dict[str, dict[str, Any]] = {}
         pending = tuple(i for i, p in enumerate(self.automated) if policy_ids is None or p.id in policy_ids)
         info: dict[str, Any] | None = None
-        while True:  # runs at least once: the snapshot is always validated
-            program_id, program = self._program(pending)
-            worker = self._take()
-            worker.send({"program_id": program_id, "program": program, "name": source.name,
-                         "path": source.path, "data": source.data, "max_bytes": self.limits.max_snapshot_bytes})
-            message = worker.recv(self.limits.load_timeout)
-            if message is None:
-                reason = worker.death() or f"timed out after {self.limits.load_timeout:.0f}s"
-                worker.kill()
-                raise SnapshotError(f"{source.name}: could not be read: {reason}")
-            if message[0] == "invalid":
-                self._give_back(worker)
-                raise SnapshotError(message[1])
-            if message[0] == "crash":
-                worker.kill()
-                raise SnapshotError(f"{source.name}: could not be read: {message[1]}")
-            info = message[1]
-            done = 0
-            failure = None
-            finished = False
-            while not finished:
-                message = worker.recv(self.limits.policy_timeout)
+        worker: _Worker | None = None
+        try:
+            while True:  # runs at least once: the snapshot is always validated
+                program_id, program = self._program(pending)
+                job = {"program_id": program_id, "program": program, "name": source.name, "path": source.path,
+                       "data": source.data, "max_bytes": self.limits.max_snapshot_bytes,
+                       "max_output": self.limits.max_output_bytes}
+                worker = self._take()
+                if not worker.send(job):  # an idle worker that died (killed from outside): start afresh once
+                    self._discard(worker)
+                    worker = _Worker(self.limits)
+                    with self._lock:
+                        self._busy.add(worker)
+                    if not worker.send(job):
+                        reason = worker.death() or "it did not accept the job"
+                        self._discard(worker)
+                        raise SnapshotError(f"{source.name}: could not start a jq worker: {reason}")
+                message = worker.recv(self.limits.load_timeout)
                 if message is None:
-                    failure = worker.death() or f"exceeded the time limit of {self.limits.policy_timeout:g}s"
+                    reason = worker.death() or f"timed out after {self.limits.load_timeout:.0f}s"
+                    self._discard(worker)
+                    raise SnapshotError(f"{source.name}: could not be read: {reason}")
+                if message[0] == "invalid":
+                    self._give_back(worker)
+                    raise SnapshotError(message[1])
+                if message[0] == "crash":
+                    self._discard(worker)
+                    raise SnapshotError(f"{source.name}: could not be read: {message[1]}")
+                info = message[1]
+                # jq parses the snapshot before the first policy runs: that is load time, not policy time.
+                message = worker.recv(self.limits.load_timeout)
+                if message is None or message[0] != "ready":
+                    reason = (message[1] if message and message[0] == "crash" else None) or worker.death() \
+                        or f"timed out after {self.limits.load_timeout:.0f}s"
+                    self._discard(worker)
+                    raise SnapshotError(f"{source.name}: jq could not load the snapshot: {reason}")
+                done = 0
+                failure = None
+                finished = False
+                while not finished:
+                    message = worker.recv(self.limits.policy_timeout)
+                    if message is None:
+                        failure = worker.death() or f"exceeded the time limit of {self.limits.policy_timeout:g}s"
+                        break
+                    if message[0] == "result":
+                        if done < len(pending):
+                            verdicts[self.automated[pending[done]].id] = message[2]
+                        done += 1
+                    elif message[0] == "crash":
+                        failure = f"evaluation failed: {message[1]}"
+                        break
+                    elif message[0] == "done":
+                        finished = True
+                if failure is None:
+                    self._give_back(worker)  # it sent "done": ready for the next job
                     break
-                if message[0] == "result":
-                    verdicts[self.automated[pending[done]].id] = message[2]
-                    done += 1
-                elif message[0] == "crash":
-                    failure = f"evaluation failed: {message[1]}"
+                self._discard(worker)
+                if done >= len(pending):
                     break
-                elif message[0] == "done":
-                    finished = True
-            if failure is None:
-                self._give_back(worker)  # it sent "done": ready for the next job
-                break
-            worker.kill()
-            culprit = self.automated[pending[done]]
-            verdicts[culprit.id] = {"s": "error", "reason": failure}
-            pending = pending[done + 1:]
-            if not pending:
-                break
+                culprit = self.automated[pending[done]]
+                verdicts[culprit.id] = {"s": "error", "reason": failure}
+                pending = pending[done + 1:]
+                if not pending:
+                    break
+        except BaseException:  # Ctrl-C, SIGTERM or a bug: the busy worker must not outlive us
+            if worker is not None:
+                with self._lock:
+                    busy = worker in self._busy
+                if busy:
+                    self._discard(worker)
+            raise
         return info or {}, verdicts
 
     def evaluate(self, source: Source, evaluated_at: str | None = None,

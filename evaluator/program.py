@@ -37,7 +37,8 @@ def _hc_blocked($ptr):
         | "collector could not read \($src): \(.reason)") // null;
 def _hc_requires($q):
   first($q[] | . as [$ptr, $segs]
-    | (_hc_blocked($ptr) // (if ($snap | _hc_present($segs)) then null else "required data absent from the snapshot: \($ptr)" end))
+    | (_hc_blocked($ptr) // (if ($snap | _hc_present($segs)) and ($snap | _hc_get($segs)) != null then null
+                             else "required data absent from the snapshot: \($ptr)" end))
     | select(. != null)) // null;
 def _hc_ev($r): . as [$abs, $p, $segs]
   | {pointer: (if $abs then $p else $r.path + $p end), base: (if $abs then $snap else $r.data end), segs: $segs};
@@ -46,7 +47,8 @@ def _hc_item(assertion; msg; $ev):
   | {type: $r.type, name: $r.name, id: $r.id} as $ref
   | try (
       [$ev[] | _hc_ev($r)] as $evs
-      | (first($evs[] | _hc_blocked(.pointer) | select(. != null)) // null) as $blk
+      # A collector error at or above the resource itself, or at or above any evidence, blocks it.
+      | (_hc_blocked($r.path // "") // first($evs[] | _hc_blocked(.pointer) | select(. != null)) // null) as $blk
       | if $blk != null then {r: $ref, s: "error", reason: $blk}
         else ([$evs[] | select(.segs as $s | .base | _hc_present($s) | not) | .pointer]) as $absent
         | if ($absent | length) > 0 then {r: $ref, s: "error", reason: "evidence absent from the snapshot: \($absent | join(", "))"}

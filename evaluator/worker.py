@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
 MAX_MESSAGE_CHARS = 2_000
 MAX_EVIDENCE_CHARS = 16_000
+MAX_NAME_CHARS = 1_000
+DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+
+# The parent prefixes the combined program with this output: it arrives once jq has parsed the
+# snapshot, so a snapshot jq cannot load is told apart from a policy that crashed, and the first
+# policy's time limit does not include parsing.
+READY = "__hullcheck_ready__"
 
 
 def _limit_memory(max_bytes: int | None) -> None:
@@ -29,29 +37,87 @@ def _limit_memory(max_bytes: int | None) -> None:
         pass
 
 
-def _trim(raw: Any) -> Any:
-    """Bound what one policy can send back: long messages and huge evidence values are cut."""
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "... (cut)"
+
+
+def _as_text(value: Any, limit: int) -> str | None:
+    """A resource's type, name or id as a short string (policies may emit anything there)."""
     import json
 
-    for item in raw.get("items") or []:
+    if value is None or isinstance(value, str):
+        return value if value is None else _cut(value, limit)
+    try:
+        return _cut(json.dumps(value), limit)
+    except (TypeError, ValueError, RecursionError):
+        return _cut(repr(type(value)), limit)
+
+
+def _trim(raw: Any, max_output: int = DEFAULT_MAX_OUTPUT_BYTES) -> Any:
+    """Bound what one policy can send back: long messages, names and huge evidence values are cut,
+    and a verdict still over `max_output` bytes (too many findings) becomes `error`."""
+    import json
+
+    if not isinstance(raw, dict):
+        return {"s": "error", "reason": f"policy gave a {type(raw).__name__}, not a verdict object"}
+    reason = raw.get("reason")
+    if reason is not None:
+        raw["reason"] = _cut(reason if isinstance(reason, str) else _as_text(reason, MAX_MESSAGE_CHARS) or "",
+                             MAX_MESSAGE_CHARS)
+    items = raw.get("items")
+    if items is not None and not isinstance(items, list):
+        return {"s": "error", "reason": "policy gave a malformed verdict (items is not a list)"}
+    for item in items or []:
+        if not isinstance(item, dict):
+            return {"s": "error", "reason": "policy gave a malformed verdict (an item is not an object)"}
+        ref = item.get("r")
+        if isinstance(ref, dict):
+            item["r"] = {key: _as_text(ref.get(key), MAX_NAME_CHARS) for key in ("type", "name", "id")}
         message = item.get("m")
         if isinstance(message, str) and len(message) > MAX_MESSAGE_CHARS:
             item["m"] = message[:MAX_MESSAGE_CHARS] + "... (cut)"
         elif message is not None and not isinstance(message, str):
-            item["m"] = json.dumps(message)[:MAX_MESSAGE_CHARS]
+            item["m"] = _as_text(message, MAX_MESSAGE_CHARS)
         for ev in item.get("ev") or []:
-            text = json.dumps(ev.get("value"))
+            try:
+                text = json.dumps(ev.get("value"))
+            except (TypeError, ValueError, RecursionError):
+                text = '"(unprintable)"'
+                ev["value"] = text
             if len(text) > MAX_EVIDENCE_CHARS:
                 ev["value"] = text[:MAX_EVIDENCE_CHARS] + "... (cut)"
                 ev["truncated"] = True
         reason = item.get("reason")
-        if isinstance(reason, str) and len(reason) > MAX_MESSAGE_CHARS:
-            item["reason"] = reason[:MAX_MESSAGE_CHARS] + "... (cut)"
+        if reason is not None:
+            item["reason"] = _cut(reason if isinstance(reason, str) else _as_text(reason, MAX_MESSAGE_CHARS) or "",
+                                  MAX_MESSAGE_CHARS)
+    try:
+        size = len(json.dumps(raw, ensure_ascii=False).encode("utf-8", "replace"))
+    except (TypeError, ValueError, RecursionError):
+        return {"s": "error", "reason": "policy gave a verdict that cannot be written as JSON"}
+    if size > max_output:
+        return {"s": "error", "reason": f"policy produced {size / 2**20:.0f} MB of results for "
+                                        f"{len(items or [])} resources, over the {max_output / 2**20:.0f} MB output limit"}
     return raw
 
 
-def serve(fd: int, memory_limit: int | None) -> None:
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies (even by SIGKILL), so an endless
+    policy never outlives the hullcheck that started it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if parent_pid is not None and os.getppid() != parent_pid:  # the parent died before prctl
+        os._exit(1)
+
+
+def serve(fd: int, memory_limit: int | None, parent_pid: int | None = None) -> None:
     """Entry point of the worker process: talk to the parent over the inherited socket `fd`."""
+    _die_with_parent(parent_pid)
     main(Connection(fd), memory_limit)
 
 
@@ -70,7 +136,7 @@ def main(conn: Connection, memory_limit: int | None) -> None:
         except (EOFError, OSError):
             return
         try:
-            data = job.get("data")
+            data = job.pop("data", None)  # the job must not keep a second reference to the bytes
             name = job.get("name", "snapshot")
             try:
                 if data is None:
@@ -90,9 +156,15 @@ def main(conn: Connection, memory_limit: int | None) -> None:
                 programs[key] = jq.compile(job["program"])
             text = data.decode("utf-8")
             del data
+            max_output = int(job.get("max_output") or DEFAULT_MAX_OUTPUT_BYTES)
             index = job.get("start", 0)
+            ready = False
             for raw in programs[key].input_text(text):
-                conn.send(("result", index, _trim(raw) if isinstance(raw, dict) else raw))
+                if not ready and raw == READY:
+                    ready = True
+                    conn.send(("ready",))
+                    continue
+                conn.send(("result", index, _trim(raw, max_output)))
                 index += 1
             conn.send(("done", index))
         except MemoryError:

@@ -6,7 +6,9 @@ result, 2 usage or input error (bad file, unreachable daemon, invalid policy).
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
@@ -86,14 +88,29 @@ def _write_output(text: str, output: Optional[Path], inputs: tuple[Path, ...] = 
     from collector import write_atomic  # the one atomic writer, shared by both halves through the CLI
 
     try:
-        resolved = output.resolve()
-        if any(resolved == Path(i).resolve() for i in inputs):
-            _fail(f"{output}: refusing to overwrite an input file")
+        _refuse_overwriting_inputs(output, inputs)
         if output.is_dir():
             _fail(f"{output}: is a directory")
         write_atomic(output, text)
     except OSError as exc:
         _fail(f"{output}: cannot write: {exc.strerror or exc}")
+
+
+def _refuse_overwriting_inputs(output: Optional[Path], inputs: tuple[Path, ...]) -> None:
+    """-o naming an input (same path, a symlink or a hard link to it) is refused: exit 2."""
+    if output is None or str(output) == "-":
+        return
+    resolved = output.resolve()
+    if any(resolved == Path(i).resolve() or _same_file(output, Path(i)) for i in inputs):
+        _fail(f"{output}: refusing to overwrite an input file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when both names reach one file (hard link, bind mount): never write over an input."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _load_policies(extra: list[Path], include: list[str], skip: list[str], level: Optional[int],
@@ -234,16 +251,29 @@ def _evaluate_fleet(snapshots: list[Path], policies: list[Any], **options: Any) 
     return evaluate_fleet(sys.modules[__name__], snapshots, policies, **options)
 
 
-def _evaluate_source(source: Any, policies: list[Any], timeout: float) -> dict[str, Any]:
+def _evaluate_source(source: Any, policies: list[Any], timeout: float, max_snapshot_mb: Optional[int] = None,
+                     worker_memory_mb: Optional[int] = None) -> dict[str, Any]:
     from evaluator import Evaluator, Limits
 
-    with Evaluator(policies, Limits(policy_timeout=timeout), pack_version=__version__) as ev:
+    limits = Limits(policy_timeout=timeout)
+    if max_snapshot_mb is not None:
+        limits = dataclasses.replace(limits, max_snapshot_bytes=max_snapshot_mb * 1024 * 1024)
+    if worker_memory_mb is not None:
+        limits = dataclasses.replace(limits, memory_bytes=worker_memory_mb * 1024 * 1024)
+    with Evaluator(policies, limits, pack_version=__version__) as ev:
         return ev.evaluate(source)
+
+
+MaxSnapshotOpt = typer.Option(256, "--max-snapshot-size", min=1, metavar="MB",
+                              help="Refuse snapshot files larger than this many MB (a 5,000-container host is about 35 MB).")
+WorkerMemoryOpt = typer.Option(4096, "--worker-memory", min=256, metavar="MB",
+                               help="Memory limit of the jq worker; a policy that needs more is reported as error.")
 
 
 @app.command()
 def evaluate(
-    snapshot: List[Path] = typer.Argument(..., help="A snapshot file written by `hullcheck collect`; or several files, directories or globs for a fleet report.", show_default=False),
+    snapshot: List[Path] = typer.Argument(..., help="A snapshot file written by `hullcheck collect`; or several files, directories or globs for a fleet report.", show_default=False,
+                                     readable=False),  # hullcheck reads it itself and says why it cannot
     fmt: OutputFormat = FormatOpt,
     output: Optional[Path] = OutputOpt,
     policies: List[Path] = PoliciesDirs,
@@ -256,6 +286,8 @@ def evaluate(
     policy_timeout: float = TimeoutOpt,
     jobs: Optional[int] = JobsOpt,
     output_dir: Optional[Path] = OutputDirOpt,
+    max_snapshot_size: int = MaxSnapshotOpt,
+    worker_memory: int = WorkerMemoryOpt,
 ) -> None:
     """Evaluate policies against a snapshot, offline (no Docker, no network needed).
 
@@ -268,12 +300,14 @@ def evaluate(
     """
     from evaluator import Source
 
+    _refuse_overwriting_inputs(output, (snapshot,))  # before the work, not after it
     chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
     if _is_fleet(snapshot, output_dir):
         raise typer.Exit(_evaluate_fleet(snapshot, chosen, jobs=jobs, fmt=fmt.value, output=output,
                                          output_dir=output_dir, verbose=verbose, policy_timeout=policy_timeout))
     snapshot = snapshot[0]
-    document = _evaluate_source(Source(name=str(snapshot), path=str(snapshot)), chosen, policy_timeout)
+    document = _evaluate_source(Source(name=str(snapshot), path=str(snapshot)), chosen, policy_timeout,
+                                max_snapshot_size, worker_memory)
     _report(document, fmt, output, verbose, inputs=(snapshot,))
     raise typer.Exit(_exit_code(document))
 
@@ -299,6 +333,7 @@ def audit(
     tlscacert: Optional[Path] = TlsCaOpt,
     tlscert: Optional[Path] = TlsCertOpt,
     tlskey: Optional[Path] = TlsKeyOpt,
+    worker_memory: int = WorkerMemoryOpt,
 ) -> None:
     """Collect from the engine and evaluate in one step, no snapshot file needed.
 
@@ -321,7 +356,7 @@ def audit(
             source = Source(name="live collection", data=dumps(snapshot).encode())
     else:
         source = Source(name="live collection", data=dumps(_collect(options)).encode())
-    document = _evaluate_source(source, chosen, policy_timeout)
+    document = _evaluate_source(source, chosen, policy_timeout, worker_memory_mb=worker_memory)
     _report(document, fmt, output, verbose)
     raise typer.Exit(_exit_code(document))
 
@@ -479,16 +514,59 @@ def policies_show(
     typer.echo(f"# file: {pack[policy_id].path}")
 
 
-def main() -> None:
-    """Console-script entry: every expected failure is one line on stderr and exit code 2."""
-    from collector import EngineUnreachable
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """The errors that are the user's input, not a bug: one line, exit 2.
+
+    The collector (and the Docker SDK it pulls in, most of a second to import) is only looked at
+    when a command used it, so `evaluate` stays quick to start.
+    """
     from evaluator import PolicyError, SnapshotError
 
+    errors: list[type[BaseException]] = [UsageError, PolicyError, SnapshotError]
+    engine = sys.modules.get("collector.engine")
+    if engine is not None:
+        errors.append(engine.EngineUnreachable)
+    return tuple(errors)
+
+
+def _one_line(text: str, limit: int = 2000) -> str:
+    """Errors are one line on stderr, whatever the message (jq's or a library's) holds."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+class _Signalled(BaseException):
+    """SIGINT or SIGTERM, raised where the process is so that cleanup (temporary files, jq
+    workers) runs; a BaseException so that neither typer nor a broad `except Exception` eats it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate_cleanly() -> None:
+    """Ctrl-C and SIGTERM unwind the stack: a half-written temporary file is removed, never left behind."""
+    def on_signal(signum: int, _frame: Any) -> None:
+        raise _Signalled(signum)
+
+    try:
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    except ValueError:  # not the main thread (embedded use): keep the defaults
+        pass
+
+
+def main() -> None:
+    """Console-script entry: every expected failure is one line on stderr and exit code 2."""
+    _terminate_cleanly()
     try:
         app()  # standalone: usage errors print click's message and exit 2; typer.Exit sets the code
-    except (UsageError, PolicyError, SnapshotError, EngineUnreachable) as exc:
-        stderr.print(f"hullcheck: error: {exc}", markup=False)
+    except _expected_errors() as exc:  # evaluated only when something was raised
+        stderr.print(f"hullcheck: error: {_one_line(str(exc))}", markup=False)
         sys.exit(EXIT_ERROR)
+    except _Signalled as exc:
+        stderr.print("hullcheck: terminated" if exc.signum == signal.SIGTERM else "hullcheck: interrupted", markup=False)
+        sys.exit(128 + exc.signum)
     except KeyboardInterrupt:
         stderr.print("hullcheck: interrupted", markup=False)
         sys.exit(130)
@@ -497,8 +575,8 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - a security tool never answers with a traceback
         if os.environ.get("HULLCHECK_DEBUG"):
             raise
-        stderr.print(f"hullcheck: internal error: {type(exc).__name__}: {exc} (set HULLCHECK_DEBUG=1 for a traceback)",
-                     markup=False)
+        stderr.print(f"hullcheck: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+                     "(set HULLCHECK_DEBUG=1 for a traceback)", markup=False)
         sys.exit(EXIT_ERROR)
 
 
