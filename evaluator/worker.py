@@ -29,6 +29,22 @@ def _limit_memory(max_bytes: int | None) -> None:
         pass
 
 
+def _release_memory() -> None:
+    """Hand the parsed snapshot's memory back to the system before jq builds its own copy.
+
+    Python objects for a snapshot cost several times the file; without this, the worker's peak
+    is the Python copy plus the jq copy instead of the larger of the two."""
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: the memory is still reused by jq's allocations, just not returned
+
+
 def _trim(raw: Any) -> Any:
     """Bound what one policy can send back: long messages and huge evidence values are cut."""
     import json
@@ -75,8 +91,10 @@ def main(conn: Connection, memory_limit: int | None) -> None:
             try:
                 if data is None:
                     data = snapshot_mod.read_bytes(job["path"], job.get("max_bytes") or snapshot_mod.DEFAULT_MAX_BYTES)
+                job["data"] = None  # `data` is the only reference left: freed once jq has its copy
                 parsed, info = snapshot_mod.load(data, name)
                 del parsed  # never hold the snapshot twice: jq parses its own copy below
+                _release_memory()
             except snapshot_mod.SnapshotError as exc:
                 conn.send(("invalid", str(exc)))
                 continue
@@ -90,8 +108,10 @@ def main(conn: Connection, memory_limit: int | None) -> None:
                 programs[key] = jq.compile(job["program"])
             text = data.decode("utf-8")
             del data
+            outputs = programs[key].input_text(text)  # holds its own UTF-8 copy of the text
+            del text
             index = job.get("start", 0)
-            for raw in programs[key].input_text(text):
+            for raw in outputs:
                 conn.send(("result", index, _trim(raw) if isinstance(raw, dict) else raw))
                 index += 1
             conn.send(("done", index))
