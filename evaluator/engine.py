@@ -128,7 +128,7 @@ class Evaluator:
     # -- programs ---------------------------------------------------------------------------
     def _program(self, indices: tuple[int, ...]) -> tuple[str, str]:
         if indices not in self._programs:
-            text = combined_program([self.automated[i] for i in indices])
+            text = combined_program([self.automated[i] for i in indices], marker=True)
             self._programs[indices] = (hashlib.sha256(text.encode()).hexdigest(), text)
         return self._programs[indices]
 
@@ -159,10 +159,16 @@ class Evaluator:
             done = 0
             failure = None
             finished = False
+            parsed = False  # until jq has parsed the snapshot, the load time limit applies, not a policy's
             while not finished:
-                message = worker.recv(self.limits.policy_timeout)
+                limit = self.limits.policy_timeout if parsed else self.limits.load_timeout
+                message = worker.recv(limit)
+                if message is not None and message[0] == "parsed":
+                    parsed = True
+                    continue
+                parsed = True
                 if message is None:
-                    failure = worker.death() or f"exceeded the time limit of {self.limits.policy_timeout:g}s"
+                    failure = worker.death() or f"exceeded the time limit of {limit:g}s"
                     break
                 if message[0] == "result":
                     verdicts[self.automated[pending[done]].id] = message[2]

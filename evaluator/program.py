@@ -102,13 +102,21 @@ def policy_body(policy: "Policy") -> str:
 )"""
 
 
-def combined_program(policies: list["Policy"]) -> str:
-    """One program emitting one raw verdict per automated policy, in the order given."""
-    bodies = []
+# The first output of a program built with marker=True: jq emits it once it has parsed the
+# snapshot, so parsing a big snapshot is not charged to the first policy's time limit.
+PARSED_MARKER = "__hullcheck_parsed__"
+
+
+def combined_program(policies: list["Policy"], marker: bool = False) -> str:
+    """One program emitting one raw verdict per automated policy, in the order given
+    (preceded by PARSED_MARKER when `marker` is true)."""
+    bodies = [json.dumps(PARSED_MARKER)] if marker else []
     for policy in policies:
         bodies.append(f'(try {policy_body(policy)} catch {{s: "error", reason: (if type == "string" then . else tojson end)}})')
     if not bodies:
         return _HEAD + _ENGINE + "empty"
+    if marker and len(bodies) == 1:
+        return _HEAD + _ENGINE + bodies[0]
     return _HEAD + _ENGINE + ",\n".join(bodies)
 
 

@@ -78,6 +78,7 @@ def main(conn: Connection, memory_limit: int | None) -> None:
     import jq
 
     from . import snapshot as snapshot_mod
+    from .program import PARSED_MARKER
 
     programs: dict[str, Any] = {}
     while True:
@@ -101,17 +102,20 @@ def main(conn: Connection, memory_limit: int | None) -> None:
             except MemoryError:
                 conn.send(("invalid", f"{name}: too large to parse within the worker's memory limit"))
                 continue
-            conn.send(("snapshot", info))
             key = job["program_id"]
-            if key not in programs:
+            if key not in programs:  # compiled before "snapshot": no policy's time limit pays for it
                 programs.clear()
                 programs[key] = jq.compile(job["program"])
+            conn.send(("snapshot", info))
             text = data.decode("utf-8")
             del data
             outputs = programs[key].input_text(text)  # holds its own UTF-8 copy of the text
             del text
             index = job.get("start", 0)
             for raw in outputs:
+                if raw == PARSED_MARKER:
+                    conn.send(("parsed",))
+                    continue
                 conn.send(("result", index, _trim(raw) if isinstance(raw, dict) else raw))
                 index += 1
             conn.send(("done", index))
