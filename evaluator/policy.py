@@ -88,6 +88,19 @@ def _schema_validator() -> jsonschema.protocols.Validator:
                                            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
+# libyaml's loader when PyYAML has it: 10x faster than the pure-Python one on a 120-policy pack
+# (which otherwise costs seconds on every run). Errors are re-parsed by the pure-Python loader, so
+# messages stay the same.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _safe_load(text: str) -> object:
+    try:
+        return yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        return yaml.safe_load(text)  # raises with the pure-Python loader's wording
+
+
 @dataclass(frozen=True)
 class _Field:
     """Where a top-level field's value sits in the YAML text, to map jq positions back to file lines."""
@@ -124,7 +137,7 @@ class _Field:
 def _field_lines(text: str) -> dict[str, _Field]:
     """Where each top-level field's value is in the file."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_FAST_LOADER)
     except yaml.YAMLError:
         return {}
     out = {}
@@ -148,7 +161,7 @@ def load_policy(path: Path) -> Policy:
     except OSError as exc:
         raise PolicyError(path, f"cannot read: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = _safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

@@ -82,11 +82,14 @@ def _file_kind(mode: int) -> str:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise SnapshotError(f"duplicate key {key!r} in one JSON object")
-        out[key] = value
+    # dict() in C, then a length check: as cheap as a plain parse; the loop only runs to name a duplicate.
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise SnapshotError(f"duplicate key {key!r} in one JSON object")
+            seen.add(key)
     return out
 
 
@@ -156,10 +159,87 @@ def parse(data: bytes, name: str = "snapshot") -> dict[str, Any]:
 
 
 @cache
-def _validator() -> jsonschema.protocols.Validator:
+def _schema() -> dict[str, Any]:
     from hullcheck.resources import snapshot_schema_path
 
-    return jsonschema.Draft202012Validator(json.loads(snapshot_schema_path().read_text()))
+    return json.loads(snapshot_schema_path().read_text())
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    return jsonschema.Draft202012Validator(_schema())
+
+
+# Snapshots at least this big are first checked by a compiled validator (fastjsonschema): on a
+# 5,000-container snapshot jsonschema takes about a third of the whole evaluation, the compiled
+# validator 15x less. Below it, building the compiled validator (~0.1-0.3 s) costs more than it saves.
+FAST_VALIDATION_MIN_BYTES = 1_000_000
+
+# Keywords that mean the same in Draft 7 (what fastjsonschema implements) and in 2020-12 (what the
+# snapshot schema is written in). A schema using anything else is validated by jsonschema alone.
+_SAME_IN_DRAFT7 = frozenset({
+    "$schema", "$id", "$ref", "$defs", "$comment", "title", "description", "default", "examples", "type", "enum",
+    "const", "properties", "additionalProperties", "patternProperties", "required", "items", "pattern", "format",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
+    "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "propertyNames", "anyOf", "oneOf",
+    "allOf", "not", "if", "then", "else", "contains",
+})
+_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs"})
+_NOT_SCHEMAS = frozenset({"enum", "const", "default", "examples", "required", "type"})
+
+
+def _same_in_draft7(node: Any) -> bool:
+    if isinstance(node, bool):
+        return True
+    if not isinstance(node, dict):
+        return False
+    if "$ref" in node and set(node) - {"$ref", "description", "title", "$comment"}:
+        return False  # Draft 7 ignores a $ref's siblings, 2020-12 applies them
+    for key, value in node.items():
+        if key not in _SAME_IN_DRAFT7:
+            return False
+        if key in _NAME_MAPS:
+            if not isinstance(value, dict) or not all(_same_in_draft7(v) for v in value.values()):
+                return False
+        elif key in ("anyOf", "oneOf", "allOf"):
+            if not isinstance(value, list) or not all(_same_in_draft7(v) for v in value):
+                return False
+        elif key == "items" and not isinstance(value, (dict, bool)):
+            return False  # the array form means prefixItems in 2020-12
+        elif key not in _NOT_SCHEMAS and isinstance(value, (dict, bool)) and not _same_in_draft7(value):
+            return False
+    return True
+
+
+@cache
+def _fast_validator() -> Any:
+    """A compiled validator for the snapshot schema, or None (not installed, or the schema needs 2020-12)."""
+    try:
+        import fastjsonschema
+    except ImportError:
+        return None
+    schema = _schema()
+    if not _same_in_draft7(schema):
+        return None
+    try:
+        return fastjsonschema.compile(schema, use_formats=False)  # jsonschema does not check formats either
+    except Exception:  # noqa: BLE001 - fall back to jsonschema
+        return None
+
+
+def _fast_valid(snapshot: dict[str, Any]) -> bool:
+    """True when the compiled validator accepts the snapshot. False means: ask jsonschema, which
+    decides and says where and why; the compiled validator never refuses a snapshot on its own."""
+    validator = _fast_validator()
+    if validator is None:
+        return False
+    import fastjsonschema
+
+    try:
+        validator(snapshot)
+        return True
+    except fastjsonschema.JsonSchemaException:
+        return False
 
 
 def check_version(snapshot: dict[str, Any], name: str = "snapshot") -> None:
@@ -174,8 +254,14 @@ def check_version(snapshot: dict[str, Any], name: str = "snapshot") -> None:
         raise SnapshotError(f"{name}: schema_version {version} is older than this hullcheck reads ({SUPPORTED_MAJOR}.x)")
 
 
-def validate(snapshot: dict[str, Any], name: str = "snapshot") -> None:
+def validate(snapshot: dict[str, Any], name: str = "snapshot", size: int = 0) -> None:
+    """Refuse a snapshot that does not match the schema. `size` (bytes of the file) picks the validator."""
     check_version(snapshot, name)
+    try:
+        if size >= FAST_VALIDATION_MIN_BYTES and _fast_valid(snapshot):
+            return
+    except RecursionError:
+        raise SnapshotError(f"{name}: JSON nested too deeply to validate") from None
     try:
         error = jsonschema.exceptions.best_match(_validator().iter_errors(snapshot))
     except RecursionError:
@@ -205,7 +291,7 @@ def summary(snapshot: dict[str, Any], data: bytes) -> dict[str, Any]:
 def load(data: bytes, name: str = "snapshot") -> tuple[dict[str, Any], dict[str, Any]]:
     """Parse and validate; return the snapshot and its summary."""
     snapshot = parse(data, name)
-    validate(snapshot, name)
+    validate(snapshot, name, len(data))
     return snapshot, summary(snapshot, data)
 
 
