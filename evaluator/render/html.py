@@ -68,7 +68,7 @@ def _chart(document: dict[str, Any]) -> str:
     for status in STATUS_ORDER:
         parts.append(f'<rect x="{x}" y="{legend_y - 10}" width="10" height="10" fill="{COLORS[status]}"/>'
                      f'<text x="{x + 14}" y="{legend_y}" font-size="11">{_e(STATUS_LABELS[status])}</text>')
-        x += 14 + 8 * len(STATUS_LABELS[status]) + 12
+        x += 14 + 6.5 * len(STATUS_LABELS[status]) + 14
     parts.append("</svg>")
     sev_h = len(SEVERITY_ORDER) * row_h + 30
     top = max(list(failing_by_severity.values()) + [1])

@@ -30,11 +30,13 @@ def _esc(value: Any) -> str:
 
 
 def _code(value: Any, table: bool = False) -> str:
+    """A code span: literal text (markup inside it is not rendered)."""
     text = str(value).replace("\n", " ")
     if table:
         text = text.replace("|", "\\|")
-    fence = "``" if "`" in text else "`"
-    return f"{fence}{text}{fence}"
+    if "`" in text:  # cannot be fenced safely: plain escaped text instead
+        return _esc(text)
+    return f"`{text}`"
 
 
 def _offenders(result: dict[str, Any]) -> str:

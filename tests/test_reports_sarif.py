@@ -1,0 +1,130 @@
+"""SARIF: valid against the official 2.1.0 schema, one rule per policy, fingerprints that survive a redeploy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from evaluator.render import render
+from evaluator.waivers import apply_waivers, load_waivers, parse_as_of
+from reports_support import container_index, evaluate_snapshot, example, patched
+
+SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
+
+
+def sarif(document):
+    log = json.loads(render(document, "sarif"))
+    errors = sorted(jsonschema.Draft4Validator(SCHEMA).iter_errors(log), key=lambda e: list(e.absolute_path))
+    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]]
+    return log
+
+
+@pytest.mark.parametrize("name", ["misconfigured", "minimal"])
+def test_sarif_validates_against_the_official_schema(name):
+    document = evaluate_snapshot(name)
+    log = sarif(document)
+    run = log["runs"][0]
+    assert log["version"] == "2.1.0"
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [r["id"] for r in document["results"]]
+    failing = [(r["id"], f["resource"]["name"]) for r in document["results"] for f in r["findings"] if f["status"] == "fail"]
+    assert sorted((res["ruleId"], res["properties"]["resource"]["name"]) for res in run["results"]) == sorted(failing)
+
+
+def test_rules_carry_help_security_severity_and_cis_tags():
+    document = evaluate_snapshot("misconfigured")
+    rules = {r["id"]: r for r in sarif(document)["runs"][0]["tool"]["driver"]["rules"]}
+    for result in document["results"]:
+        rule = rules[result["id"]]
+        assert result["remediation"] in rule["help"]["markdown"]
+        assert result["description"] in rule["help"]["markdown"]
+        score = float(rule["properties"]["security-severity"])
+        assert {"critical": 9.0 <= score <= 10, "high": 7.0 <= score < 9.0, "medium": 4.0 <= score < 7.0,
+                "low": 0.1 <= score < 4.0, "info": score == 0.0}[result["severity"]]
+        for framework, number in result["controls"].items():
+            assert f"{framework}:{number}" in rule["properties"]["tags"]
+    assert rules["cis-docker-5.32"]["defaultConfiguration"]["level"] == "error"  # critical
+    assert rules["cis-docker-5.11"]["defaultConfiguration"]["level"] == "warning"  # medium
+
+
+def test_results_have_rule_level_and_logical_locations_for_host_container_and_image():
+    document = evaluate_snapshot("misconfigured")
+    run = sarif(document)["runs"][0]
+    result = next(r for r in run["results"] if r["ruleId"] == "cis-docker-5.10")
+    assert result["level"] == "error"
+    logical = {loc["kind"]: loc["name"] for loc in result["locations"][0]["logicalLocations"]}
+    assert logical == {"host": "vm", "container": "web", "image": "hullcheck-test/busybox:1"}
+
+
+def test_fingerprints_survive_a_redeploy_and_never_contain_the_container_id():
+    before = evaluate_snapshot("misconfigured")
+    snap = example("misconfigured")
+    web = container_index(snap, "web")
+    old_id = snap["containers"][web]["inspect"]["Id"]
+    redeployed = patched("misconfigured", [
+        {"op": "test", "path": f"/containers/{web}/inspect/Name", "value": "/web"},
+        {"op": "replace", "path": f"/containers/{web}/inspect/Id", "value": "f" * 64},
+    ])
+    after = evaluate_snapshot(redeployed)
+
+    def prints(document):
+        return {(r["ruleId"], r["properties"]["resource"]["name"]): r["partialFingerprints"]
+                for r in sarif(document)["runs"][0]["results"]}
+
+    assert prints(before) == prints(after)
+    text = render(before, "sarif")
+    result_text = json.dumps(json.loads(text)["runs"][0]["results"])
+    assert old_id not in result_text and old_id[:12] not in result_text
+
+
+def test_compose_project_and_service_key_the_fingerprint():
+    snap = example("misconfigured")
+    web = container_index(snap, "web")
+    labels = {"com.docker.compose.project": "shop", "com.docker.compose.service": "frontend",
+              "com.docker.compose.container-number": "1"}
+    first = patched("misconfigured", [
+        {"op": "test", "path": f"/containers/{web}/inspect/Name", "value": "/web"},
+        {"op": "replace", "path": f"/containers/{web}/inspect/Config/Labels", "value": labels},
+    ])
+    # Compose recreates the container under a new name and id: the alert is the same one.
+    second = patched("misconfigured", [
+        {"op": "test", "path": f"/containers/{web}/inspect/Name", "value": "/web"},
+        {"op": "replace", "path": f"/containers/{web}/inspect/Config/Labels", "value": labels},
+        {"op": "replace", "path": f"/containers/{web}/inspect/Name", "value": "/shop-frontend-1"},
+        {"op": "replace", "path": f"/containers/{web}/inspect/Id", "value": "e" * 64},
+    ])
+    results = [sarif(evaluate_snapshot(s))["runs"][0]["results"] for s in (first, second)]
+    hostnet = [next(r for r in rs if r["ruleId"] == "cis-docker-5.10") for rs in results]
+    assert hostnet[0]["properties"]["resource"]["key"] == "container:compose/shop/frontend/1"
+    assert hostnet[0]["partialFingerprints"] == hostnet[1]["partialFingerprints"]
+    assert hostnet[1]["properties"]["resource"]["name"] == "shop-frontend-1"
+
+
+def test_waived_results_are_suppressed_with_the_justification(tmp_path):
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text("waivers:\n  - policy: cis-docker-5.10\n    resources: [web]\n"
+                       "    reason: edge proxy needs the host network\n    owner: netops\n    expires: 2030-01-01\n")
+    document = apply_waivers(evaluate_snapshot("misconfigured"), load_waivers(waivers), parse_as_of("2026-11-29"))
+    run = sarif(document)["runs"][0]
+    hostnet = next(r for r in run["results"] if r["ruleId"] == "cis-docker-5.10")
+    assert hostnet["suppressions"][0]["kind"] == "external"
+    assert hostnet["suppressions"][0]["status"] == "accepted"
+    assert "edge proxy needs the host network" in hostnet["suppressions"][0]["justification"]
+    assert all("suppressions" not in r for r in run["results"] if r["ruleId"] != "cis-docker-5.10")
+
+
+def test_evaluation_errors_are_notifications_not_results():
+    snap = example("misconfigured")
+    worker = container_index(snap, "worker")
+    broken = patched("misconfigured", [
+        {"op": "test", "path": f"/containers/{worker}/inspect/Name", "value": "/worker"},
+        {"op": "remove", "path": f"/containers/{worker}/inspect/HostConfig/Memory"},
+    ])
+    document = evaluate_snapshot(broken)
+    assert any(f["status"] == "error" for r in document["results"] for f in r["findings"])
+    run = sarif(document)["runs"][0]
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert any(n["associatedRule"]["id"] == "cis-docker-5.11" and "worker" in n["message"]["text"] for n in notes)
+    assert not any(r["ruleId"] == "cis-docker-5.11" and r["properties"]["resource"]["name"] == "worker" for r in run["results"])
