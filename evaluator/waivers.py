@@ -122,10 +122,20 @@ def _dates_to_text(value: Any) -> Any:
     return value
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that keeps dates as text: the schema and the code judge them, with a clear message."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _item_lines(text: str) -> list[int]:
     """Line (1-based) where each waiver in the list starts."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError:
         return []
     if isinstance(node, yaml.MappingNode):
@@ -149,7 +159,7 @@ def check_file(path: Path | str) -> tuple[list[Waiver], list[Issue]]:
     except OSError as exc:
         return [], [Issue("error", None, None, f"cannot read: {exc.strerror or exc}")]
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
