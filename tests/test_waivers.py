@@ -193,3 +193,15 @@ waivers:
     assert proc.returncode == 2
     assert proc.stdout.count(": error: ") == 3  # one missing reason, then missing policy and expires
     assert hullcheck_cli("waivers", "lint", str(tmp_path / "missing.yaml")).returncode == 2
+
+
+def test_the_readme_waiver_example_is_valid(tmp_path):
+    readme = (__import__("pathlib").Path(__file__).parent.parent / "README.md").read_text()
+    block = readme.split("# waivers.yaml", 1)[1].split("\n", 1)[1].split("```", 1)[0]
+    path = waivers_file(tmp_path, block)
+    waivers = load_waivers(path)
+    assert [w.label for w in waivers] == ["edge-proxy-host-network", "dashboard-socket"]
+    document = apply_waivers(evaluate_snapshot("misconfigured"), waivers, parse_as_of("2026-11-29"))
+    # The dashboard mounts the socket read-write in the example snapshot: that waiver does not apply.
+    assert result(document, "cis-docker-5.32")["status"] == "fail"
+    assert result(document, "cis-docker-5.10")["status"] == "waived"

@@ -108,7 +108,7 @@ def render(document: dict[str, Any], *, max_chars: int = MAX_CHARS, **_: Any) ->
 
     table: list[str] = []
     if failed:
-        table += ["### Failures by severity", ""]
+        table += ["### Failures by severity"]
         current = None
         for r in failed:
             if r.get("severity") != current:
