@@ -134,7 +134,7 @@ SelectionLevel = typer.Option(None, "--level", min=1, max=2, help="Only policies
 SelectionSeverity = typer.Option(None, "--min-severity", help="Only policies at or above: critical, high, medium, low, info.")
 SelectionTag = typer.Option([], "--tag", help="Only policies with this tag (repeatable).")
 PoliciesDirs = typer.Option([], "--policies", help="Add a directory of custom policies beside the built-in pack (repeatable).")
-FormatOpt = typer.Option(OutputFormat.text, "--format", "-f", help="Report format.")
+FormatOpt = typer.Option(OutputFormat.text, "--format", "-f", help="Report format: text, json (results document), sarif, junit, markdown (PR comment) or html (self-contained).")
 OutputOpt = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout.")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show remediation, audit steps and reasons.")
 TimeoutOpt = typer.Option(30.0, "--policy-timeout", min=0.1, help="Seconds one policy may run before it is stopped and reported as error.")
@@ -198,13 +198,17 @@ class _PostProcess:
 
     @classmethod
     def prepare(cls, waivers_path: Optional[Path], as_of: Optional[str], baseline_path: Optional[Path],
-                fail_on: str) -> "_PostProcess":
+                fail_on: str, marked: bool = False) -> "_PostProcess":
+        """Read and check everything first: a bad waivers or baseline file stops the run before evaluating.
+
+        `marked`: the results already carry new/known marks (render of results evaluated with --baseline).
+        """
         from evaluator.diff import ResultsError, load_results
         from evaluator.gate import GateError, check_fail_on
         from evaluator.waivers import WaiverError, load_waivers, parse_as_of
 
         try:
-            fail_on = check_fail_on(fail_on, baseline_path is not None)
+            fail_on = check_fail_on(fail_on, baseline_path is not None or marked)
             when = parse_as_of(as_of)
             waivers = load_waivers(waivers_path) if waivers_path is not None else None
             baseline = load_results(baseline_path) if baseline_path is not None else None
@@ -457,12 +461,12 @@ def render(
     """
     from evaluator.diff import ResultsError, load_results
 
-    post = _PostProcess.prepare(waivers, as_of, baseline, fail_on)
     try:
         document = load_results(results)
     except ResultsError as exc:
         _fail(str(exc))
         raise AssertionError("unreachable")
+    post = _PostProcess.prepare(waivers, as_of, baseline, fail_on, marked="baseline" in document)
     post.apply(document)
     _report(document, fmt, output, verbose, inputs=tuple(p for p in (results, waivers, baseline) if p))
     raise typer.Exit(post.exit_code(document))

@@ -114,3 +114,12 @@ def test_help_documents_formats_fail_on_and_exit_codes(hullcheck_cli):
     assert "--waivers" in hullcheck_cli("evaluate", "--help", env={"COLUMNS": "200"}).stdout
     assert "Exit codes" in hullcheck_cli("waivers", "lint", "--help", env={"COLUMNS": "200"}).stdout
     assert "Exit codes" in hullcheck_cli("diff", "--help", env={"COLUMNS": "200"}).stdout
+
+
+def test_render_gates_on_new_with_marks_stored_in_the_results(hullcheck_cli, stored, tmp_path):
+    marked = tmp_path / "marked.json"
+    proc = hullcheck_cli("evaluate", SNAPSHOT, "--baseline", str(stored), "-f", "json", "-o", str(marked), "--fail-on", "none")
+    assert proc.returncode == 0, proc.stderr
+    assert hullcheck_cli("render", str(marked), "--fail-on", "new").returncode == 0  # all known
+    proc = hullcheck_cli("render", str(stored), "--fail-on", "new")  # no marks and no --baseline
+    assert proc.returncode == 2 and "--baseline" in proc.stderr

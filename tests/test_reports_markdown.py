@@ -82,3 +82,20 @@ def test_a_failure_table_too_long_for_the_limit_is_cut_too():
     text = render(document, "markdown", max_chars=20_000)
     assert len(text) <= 20_000
     assert "cut to stay under 20,000 characters" in text
+
+
+def test_new_findings_against_a_baseline_are_marked():
+    from evaluator.diff import mark_baseline
+
+    snap = example("misconfigured")
+    web = container_index(snap, "web")
+    before = patched("misconfigured", [
+        {"op": "test", "path": f"/containers/{web}/inspect/Name", "value": "/web"},
+        {"op": "replace", "path": f"/containers/{web}/inspect/HostConfig/NetworkMode", "value": "bridge"},
+    ])
+    document = mark_baseline(evaluate_snapshot("misconfigured"), evaluate_snapshot(before))
+    text = render(document, "markdown")
+    assert "**1 new** failing finding(s), 2 known, 0 fixed" in text
+    row = next(line for line in text.splitlines() if line.startswith("| `cis-docker-5.10` |"))
+    assert "web 🆕" in row
+    assert "🆕" not in next(line for line in text.splitlines() if line.startswith("| `cis-docker-5.11` |"))

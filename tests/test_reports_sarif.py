@@ -128,3 +128,20 @@ def test_evaluation_errors_are_notifications_not_results():
     notes = run["invocations"][0]["toolExecutionNotifications"]
     assert any(n["associatedRule"]["id"] == "cis-docker-5.11" and "worker" in n["message"]["text"] for n in notes)
     assert not any(r["ruleId"] == "cis-docker-5.11" and r["properties"]["resource"]["name"] == "worker" for r in run["results"])
+
+
+def test_resources_sharing_a_key_are_told_apart():
+    snap = example("misconfigured")
+    labels = {"com.docker.compose.project": "shop", "com.docker.compose.service": "api"}
+    patch = []
+    for name in ("web", "worker", "db", "dashboard"):
+        i = container_index(snap, name)
+        patch += [{"op": "test", "path": f"/containers/{i}/inspect/Name", "value": f"/{name}"},
+                  {"op": "replace", "path": f"/containers/{i}/inspect/Config/Labels", "value": labels}]
+    document = evaluate_snapshot(patched("misconfigured", patch))
+    memory = next(r for r in document["results"] if r["id"] == "cis-docker-5.11")
+    keys = [f["resource"]["key"] for f in memory["findings"]] + [p["key"] for p in memory["passed"]]
+    assert len(set(keys)) == len(keys) == 4
+    assert "container:compose/shop/api#worker" in keys
+    prints = [r["partialFingerprints"] for r in sarif(document)["runs"][0]["results"]]
+    assert len({json.dumps(p) for p in prints}) == len(prints)
