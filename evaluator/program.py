@@ -52,7 +52,8 @@ def _hc_key($r):
     elif $r.type == "image" then
       ((($r.data.inspect.RepoTags // [])[0] // (($r.data.inspect.RepoDigests // [])[0] // "" | split("@")[0])) // "") as $ref
       | if $ref == "" then "image:\($r.name)"
-        else "image:" + ($ref | if test(":[^/:]+$") then sub(":[^/:]+$"; "") else . end) end
+        else ($ref | split("/")) as $parts
+          | "image:" + (($parts[:-1] + [$parts[-1] | split(":")[0]]) | join("/")) end
     else "\($r.type):\($r.name)" end
   ) catch null) // "\($r.type):\($r.name)";
 def _hc_image($r):

@@ -123,3 +123,16 @@ def test_render_gates_on_new_with_marks_stored_in_the_results(hullcheck_cli, sto
     assert hullcheck_cli("render", str(marked), "--fail-on", "new").returncode == 0  # all known
     proc = hullcheck_cli("render", str(stored), "--fail-on", "new")  # no marks and no --baseline
     assert proc.returncode == 2 and "--baseline" in proc.stderr
+
+
+def test_audit_takes_the_same_report_options(hullcheck_cli, tmp_path):
+    waivers = tmp_path / "w.yaml"
+    waivers.write_text("waivers:\n  - {policy: cis-docker-5.32, reason: admin ui, expires: 2030-01-01}\n")
+    # No engine at this address: audit falls back to the bundled example (and says so).
+    proc = hullcheck_cli("audit", "--docker-host", f"unix://{tmp_path}/none.sock", "--fallback-example",
+                         "--waivers", str(waivers), "--fail-on", "critical", "--format", "sarif")
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)["runs"][0]["results"]
+    assert [r["ruleId"] for r in results if r.get("suppressions")] == ["cis-docker-5.32"]
+    assert hullcheck_cli("audit", "--docker-host", f"unix://{tmp_path}/none.sock", "--fallback-example",
+                         "--fail-on", "new").returncode == 2

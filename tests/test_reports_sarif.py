@@ -145,3 +145,38 @@ def test_resources_sharing_a_key_are_told_apart():
     assert "container:compose/shop/api#worker" in keys
     prints = [r["partialFingerprints"] for r in sarif(document)["runs"][0]["results"]]
     assert len({json.dumps(p) for p in prints}) == len(prints)
+
+
+def test_image_findings_are_keyed_by_repository(tmp_path, hullcheck_cli):
+    """A custom pack judging images: the key drops the tag, the logical location is the image."""
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "image-user.yaml").write_text("""
+id: custom-image-user
+title: Images declare a non-root user
+description: An image without USER runs its containers as root unless the run says otherwise.
+remediation: Add a USER instruction to the Dockerfile.
+severity: low
+level: 1
+controls: {cis-docker-1.6.0: "4.1"}
+automated: true
+requires: [/images]
+resources: images
+assert: (.inspect.Config.User // "") != ""
+message: '"image \\((.inspect.RepoTags // [])[0] // .inspect.Id) has no USER"'
+evidence: [/inspect/Config/User]
+""")
+    out = tmp_path / "r.sarif"
+    proc = hullcheck_cli("evaluate", str(Path(__file__).parent.parent / "snapshots/examples/misconfigured.json"),
+                         "--policies", str(pack), "--policy", "custom-image-user", "-f", "sarif", "-o", str(out))
+    assert proc.returncode == 1, proc.stderr
+    log = json.loads(out.read_text())
+    errors = list(jsonschema.Draft4Validator(SCHEMA).iter_errors(log))
+    assert not errors
+    keys = {r["properties"]["resource"]["key"] for r in log["runs"][0]["results"]}
+    assert "image:hullcheck-test/busybox" in keys  # repository, not repository:tag
+    assert len(keys) == 3 and all(k.startswith("image:") for k in keys)
+    tagged = next(r for r in log["runs"][0]["results"] if r["properties"]["resource"]["key"] == "image:hullcheck-test/busybox")
+    kinds = {loc["kind"]: loc["name"] for loc in tagged["locations"][0]["logicalLocations"]}
+    assert kinds == {"host": "vm", "image": "hullcheck-test/busybox:1"}
+    assert float(log["runs"][0]["tool"]["driver"]["rules"][0]["properties"]["security-severity"]) == 3.0
