@@ -105,9 +105,9 @@ class Waiver:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
-    from hullcheck.resources import waiver_schema_path
+    from hullcheck.resources import policies_dir
 
-    schema = json.loads(waiver_schema_path().read_text(encoding="utf-8"))
+    schema = json.loads((policies_dir() / "waiver.schema.json").read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 

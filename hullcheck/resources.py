@@ -43,8 +43,3 @@ def policy_schema_path() -> Path:
 def example_snapshot_path() -> Path:
     """The snapshot `hullcheck audit --fallback-example` evaluates when no daemon answers."""
     return snapshots_dir() / "examples" / "misconfigured.json"
-
-
-def waiver_schema_path() -> Path:
-    """The schema of a waivers file (`--waivers FILE`, `hullcheck waivers lint FILE`)."""
-    return policies_dir() / "waiver.schema.json"

@@ -49,7 +49,7 @@ def render(document: dict[str, Any], *, color: bool = False, verbose: bool = Fal
         if result["status"] in ("error", "not_applicable") and result.get("reason") and (verbose or result["status"] == "error"):
             console.print(f"          [dim]{escape(result['reason'])}[/dim]")
         for finding in result.get("findings", []):
-            mark = {"fail": "*", "waived": "~"}.get(finding["status"], "!")
+            mark = "*" if finding["status"] == "fail" else "!"
             console.print(f"          {mark} {escape(finding['message'])}")
         if verbose and result["status"] in ("fail", "error", "manual"):
             console.print(f"          [dim]remediation:[/dim] {escape(result.get('remediation', ''))}")
