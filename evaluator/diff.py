@@ -146,16 +146,20 @@ def mark_baseline(document: dict[str, Any], baseline: dict[str, Any], source: st
 
 # ---- snapshot against snapshot -------------------------------------------------------------------
 
-def load_snapshot(path: Path | str) -> dict[str, Any]:
-    """A snapshot file, parsed strictly and validated against the snapshot schema."""
+def check_snapshot(snapshot: dict[str, Any], name: str) -> dict[str, Any]:
+    """A parsed snapshot validated against the snapshot schema (ResultsError when it does not match)."""
+    if kind_of(snapshot) == "results":
+        raise ResultsError(f"{name}: is a results file; diff two results files or two snapshots")
     try:
-        snapshot = parse(read_bytes(path), str(path))
-        if kind_of(snapshot) == "results":
-            raise ResultsError(f"{path}: is a results file; diff two results files or two snapshots")
-        validate(snapshot, str(path))
+        validate(snapshot, name)
     except SnapshotError as exc:
         raise ResultsError(str(exc)) from None
     return snapshot
+
+
+def load_snapshot(path: Path | str) -> dict[str, Any]:
+    """A snapshot file, parsed strictly and validated against the snapshot schema."""
+    return check_snapshot(read_json(path), str(path))
 
 
 def _container_view(entry: dict[str, Any]) -> dict[str, Any]:

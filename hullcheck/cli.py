@@ -496,17 +496,18 @@ def diff_command(
     """
     import json
 
-    from evaluator.diff import (ResultsError, check_results, diff_results, diff_snapshots, has_drift, kind_of,
-                                load_snapshot, read_json, render_text)
+    from evaluator.diff import (ResultsError, check_results, check_snapshot, diff_results, diff_snapshots, has_drift,
+                                kind_of, read_json, render_text)
 
     try:
-        kinds = [kind_of(read_json(path)) for path in (old, new)]
+        before, after = read_json(old), read_json(new)
+        kinds = [kind_of(before), kind_of(after)]
         if kinds[0] != kinds[1] or "unknown" in kinds:
             _fail(f"{old} is {kinds[0]} and {new} is {kinds[1]}: diff two snapshots or two results files")
         if kinds[0] == "results":
-            report = diff_results(check_results(read_json(old), str(old)), check_results(read_json(new), str(new)))
+            report = diff_results(check_results(before, str(old)), check_results(after, str(new)))
         else:
-            report = diff_snapshots(load_snapshot(old), load_snapshot(new))
+            report = diff_snapshots(check_snapshot(before, str(old)), check_snapshot(after, str(new)))
     except ResultsError as exc:
         _fail(str(exc))
         raise AssertionError("unreachable")

@@ -205,3 +205,14 @@ def test_the_readme_waiver_example_is_valid(tmp_path):
     # The dashboard mounts the socket read-write in the example snapshot: that waiver does not apply.
     assert result(document, "cis-docker-5.32")["status"] == "fail"
     assert result(document, "cis-docker-5.10")["status"] == "waived"
+
+
+def test_a_where_that_never_ends_does_not_hang(tmp_path):
+    document = apply(tmp_path, """
+waivers:
+  - {policy: cis-docker-5.10, where: 'repeat(true)', reason: endless generator, expires: 2027-01-01}
+  - {policy: cis-docker-5.11, where: 'error("boom")', reason: jq runtime error, expires: 2027-01-01}
+""")
+    assert result(document, "cis-docker-5.10")["status"] == "fail"  # two trues is not one true
+    assert result(document, "cis-docker-5.11")["status"] == "fail"  # an error never waives
+    assert len(document["waivers"]["stale"]) == 2
