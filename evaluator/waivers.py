@@ -313,6 +313,10 @@ def apply_waivers(document: dict[str, Any], waivers: list[Waiver], as_of: dt.dat
             if result["status"] == "waived":
                 count = sum(f["status"] == "waived" for f in result["findings"])
                 result["reason"] = f"{count} failing resource(s) waived"
+        back = [f["expired_waiver"] for f in result.get("findings", []) if f.get("status") == "fail" and f.get("expired_waiver")]
+        if back and result.get("status") == "fail" and not result.get("reason"):
+            result["reason"] = (f"{len(back)} failing resource(s) back after waiver(s) expired: "
+                                + ", ".join(sorted({f"{w['id']} on {w['expires']}" for w in back})))
     applied, expired, stale = [], [], []
     for w in waivers:
         entry = {**w.describe(), "matched": matched[w.index]}

@@ -40,6 +40,7 @@ def browse(chromium: str, page: Path, tmp_path: Path, fragment: str = "", screen
     profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
     args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+            "--disable-dev-shm-usage",
             f"--user-data-dir={profile}", "--window-size=1300,1400"]
     args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
     proc = subprocess.run([*args, page.as_uri() + fragment], capture_output=True, text=True, timeout=120,

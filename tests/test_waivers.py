@@ -60,6 +60,7 @@ def test_expiry_is_inclusive_and_then_the_finding_is_back_and_says_so(tmp_path):
     [finding] = hostnet["findings"]
     assert finding["status"] == "fail"
     assert "expired on 2026-12-31" in finding["message"] and finding["expired_waiver"]["id"] == "web-hostnet"
+    assert hostnet["reason"] == "1 failing resource(s) back after waiver(s) expired: web-hostnet on 2026-12-31"
     assert [w["id"] for w in after["waivers"]["expired"]] == ["web-hostnet"]
     assert after["waivers"]["applied"] == [] and after["waivers"]["as_of"] == "2027-01-01"
 
