@@ -51,12 +51,13 @@ def check_results(document: dict[str, Any], name: str) -> dict[str, Any]:
     if not isinstance(results, list) or not isinstance(document.get("summary"), dict):
         raise ResultsError(f"{name}: 'results' must be a list and 'summary' an object")
     for i, result in enumerate(results):
-        if not isinstance(result, dict) or not isinstance(result.get("id"), str) or not isinstance(result.get("status"), str) \
-                or not isinstance(result.get("findings", []), list):
-            raise ResultsError(f"{name}: results/{i} is not a policy result (id, status, findings)")
+        if not isinstance(result, dict) or not all(isinstance(result.get(k), str) for k in ("id", "title", "severity", "status")) \
+                or not isinstance(result.get("findings", []), list) or not isinstance(result.get("passed", []), list):
+            raise ResultsError(f"{name}: results/{i} is not a policy result (id, title, severity, status, findings)")
         for j, finding in enumerate(result.get("findings", [])):
-            if not isinstance(finding, dict) or not isinstance(finding.get("resource"), dict):
-                raise ResultsError(f"{name}: results/{i}/findings/{j} has no resource")
+            if not isinstance(finding, dict) or not isinstance(finding.get("resource"), dict) \
+                    or not isinstance(finding.get("status"), str) or not isinstance(finding.get("message"), str):
+                raise ResultsError(f"{name}: results/{i}/findings/{j} is not a finding (resource, status, message)")
     return document
 
 

@@ -136,3 +136,17 @@ def test_audit_takes_the_same_report_options(hullcheck_cli, tmp_path):
     assert [r["ruleId"] for r in results if r.get("suppressions")] == ["cis-docker-5.32"]
     assert hullcheck_cli("audit", "--docker-host", f"unix://{tmp_path}/none.sock", "--fallback-example",
                          "--fail-on", "new").returncode == 2
+
+
+@pytest.mark.parametrize("damage", ["title", "severity", "findings.message", "findings.resource"])
+def test_render_refuses_results_missing_what_reports_need(hullcheck_cli, stored, tmp_path, damage):
+    document = json.loads(stored.read_text())
+    target = document["results"][0]
+    if damage.startswith("findings."):
+        target["findings"][0].pop(damage.split(".")[1])
+    else:
+        target.pop(damage)
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(document))
+    proc = hullcheck_cli("render", str(broken))
+    assert proc.returncode == 2 and proc.stderr.startswith("hullcheck: error: ") and "results/0" in proc.stderr, proc.stderr
