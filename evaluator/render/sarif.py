@@ -148,7 +148,6 @@ def render(document: dict[str, Any], **_: Any) -> str:
         "tool": {"driver": {
             "name": "hullcheck", "version": str(tool.get("version") or ""),
             "semanticVersion": str(tool.get("version") or "0.0.0"),
-            "informationUri": "https://www.cisecurity.org/benchmark/docker",
             "rules": rules,
         }},
         "automationDetails": {"id": f"hullcheck/{host}/"},
