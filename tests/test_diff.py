@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from evaluator.diff import diff_results, diff_snapshots, mark_baseline
-from reports_support import EXAMPLES, container_index, evaluate_snapshot, example, patched, write
+from reports_support import EXAMPLES, SELECT, container_index, evaluate_snapshot, example, patched, write
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -118,14 +118,14 @@ def test_a_fixed_container_shows_as_fixed():
 def test_baseline_marks_new_and_known_and_fail_on_new_gates_only_new(tmp_path, hullcheck_cli):
     snapshot = str(EXAMPLES / "misconfigured.json")
     old = write(tmp_path, "old.json", evaluate_snapshot(redeployed()))  # same names, other ids
-    proc = hullcheck_cli("evaluate", snapshot, "--baseline", str(old), "--fail-on", "new", "--format", "json")
+    proc = hullcheck_cli("evaluate", *SELECT, snapshot, "--baseline", str(old), "--fail-on", "new", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     document = json.loads(proc.stdout)
     marks = [f["baseline"] for r in document["results"] for f in r["findings"]]
     assert marks == ["known"] * 3
     assert document["baseline"]["new_failures"] == 0 and document["baseline"]["known_failures"] == 3
     # Without --fail-on new the known failures still fail the run.
-    assert hullcheck_cli("evaluate", snapshot, "--baseline", str(old)).returncode == 1
+    assert hullcheck_cli("evaluate", *SELECT, snapshot, "--baseline", str(old)).returncode == 1
 
     # One of the three was not in the baseline: it alone is new, and it alone gates.
     snap = example("misconfigured")
@@ -135,7 +135,7 @@ def test_baseline_marks_new_and_known_and_fail_on_new_gates_only_new(tmp_path, h
         {"op": "replace", "path": f"/containers/{web}/inspect/HostConfig/NetworkMode", "value": "bridge"},
     ])
     older = write(tmp_path, "older.json", evaluate_snapshot(partial))
-    proc = hullcheck_cli("evaluate", snapshot, "--baseline", str(older), "--fail-on", "new", "--format", "json")
+    proc = hullcheck_cli("evaluate", *SELECT, snapshot, "--baseline", str(older), "--fail-on", "new", "--format", "json")
     assert proc.returncode == 1
     new = [(r["id"], f["resource"]["name"]) for r in json.loads(proc.stdout)["results"] for f in r["findings"] if f["baseline"] == "new"]
     assert new == [("cis-docker-5.10", "web")]

@@ -10,7 +10,7 @@ from junitparser import JUnitXml
 
 from evaluator.render import render
 from evaluator.gate import FAIL_ON_CHOICES, gating_results
-from reports_support import EXAMPLES, evaluate_snapshot
+from reports_support import EXAMPLES, SELECT, evaluate_snapshot
 from test_reports_sarif import SCHEMA
 
 SNAPSHOT = str(EXAMPLES / "misconfigured.json")
@@ -26,7 +26,7 @@ def stored(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("stored") / "results.json"
     repo = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, "-m", "hullcheck.cli", "evaluate", SNAPSHOT, "--format", "json", "-o", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "hullcheck.cli", "evaluate", *SELECT, SNAPSHOT, "--format", "json", "-o", str(path)],
                           cwd="/", env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr  # misconfigured fails
     return path
@@ -43,14 +43,14 @@ def test_render_reproduces_each_format_from_stored_results(hullcheck_cli, stored
 
 def test_evaluate_writes_every_format_directly(hullcheck_cli, tmp_path):
     sarif = tmp_path / "r.sarif"
-    assert hullcheck_cli("evaluate", SNAPSHOT, "-f", "sarif", "-o", str(sarif)).returncode == 1
+    assert hullcheck_cli("evaluate", *SELECT, SNAPSHOT, "-f", "sarif", "-o", str(sarif)).returncode == 1
     jsonschema.Draft4Validator(SCHEMA).validate(json.loads(sarif.read_text()))
     junit = tmp_path / "r.xml"
-    assert hullcheck_cli("evaluate", SNAPSHOT, "-f", "junit", "-o", str(junit)).returncode == 1
+    assert hullcheck_cli("evaluate", *SELECT, SNAPSHOT, "-f", "junit", "-o", str(junit)).returncode == 1
     assert JUnitXml.fromfile(str(junit)).failures == 3
-    md = hullcheck_cli("evaluate", SNAPSHOT, "-f", "markdown")
+    md = hullcheck_cli("evaluate", *SELECT, SNAPSHOT, "-f", "markdown")
     assert md.returncode == 1 and md.stdout.startswith("## hullcheck: vm")
-    html = hullcheck_cli("evaluate", SNAPSHOT, "-f", "html")
+    html = hullcheck_cli("evaluate", *SELECT, SNAPSHOT, "-f", "html")
     assert html.returncode == 1 and html.stdout.startswith("<!DOCTYPE html>")
 
 
@@ -63,14 +63,14 @@ def test_fail_on_thresholds(hullcheck_cli, tmp_path):
                        "medium": ["cis-docker-5.10", "cis-docker-5.11", "cis-docker-5.32"],
                        "low": ["cis-docker-5.10", "cis-docker-5.11", "cis-docker-5.32"],
                        "info": ["cis-docker-5.10", "cis-docker-5.11", "cis-docker-5.32"], "none": []}
-    assert hullcheck_cli("evaluate", SNAPSHOT, "--fail-on", "critical").returncode == 1
-    assert hullcheck_cli("evaluate", SNAPSHOT, "--fail-on", "none").returncode == 0
+    assert hullcheck_cli("evaluate", *SELECT, SNAPSHOT, "--fail-on", "critical").returncode == 1
+    assert hullcheck_cli("evaluate", *SELECT, SNAPSHOT, "--fail-on", "none").returncode == 0
     waivers = tmp_path / "w.yaml"
     waivers.write_text("waivers:\n  - {policy: cis-docker-5.32, reason: admin ui, expires: 2030-01-01}\n")
     # With the critical one waived, only thresholds at or below high trip.
-    assert hullcheck_cli("evaluate", SNAPSHOT, "--waivers", str(waivers), "--fail-on", "critical").returncode == 0
-    assert hullcheck_cli("evaluate", SNAPSHOT, "--waivers", str(waivers), "--fail-on", "high").returncode == 1
-    bad = hullcheck_cli("evaluate", SNAPSHOT, "--fail-on", "severe")
+    assert hullcheck_cli("evaluate", *SELECT, SNAPSHOT, "--waivers", str(waivers), "--fail-on", "critical").returncode == 0
+    assert hullcheck_cli("evaluate", *SELECT, SNAPSHOT, "--waivers", str(waivers), "--fail-on", "high").returncode == 1
+    bad = hullcheck_cli("evaluate", *SELECT, SNAPSHOT, "--fail-on", "severe")
     assert bad.returncode == 2 and "--fail-on must be one of" in bad.stderr
 
 
@@ -111,14 +111,14 @@ def test_help_documents_formats_fail_on_and_exit_codes(hullcheck_cli):
         text = hullcheck_cli(command, "--help", env={"COLUMNS": "200"}).stdout
         assert "--fail-on" in text and "Exit codes" in text, command
         assert "sarif" in text and "markdown" in text, command
-    assert "--waivers" in hullcheck_cli("evaluate", "--help", env={"COLUMNS": "200"}).stdout
+    assert "--waivers" in hullcheck_cli("evaluate", *SELECT, "--help", env={"COLUMNS": "200"}).stdout
     assert "Exit codes" in hullcheck_cli("waivers", "lint", "--help", env={"COLUMNS": "200"}).stdout
     assert "Exit codes" in hullcheck_cli("diff", "--help", env={"COLUMNS": "200"}).stdout
 
 
 def test_render_gates_on_new_with_marks_stored_in_the_results(hullcheck_cli, stored, tmp_path):
     marked = tmp_path / "marked.json"
-    proc = hullcheck_cli("evaluate", SNAPSHOT, "--baseline", str(stored), "-f", "json", "-o", str(marked), "--fail-on", "none")
+    proc = hullcheck_cli("evaluate", *SELECT, SNAPSHOT, "--baseline", str(stored), "-f", "json", "-o", str(marked), "--fail-on", "none")
     assert proc.returncode == 0, proc.stderr
     assert hullcheck_cli("render", str(marked), "--fail-on", "new").returncode == 0  # all known
     proc = hullcheck_cli("render", str(stored), "--fail-on", "new")  # no marks and no --baseline
@@ -129,12 +129,12 @@ def test_audit_takes_the_same_report_options(hullcheck_cli, tmp_path):
     waivers = tmp_path / "w.yaml"
     waivers.write_text("waivers:\n  - {policy: cis-docker-5.32, reason: admin ui, expires: 2030-01-01}\n")
     # No engine at this address: audit falls back to the bundled example (and says so).
-    proc = hullcheck_cli("audit", "--docker-host", f"unix://{tmp_path}/none.sock", "--fallback-example",
+    proc = hullcheck_cli("audit", *SELECT, "--docker-host", f"unix://{tmp_path}/none.sock", "--fallback-example",
                          "--waivers", str(waivers), "--fail-on", "critical", "--format", "sarif")
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout)["runs"][0]["results"]
     assert [r["ruleId"] for r in results if r.get("suppressions")] == ["cis-docker-5.32"]
-    assert hullcheck_cli("audit", "--docker-host", f"unix://{tmp_path}/none.sock", "--fallback-example",
+    assert hullcheck_cli("audit", *SELECT, "--docker-host", f"unix://{tmp_path}/none.sock", "--fallback-example",
                          "--fail-on", "new").returncode == 2
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from evaluator.waivers import WaiverError, apply_waivers, check_file, load_waivers, parse_as_of
-from reports_support import container_index, evaluate_snapshot, example, patched
+from reports_support import SELECT, container_index, evaluate_snapshot, example, patched
 
 MISCONFIGURED = "snapshots/examples/misconfigured.json"
 
@@ -148,22 +148,22 @@ waivers:
   - {policy: cis-docker-5.11, resources: [worker], reason: batch worker, expires: 2026-12-31}
   - {policy: cis-docker-5.32, resources: [dashboard], reason: admin ui, expires: 2026-12-31}
 """)
-    ok = hullcheck_cli("evaluate", repo_snapshot, "--waivers", str(all_three), "--as-of", "2026-12-01", "--format", "json")
+    ok = hullcheck_cli("evaluate", *SELECT, repo_snapshot, "--waivers", str(all_three), "--as-of", "2026-12-01", "--format", "json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["summary"]["waived"] == 3
-    later = hullcheck_cli("evaluate", repo_snapshot, "--waivers", str(all_three), "--as-of", "2027-01-15", "--format", "json")
+    later = hullcheck_cli("evaluate", *SELECT, repo_snapshot, "--waivers", str(all_three), "--as-of", "2027-01-15", "--format", "json")
     assert later.returncode == 1
     assert json.loads(later.stdout)["summary"]["fail"] == 3
     assert "expired on 2026-12-31" in later.stderr
-    again = hullcheck_cli("evaluate", repo_snapshot, "--waivers", str(all_three), "--as-of", "2027-01-15", "--format", "json")
+    again = hullcheck_cli("evaluate", *SELECT, repo_snapshot, "--waivers", str(all_three), "--as-of", "2027-01-15", "--format", "json")
     strip = lambda text: {k: v for k, v in json.loads(text).items() if k != "evaluated_at"}  # noqa: E731
     assert strip(again.stdout) == strip(later.stdout)  # reproducible at a given date
 
     bad = waivers_file(tmp_path, "waivers:\n  - {policy: cis-docker-5.10, reason: no expiry}\n", "bad.yaml")
-    proc = hullcheck_cli("evaluate", repo_snapshot, "--waivers", str(bad))
+    proc = hullcheck_cli("evaluate", *SELECT, repo_snapshot, "--waivers", str(bad))
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("hullcheck: error: ") and "expires" in proc.stderr and proc.stderr.count("\n") == 1
-    proc = hullcheck_cli("evaluate", repo_snapshot, "--waivers", str(all_three), "--as-of", "yesterday")
+    proc = hullcheck_cli("evaluate", *SELECT, repo_snapshot, "--waivers", str(all_three), "--as-of", "yesterday")
     assert proc.returncode == 2 and "--as-of" in proc.stderr
 
 
