@@ -42,9 +42,28 @@ def _hc_requires($q):
     | select(. != null)) // null;
 def _hc_ev($r): . as [$abs, $p, $segs]
   | {pointer: (if $abs then $p else $r.path + $p end), base: (if $abs then $snap else $r.data end), segs: $segs};
+def _hc_key($r):
+  (try (
+    if ($r.key | type) == "string" then $r.key
+    elif $r.type == "container" then
+      ($r.data.inspect.Config.Labels // {}) as $l
+      | if ($l["com.docker.compose.project"] | type) == "string" and ($l["com.docker.compose.service"] | type) == "string"
+        then "container:compose/\($l["com.docker.compose.project"])/\($l["com.docker.compose.service"])"
+             + (if ($l["com.docker.compose.container-number"] | type) == "string" then "/\($l["com.docker.compose.container-number"])" else "" end)
+        else "container:\($r.name)" end
+    elif $r.type == "image" then
+      ((($r.data.inspect.RepoTags // [])[0] // (($r.data.inspect.RepoDigests // [])[0] // "" | split("@")[0])) // "") as $ref
+      | if $ref == "" then "image:\($r.name)"
+        else ($ref | split("/")) as $parts
+          | "image:" + (($parts[:-1] + [$parts[-1] | split(":")[0]]) | join("/")) end
+    else "\($r.type):\($r.name)" end
+  ) catch null) // "\($r.type):\($r.name)";
+def _hc_image($r):
+  if $r.type == "container" then (try ($r.data.inspect.Config.Image | strings) catch null) else null end;
 def _hc_item(assertion; msg; $ev):
   . as $r
-  | {type: $r.type, name: $r.name, id: $r.id} as $ref
+  | ({type: $r.type, name: $r.name, id: $r.id, key: _hc_key($r)}
+     + (_hc_image($r) as $img | if $img != null then {image: $img} else {} end)) as $ref
   | try (
       [$ev[] | _hc_ev($r)] as $evs
       # A collector error at or above the resource itself, or at or above any evidence, blocks it.

@@ -62,7 +62,10 @@ def policy_result(policy: Policy, raw: dict[str, Any] | None) -> dict[str, Any]:
     passed = []
     for item in items:
         ref = item.get("r") or {}
-        resource = {"type": ref.get("type"), "name": ref.get("name"), "id": ref.get("id")}
+        resource = {"type": ref.get("type"), "name": ref.get("name"), "id": ref.get("id"),
+                    "key": ref.get("key") or f"{ref.get('type')}:{ref.get('name')}"}
+        if ref.get("image"):
+            resource["image"] = ref["image"]
         if item.get("s") == "pass":
             passed.append(resource)
         elif item.get("s") == "fail":
@@ -74,6 +77,7 @@ def policy_result(policy: Policy, raw: dict[str, Any] | None) -> dict[str, Any]:
                              "message": str(item.get("reason") or "unknown error"), "evidence": []})
     findings.sort(key=_resource_key)
     passed.sort(key=_resource_key)
+    _unique_keys(findings, passed)
     out["findings"] = findings
     out["passed"] = passed
     statuses = {f["status"] for f in findings}
@@ -85,6 +89,18 @@ def policy_result(policy: Policy, raw: dict[str, Any] | None) -> dict[str, Any]:
     else:
         out["status"] = "pass"
     return out
+
+
+def _unique_keys(findings: list[dict[str, Any]], passed: list[dict[str, Any]]) -> None:
+    """Make every resource key unique within one policy (two tags of one image repository share
+    a key): a shared key gets the resource name appended, so reports never merge two resources."""
+    refs = [f["resource"] for f in findings] + passed
+    counts: dict[str, int] = {}
+    for ref in refs:
+        counts[ref["key"]] = counts.get(ref["key"], 0) + 1
+    for ref in refs:
+        if counts[ref["key"]] > 1:
+            ref["key"] = f"{ref['key']}#{ref['name']}"
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -25,6 +25,8 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 EXIT_HELP = (
     "Exit codes: 0 no failing result; 1 at least one failing result; "
     "2 usage or input error (bad file, unreachable daemon, invalid policy)."
+    " With --fail-on SEVERITY|new|none only failing results at or above the threshold give 1;"
+    " waived findings never do."
 )
 
 app = typer.Typer(
@@ -39,6 +41,8 @@ app = typer.Typer(
 )
 policies_app = typer.Typer(help="List and inspect the policies hullcheck evaluates.", no_args_is_help=True)
 app.add_typer(policies_app, name="policies")
+waivers_app = typer.Typer(help="Check waiver files (accepted risks with a reason and an expiry date).", no_args_is_help=True)
+app.add_typer(waivers_app, name="waivers")
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -50,6 +54,8 @@ class UsageError(Exception):
 class OutputFormat(str, Enum):
     text = "text"
     json = "json"
+    sarif = "sarif"
+    junit = "junit"
     markdown = "markdown"
     html = "html"
 
@@ -145,7 +151,7 @@ SelectionLevel = typer.Option(None, "--level", min=1, max=2, help="Only policies
 SelectionSeverity = typer.Option(None, "--min-severity", help="Only policies at or above: critical, high, medium, low, info.")
 SelectionTag = typer.Option([], "--tag", help="Only policies with this tag (repeatable).")
 PoliciesDirs = typer.Option([], "--policies", help="Add a directory of custom policies beside the built-in pack (repeatable).")
-FormatOpt = typer.Option(OutputFormat.text, "--format", "-f", help="Report format.")
+FormatOpt = typer.Option(OutputFormat.text, "--format", "-f", help="Report format: text, json (results document), sarif, junit, markdown (PR comment) or html (self-contained).")
 OutputOpt = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout.")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show remediation, audit steps and reasons.")
 TimeoutOpt = typer.Option(30.0, "--policy-timeout", min=0.1, help="Seconds one policy may run before it is stopped and reported as error.")
@@ -205,6 +211,71 @@ def _remote_tls(docker_host: Optional[str], tls: bool, tlsverify: bool, tlscacer
         return tls_config(docker_host, TLSFlags(tls, tlsverify, tlscacert, tlscert, tlskey))
     except RemoteSettingsError as exc:
         _fail(str(exc))
+
+
+# ---- reports, waivers, baselines and --fail-on (issue 7) ---------------------------------------
+
+WaiversOpt = typer.Option(None, "--waivers", help="YAML file of waivers (accepted risks with reason and expiry): matching failing findings become 'waived'. Check it with `hullcheck waivers lint`.")
+AsOfOpt = typer.Option(None, "--as-of", help="Judge waiver expiry on this date (YYYY-MM-DD) instead of today (UTC): re-evaluating an old snapshot gives the same result.")
+BaselineOpt = typer.Option(None, "--baseline", help="Earlier results (--format json) to compare with: each finding is marked new or known.")
+FailOnOpt = typer.Option("any", "--fail-on", help="Exit 1 when a result at or above this fails: any (default), critical, high, medium, low, info, new (only findings not in --baseline), or none.")
+
+
+class _PostProcess:
+    """Waivers, baseline and the --fail-on gate: read and checked before evaluating, applied after."""
+
+    def __init__(self, waivers: Any, waivers_path: Optional[Path], as_of: Any, baseline: Any,
+                 baseline_path: Optional[Path], fail_on: str) -> None:
+        self.waivers, self.waivers_path, self.as_of = waivers, waivers_path, as_of
+        self.baseline, self.baseline_path, self.fail_on = baseline, baseline_path, fail_on
+
+    @classmethod
+    def prepare(cls, waivers_path: Optional[Path], as_of: Optional[str], baseline_path: Optional[Path],
+                fail_on: str, marked: bool = False) -> "_PostProcess":
+        """Read and check everything first: a bad waivers or baseline file stops the run before evaluating.
+
+        `marked`: the results already carry new/known marks (render of results evaluated with --baseline).
+        """
+        from evaluator.diff import ResultsError, load_results
+        from evaluator.gate import GateError, check_fail_on
+        from evaluator.waivers import WaiverError, load_waivers, parse_as_of
+
+        try:
+            fail_on = check_fail_on(fail_on, baseline_path is not None or marked)
+            when = parse_as_of(as_of)
+            waivers = load_waivers(waivers_path) if waivers_path is not None else None
+            baseline = load_results(baseline_path) if baseline_path is not None else None
+        except (GateError, WaiverError, ResultsError) as exc:
+            _fail(str(exc))
+            raise AssertionError("unreachable")
+        if as_of is not None and waivers_path is None:
+            _fail("--as-of judges waiver expiry: it needs --waivers FILE")
+        return cls(waivers, waivers_path, when, baseline, baseline_path, fail_on)
+
+    def apply(self, document: dict[str, Any]) -> dict[str, Any]:
+        from evaluator.diff import mark_baseline
+        from evaluator.waivers import WaiverError, apply_waivers
+
+        if self.waivers is not None:
+            try:
+                apply_waivers(document, self.waivers, self.as_of, str(self.waivers_path))
+            except WaiverError as exc:
+                _fail(str(exc))
+            waivers = document["waivers"]
+            for entry in waivers["expired"]:
+                stderr.print(f"hullcheck: waiver {entry['id']} ({entry['policy']}) expired on {entry['expires']}; "
+                             f"{len(entry['matched'])} finding(s) it covered are failing again", markup=False)
+            if waivers["stale"]:
+                stderr.print(f"hullcheck: {len(waivers['stale'])} waiver(s) matched no failing finding (stale): "
+                             + ", ".join(w["id"] for w in waivers["stale"]), markup=False)
+        if self.baseline is not None:
+            mark_baseline(document, self.baseline, str(self.baseline_path))
+        return document
+
+    def exit_code(self, document: dict[str, Any]) -> int:
+        from evaluator.gate import gating_results
+
+        return EXIT_FINDINGS if gating_results(document, self.fail_on) else EXIT_OK
 
 
 # ---- commands ---------------------------------------------------------------------------------
@@ -288,28 +359,41 @@ def evaluate(
     output_dir: Optional[Path] = OutputDirOpt,
     max_snapshot_size: int = MaxSnapshotOpt,
     worker_memory: int = WorkerMemoryOpt,
+    waivers: Optional[Path] = WaiversOpt,
+    as_of: Optional[str] = AsOfOpt,
+    baseline: Optional[Path] = BaselineOpt,
+    fail_on: str = FailOnOpt,
 ) -> None:
     """Evaluate policies against a snapshot, offline (no Docker, no network needed).
 
+    Formats: text, json (the results document), sarif (code scanning), junit (CI test
+    reports), markdown (a pull-request comment), html (one self-contained file).
     Several snapshots (files, directories, globs) are evaluated in parallel into one fleet report
     (hosts failing each policy, worst hosts, failures by severity); --output-dir adds each host's
     results JSON.
 
-    [dim]Exit codes: 0 no failing result, 1 at least one failing result, 2 usage or input error
-    (for a fleet: 2 when any snapshot could not be evaluated, after reporting the rest).[/dim]
+    [dim]Exit codes: 0 nothing at or above --fail-on fails; 1 something does (default: any failing
+    result; waived findings never count); 2 usage, input or policy error (for a fleet: 2 when any
+    snapshot could not be evaluated, after reporting the rest).[/dim]
     """
     from evaluator import Source
 
-    _refuse_overwriting_inputs(output, (snapshot,))  # before the work, not after it
+    _refuse_overwriting_inputs(output, (*snapshot, *(p for p in (waivers, baseline) if p)))  # before the work
+    post = _PostProcess.prepare(waivers, as_of, baseline, fail_on)
     chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
     if _is_fleet(snapshot, output_dir):
+        if baseline is not None:
+            _fail("--baseline compares one host's results; with several snapshots, diff each host's results "
+                  "(--output-dir) with `hullcheck diff`")
         raise typer.Exit(_evaluate_fleet(snapshot, chosen, jobs=jobs, fmt=fmt.value, output=output,
-                                         output_dir=output_dir, verbose=verbose, policy_timeout=policy_timeout))
+                                         output_dir=output_dir, verbose=verbose, policy_timeout=policy_timeout,
+                                         finish=post.apply, exit_code=post.exit_code))
     snapshot = snapshot[0]
     document = _evaluate_source(Source(name=str(snapshot), path=str(snapshot)), chosen, policy_timeout,
                                 max_snapshot_size, worker_memory)
-    _report(document, fmt, output, verbose, inputs=(snapshot,))
-    raise typer.Exit(_exit_code(document))
+    post.apply(document)
+    _report(document, fmt, output, verbose, inputs=tuple(p for p in (snapshot, waivers, baseline) if p))
+    raise typer.Exit(post.exit_code(document))
 
 
 @app.command()
@@ -334,14 +418,20 @@ def audit(
     tlscert: Optional[Path] = TlsCertOpt,
     tlskey: Optional[Path] = TlsKeyOpt,
     worker_memory: int = WorkerMemoryOpt,
+    waivers: Optional[Path] = WaiversOpt,
+    as_of: Optional[str] = AsOfOpt,
+    baseline: Optional[Path] = BaselineOpt,
+    fail_on: str = FailOnOpt,
 ) -> None:
     """Collect from the engine and evaluate in one step, no snapshot file needed.
 
-    [dim]Exit codes: 0 no failing result, 1 at least one failing result, 2 usage or input error.[/dim]
+    [dim]Exit codes: 0 nothing at or above --fail-on fails; 1 something does (default: any failing
+    result; waived findings never count); 2 usage, input or policy error.[/dim]
     """
     from collector import EngineUnreachable, collect, dumps
     from evaluator import Source
 
+    post = _PostProcess.prepare(waivers, as_of, baseline, fail_on)
     chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
     options = _collect_options(docker_host, host_root, True, label)
     options.tls = _remote_tls(docker_host, tls, tlsverify, tlscacert, tlscert, tlskey)
@@ -357,8 +447,9 @@ def audit(
     else:
         source = Source(name="live collection", data=dumps(_collect(options)).encode())
     document = _evaluate_source(source, chosen, policy_timeout, worker_memory_mb=worker_memory)
-    _report(document, fmt, output, verbose)
-    raise typer.Exit(_exit_code(document))
+    post.apply(document)
+    _report(document, fmt, output, verbose, inputs=tuple(p for p in (waivers, baseline) if p))
+    raise typer.Exit(post.exit_code(document))
 
 
 @app.command("test")
@@ -512,6 +603,117 @@ def policies_show(
         _fail(f"no policy with id '{policy_id}' (see `hullcheck policies list`)")
     typer.echo(Path(pack[policy_id].path).read_text(encoding="utf-8").rstrip())
     typer.echo(f"# file: {pack[policy_id].path}")
+
+
+@app.command()
+def render(
+    results: Path = typer.Argument(..., help="A results file written by `hullcheck evaluate --format json`.", show_default=False),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text, json, sarif, junit, markdown or html."),
+    output: Optional[Path] = OutputOpt,
+    verbose: bool = VerboseOpt,
+    waivers: Optional[Path] = WaiversOpt,
+    as_of: Optional[str] = AsOfOpt,
+    baseline: Optional[Path] = BaselineOpt,
+    fail_on: str = typer.Option("none", "--fail-on", help="Exit 1 when a result at or above this fails (any, a severity, new, none). Default none: rendering is not gating."),
+) -> None:
+    """Render stored results in another format, without evaluating again.
+
+    For the air-gapped case: evaluate where the snapshot is, carry only the results out, render
+    SARIF, JUnit, Markdown or HTML anywhere. Waivers and a baseline can be applied here too.
+
+    [dim]Exit codes: 0 rendered (and nothing at or above --fail-on fails); 1 something at or above
+    --fail-on fails; 2 bad results file or usage error.[/dim]
+    """
+    from evaluator.diff import ResultsError, load_results
+
+    try:
+        document = load_results(results)
+    except ResultsError as exc:
+        _fail(str(exc))
+        raise AssertionError("unreachable")
+    post = _PostProcess.prepare(waivers, as_of, baseline, fail_on, marked="baseline" in document)
+    post.apply(document)
+    _report(document, fmt, output, verbose, inputs=tuple(p for p in (results, waivers, baseline) if p))
+    raise typer.Exit(post.exit_code(document))
+
+
+class DiffFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command("diff")
+def diff_command(
+    old: Path = typer.Argument(..., help="The earlier snapshot or results file.", show_default=False),
+    new: Path = typer.Argument(..., help="The later file of the same kind.", show_default=False),
+    fmt: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="text or json."),
+    output: Optional[Path] = OutputOpt,
+) -> None:
+    """Drift between two runs: two snapshots, or two results files.
+
+    Snapshots: containers added, removed and changed (by name: image, user, mounts, every
+    HostConfig key...), daemon options, engine version, images, file owners and modes.
+    Results: new, fixed and unchanged failing findings, keyed by policy id and resource key
+    (container name, compose project/service), never by container id.
+
+    [dim]Exit codes: 0 no drift (results: no new failing finding); 1 drift (results: new failing
+    findings); 2 unreadable files, or a snapshot compared with results.[/dim]
+    """
+    import json
+
+    from evaluator.diff import (ResultsError, check_results, check_snapshot, diff_results, diff_snapshots, has_drift,
+                                kind_of, read_json, render_text)
+
+    try:
+        before, after = read_json(old), read_json(new)
+        kinds = [kind_of(before), kind_of(after)]
+        if kinds[0] != kinds[1] or "unknown" in kinds:
+            _fail(f"{old} is {kinds[0]} and {new} is {kinds[1]}: diff two snapshots or two results files")
+        if kinds[0] == "results":
+            report = diff_results(check_results(before, str(old)), check_results(after, str(new)))
+        else:
+            report = diff_snapshots(check_snapshot(before, str(old)), check_snapshot(after, str(new)))
+    except ResultsError as exc:
+        _fail(str(exc))
+        raise AssertionError("unreachable")
+    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n" if fmt is DiffFormat.json else render_text(report)
+    _write_output(text, output, inputs=(old, new))
+    raise typer.Exit(EXIT_FINDINGS if has_drift(report) else EXIT_OK)
+
+
+@waivers_app.command("lint")
+def waivers_lint(
+    file: Path = typer.Argument(..., help="A waivers YAML file.", show_default=False),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Judge expiry on this date (YYYY-MM-DD) instead of today (UTC)."),
+    policies: List[Path] = PoliciesDirs,
+    max_days: Optional[int] = typer.Option(None, "--max-days", min=1, help="Also a problem: a waiver that expires more than this many days ahead."),
+) -> None:
+    """Check a waivers file: schema, dates, jq, policy ids that exist, expiry.
+
+    Prints one line per issue (FILE:LINE: level: waiver: message). Errors make the file
+    unusable; problems are waivers that no longer do what their author meant (expired, policy
+    id that matches no policy, too far ahead with --max-days); notes expire within 14 days.
+
+    [dim]Exit codes: 0 usable and no problem (notes allowed); 1 problems; 2 errors (the file
+    cannot be used by --waivers), or usage error.[/dim]
+    """
+    from evaluator import load_pack
+    from evaluator.waivers import WaiverError, check_file, lint, parse_as_of
+
+    try:
+        when = parse_as_of(as_of)
+    except WaiverError as exc:
+        _fail(str(exc))
+        raise AssertionError("unreachable")
+    waivers, issues = check_file(file)
+    ids = [p.id for p in load_pack([policies_dir(), *policies])]
+    issues += lint(waivers, when, ids, max_days)
+    for issue in sorted(issues, key=lambda i: (i.line or 0, i.level)):
+        typer.echo(issue.describe(str(file)))
+    levels = [i.level for i in issues]
+    typer.echo(f"{file}: {len(waivers)} usable waiver(s) as of {when.isoformat()}: {levels.count('error')} error(s), "
+               f"{levels.count('problem')} problem(s), {levels.count('note')} note(s)")
+    raise typer.Exit(EXIT_ERROR if "error" in levels else EXIT_FINDINGS if "problem" in levels else EXIT_OK)
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:

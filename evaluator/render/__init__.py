@@ -10,6 +10,7 @@ import json
 from typing import Any, Callable
 
 from . import text
+from . import html, junit, markdown, sarif  # reports for CI and review (issue 7)
 
 SECTION_NAMES = {
     "1": "Host Configuration",
@@ -30,6 +31,10 @@ def render_json(document: dict[str, Any], **_: Any) -> str:
 FORMATS: dict[str, Callable[..., str]] = {
     "text": text.render,
     "json": render_json,
+    "sarif": sarif.render,
+    "junit": junit.render,
+    "markdown": markdown.render,
+    "html": html.render,
 }
 
 

@@ -1,0 +1,69 @@
+"""What every report format agrees on: severity order and scores, stable names, finding lists.
+
+One place, so SARIF, JUnit, Markdown and HTML never disagree about which finding is which.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Iterator
+
+SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+
+# GitHub code scanning reads `security-severity` as a CVSS-like score: >= 9.0 critical,
+# 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low. info carries no security weight.
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
+
+STATUS_ORDER = ("fail", "error", "waived", "manual", "not_applicable", "pass")
+STATUS_LABELS = {"pass": "Pass", "fail": "Fail", "error": "Error", "not_applicable": "Not applicable",
+                 "manual": "Manual", "waived": "Waived"}
+
+
+def severity_rank(severity: str | None) -> int:
+    """0 for critical ... 4 for info; unknown severities sort last."""
+    try:
+        return SEVERITY_ORDER.index(str(severity))
+    except ValueError:
+        return len(SEVERITY_ORDER)
+
+
+def resource_key(ref: dict[str, Any]) -> str:
+    """The resource's stable key (container name or compose project/service, image repository...).
+
+    Results written before keys existed fall back to type:name. Never a container id.
+    """
+    return str(ref.get("key") or f"{ref.get('type')}:{ref.get('name')}")
+
+
+def case_name(policy_id: str, ref: dict[str, Any] | None) -> str:
+    """The stable name of one policy judged on one resource: `cis-docker-5.10[container:web]`."""
+    return f"{policy_id}[{resource_key(ref)}]" if ref else policy_id
+
+
+def fingerprint(policy_id: str, ref: dict[str, Any] | None) -> str:
+    """sha256 of policy id and resource key: the same finding on a redeployed container matches."""
+    return hashlib.sha256(f"{policy_id}\0{resource_key(ref or {})}".encode()).hexdigest()
+
+
+def host_of(document: dict[str, Any]) -> str:
+    return str((document.get("snapshot") or {}).get("host") or "unknown-host")
+
+
+def iter_findings(document: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(policy result, finding) for every finding, in document order."""
+    for result in document.get("results", []):
+        for finding in result.get("findings", []):
+            yield result, finding
+
+
+def waiver_text(waiver: dict[str, Any] | None) -> str:
+    """One line about a waiver: reason, owner, expiry."""
+    if not waiver:
+        return ""
+    parts = [str(waiver.get("reason") or "")]
+    if waiver.get("owner"):
+        parts.append(f"owner {waiver['owner']}")
+    if waiver.get("ticket"):
+        parts.append(f"ticket {waiver['ticket']}")
+    parts.append(f"expires {waiver.get('expires')}")
+    return f"waiver {waiver.get('id')}: " + "; ".join(parts)
