@@ -68,7 +68,7 @@ def render(document: dict[str, Any], *, color: bool = False, verbose: bool = Fal
         findings = result.get("findings", [])
         shown = findings if verbose else findings[:MAX_FINDINGS]
         for finding in shown:
-            mark = "*" if finding["status"] == "fail" else "!"
+            mark = {"fail": "*", "waived": "~"}.get(finding["status"], "!")
             console.print(f"          {mark} {escape(_finding_line(finding))}")
         if len(shown) < len(findings):
             console.print(f"          [dim]... and {len(findings) - len(shown)} more (--verbose lists all)[/dim]")
