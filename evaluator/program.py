@@ -106,33 +106,27 @@ def _requires_literal(requires: Iterable[str]) -> str:
 
 
 def policy_body(policy: "Policy") -> str:
-    """The jq for one automated policy, producing its raw verdict object.
+    """The jq for one policy, producing its raw verdict object: requires and applies first, then the verdict.
 
     A manual policy with `applies` is only checked for applicability: {s: "manual"} when it
     applies (a person judges it), not_applicable or error otherwise.
     """
     applies = f"({policy.applies}\n)" if policy.applies else "true"
-    if not policy.automated:
-        return f"""(
-  _hc_requires({_requires_literal(policy.requires)}) as $blocked
-  | if $blocked != null then {{s: "error", reason: $blocked}}
-    else [({applies})] as $applies
-    | if $applies == [false] then {{s: "not_applicable"}}
-      elif $applies != [true] then {{s: "error", reason: "applies must give exactly one boolean, gave \\($applies | tojson | .[0:200])"}}
-      else {{s: "manual"}} end
-    end
-)"""
+    if policy.automated:
+        verdict = f"""{{s: "evaluated", items: [limit({MAX_RESOURCES + 1}; ({policy.resources}
+        ))
+        | _hc_item(({policy.assert_}
+          ); ({policy.message}
+          ); {_evidence_literal(policy.evidence)})]}}"""
+    else:
+        verdict = '{s: "manual"}'
     return f"""(
   _hc_requires({_requires_literal(policy.requires)}) as $blocked
   | if $blocked != null then {{s: "error", reason: $blocked}}
     else [({applies})] as $applies
     | if $applies == [false] then {{s: "not_applicable"}}
       elif $applies != [true] then {{s: "error", reason: "applies must give exactly one boolean, gave \\($applies | tojson | .[0:200])"}}
-      else {{s: "evaluated", items: [limit({MAX_RESOURCES + 1}; ({policy.resources}
-        ))
-        | _hc_item(({policy.assert_}
-          ); ({policy.message}
-          ); {_evidence_literal(policy.evidence)})]}}
+      else {verdict}
       end
     end
 )"""
