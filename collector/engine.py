@@ -184,14 +184,20 @@ def _sort_key(item: dict[str, Any]) -> tuple[str, str]:
     return (str(inspect.get("Name") or ""), str(inspect.get("Id") or ""))
 
 
-def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secrets: bool) -> dict[str, Any] | None:
+def _inspect(fetch: Callable[[str], Any], oid: str, errors: ErrorLog, section: str, what: str) -> Any:
+    """One inspect call; an object that vanished or failed is recorded under `/<section>/-`."""
     try:
-        inspect = client.inspect_container(cid)
+        return fetch(oid)
     except NotFound:
-        errors.add("/containers/-", f"container {cid[:12]} was removed while collecting")
-        return None
+        errors.add(f"/{section}/-", f"{what} was removed while collecting")
     except (APIError, DockerException, RequestException, OSError) as exc:
-        errors.add("/containers/-", f"container {cid[:12]} could not be inspected: {_short_reason(exc)}")
+        errors.add(f"/{section}/-", f"{what} could not be inspected: {_short_reason(exc)}")
+    return None
+
+
+def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secrets: bool) -> dict[str, Any] | None:
+    inspect = _inspect(client.inspect_container, cid, errors, "containers", f"container {cid[:12]}")
+    if inspect is None:
         return None
     processes = None
     pending_error = None
@@ -223,13 +229,8 @@ def _index_errors(items: list[dict[str, Any]] | None, errors: ErrorLog, section:
 
 
 def _image(client: docker.APIClient, iid: str, errors: ErrorLog, redact_secrets: bool) -> dict[str, Any] | None:
-    try:
-        inspect = client.inspect_image(iid)
-    except NotFound:
-        errors.add("/images/-", f"image {iid[:19]} was removed while collecting")
-        return None
-    except (APIError, DockerException, RequestException, OSError) as exc:
-        errors.add("/images/-", f"image {iid[:19]} could not be inspected: {_short_reason(exc)}")
+    inspect = _inspect(client.inspect_image, iid, errors, "images", f"image {iid[:19]}")
+    if inspect is None:
         return None
     history = None
     pending_error = None
