@@ -73,23 +73,15 @@ def redact_argv(argv: list[str] | None) -> list[str] | None:
             out.append(MARKER)
             hide_next = False
             continue
-        flag = _FLAG.match(arg)
-        if flag and _is_secret_name(flag.group(1)):
-            if flag.group(2) is not None:
-                out.append(f"{flag.group(1)}={MARKER}")
-            else:
-                out.append(arg)
-                hide_next = True
-            continue
-        assignment = _SECRET_ASSIGNMENT.match(arg)
-        if assignment:
-            out.append(f"{assignment.group(1)}={MARKER}")
+        redacted, hide_next, done = _redact_word(arg)
+        if done:
+            out.append(redacted)
             continue
         if any(ch.isspace() for ch in arg):
             # One argument holding a whole command line: `sh -c "mysql --password=x"`.
             out.append(redact_text(arg))
             continue
-        out.append(_URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MARKER}@", arg))
+        out.append(redacted)
     return out
 
 
@@ -242,20 +234,23 @@ def _redact_words(words: list[str]) -> list[str]:
                 out.append(MARKER)
                 hide_next = False
                 continue
-        flag = _FLAG.match(word)
-        if flag and _is_secret_name(flag.group(1)):
-            if flag.group(2) is not None:
-                out.append(f"{flag.group(1)}={MARKER}")
-            else:
-                out.append(word)
-                hide_next = True
-            continue
-        assignment = _SECRET_ASSIGNMENT.match(word)
-        if assignment:
-            out.append(f"{assignment.group(1)}={MARKER}")
-            continue
-        out.append(_URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MARKER}@", word))
+        redacted, hide_next, _ = _redact_word(word)
+        out.append(redacted)
     return out
+
+
+def _redact_word(word: str) -> tuple[str, bool, bool]:
+    """One argument: (its redacted form, whether the next argument is a secret value, whether it
+    was a secret flag or assignment). Plain words only lose URL credentials."""
+    flag = _FLAG.match(word)
+    if flag and _is_secret_name(flag.group(1)):
+        if flag.group(2) is not None:
+            return f"{flag.group(1)}={MARKER}", False, True
+        return word, True, True
+    assignment = _SECRET_ASSIGNMENT.match(word)
+    if assignment:
+        return f"{assignment.group(1)}={MARKER}", False, True
+    return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MARKER}@", word), False, False
 
 
 def _redact_value(key: str, value: Any) -> Any:
