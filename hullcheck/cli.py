@@ -300,7 +300,7 @@ def evaluate(
     """
     from evaluator import Source
 
-    _refuse_overwriting_inputs(output, (snapshot,))  # before the work, not after it
+    _refuse_overwriting_inputs(output, tuple(snapshot))  # before the work, not after it
     chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
     if _is_fleet(snapshot, output_dir):
         raise typer.Exit(_evaluate_fleet(snapshot, chosen, jobs=jobs, fmt=fmt.value, output=output,
