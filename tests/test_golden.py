@@ -43,14 +43,22 @@ def test_golden_form_is_compact_and_stable():
         assert entry.get("offenders", []) == sorted(entry.get("offenders", []))
 
 
+PRIVATE_HOSTS = ("minimal.json", "misconfigured.json")  # the two recordings nobody may re-record
+
+
 def _private_copy(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """The built-in pack, the examples and their golden files, copied so the test can change them."""
+    """The built-in pack, two example snapshots and their golden files, copied so the test can
+    change them and so its host counts do not depend on how many examples the project ships."""
     pack = tmp_path / "pack"
     shutil.copytree(policies_dir(), pack)
     (pack / "policy.schema.json").unlink()
-    gold = tmp_path / "golden"
-    shutil.copytree(GOLDEN, gold)
-    return pack, EXAMPLES, gold
+    examples, gold = tmp_path / "examples", tmp_path / "golden"
+    examples.mkdir()
+    gold.mkdir()
+    for name in PRIVATE_HOSTS:
+        shutil.copy2(EXAMPLES / name, examples / name)
+        shutil.copy2(GOLDEN / name, gold / name)
+    return pack, examples, gold
 
 
 def test_golden_cli_shows_what_a_policy_change_does_per_host(tmp_path, hullcheck_cli):
