@@ -88,7 +88,8 @@ def _trim(raw: Any, max_output: int = DEFAULT_MAX_OUTPUT_BYTES) -> Any:
             return {"s": "error", "reason": "policy gave a malformed verdict (an item is not an object)"}
         ref = item.get("r")
         if isinstance(ref, dict):
-            item["r"] = {key: _as_text(ref.get(key), MAX_NAME_CHARS) for key in ("type", "name", "id")}
+            item["r"] = {key: _as_text(ref.get(key), MAX_NAME_CHARS) for key in ("type", "name", "id", "key", "image")
+                         if key in ref or key in ("type", "name", "id")}
         message = item.get("m")
         if isinstance(message, str) and len(message) > MAX_MESSAGE_CHARS:
             item["m"] = message[:MAX_MESSAGE_CHARS] + "... (cut)"

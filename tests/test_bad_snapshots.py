@@ -125,7 +125,7 @@ def test_bad_snapshot_file(bad_file_runs: dict[str, Any], name: str, patterns: t
 def test_deep_but_legal_nesting_evaluates(hullcheck_cli: Callable[..., Any], tmp_path: Path) -> None:
     """Nesting Python accepts (800 levels in a free-form engine field) reaches jq and evaluates normally."""
     path = tmp_path / "deep-ok.json"
-    path.write_bytes(_with(_set(["engine", "info"], {"Deep": "@"})).replace(b'"@"', b"[" * 800 + b"]" * 800))
+    path.write_bytes(_with(_set(["engine", "info", "Deep"], "@")).replace(b'"@"', b"[" * 800 + b"]" * 800))
     proc = hullcheck_cli("evaluate", str(path), "--format", "json", timeout=120)
     assert proc.returncode in (0, 1), proc.stderr
     document = json.loads(proc.stdout)
@@ -133,7 +133,8 @@ def test_deep_but_legal_nesting_evaluates(hullcheck_cli: Callable[..., Any], tmp
 
 
 def test_directory(hullcheck_cli: Callable[..., Any], tmp_path: Path) -> None:
-    _assert_one_line_error(hullcheck_cli("evaluate", str(tmp_path)), "is a directory")
+    """A directory is a fleet of snapshots (issue 10); one with no snapshot in it is a clear error."""
+    _assert_one_line_error(hullcheck_cli("evaluate", str(tmp_path)), "no snapshot")
 
 
 def test_missing_file(hullcheck_cli: Callable[..., Any], tmp_path: Path) -> None:
