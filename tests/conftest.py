@@ -113,3 +113,21 @@ def hullcheck_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
                               cwd=cwd or "/", timeout=timeout, check=False)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pack() -> list[Any]:
+    """The built-in policy pack, loaded once per session (test modules may define their own `pack`)."""
+    from evaluator import load_pack
+    from hullcheck.resources import policies_dir
+
+    return load_pack([policies_dir()])
+
+
+@pytest.fixture(scope="session")
+def evaluator(pack: list[Any]) -> Iterator[Any]:
+    """One evaluator (and its jq workers) over the built-in pack, shared by the tests that use it."""
+    from evaluator import Evaluator, Limits
+
+    with Evaluator(pack, Limits(policy_timeout=30)) as ev:
+        yield ev

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Iterator
+from typing import Any
 
 import jsonpatch
 import pytest
 
-from evaluator import load_pack
-from evaluator.engine import Evaluator, Limits, Source
+from evaluator.engine import Evaluator, Source
 from evaluator.snapshot import validate
 from evaluator.testing import merge_patch
-from hullcheck.resources import policies_dir, snapshots_dir
+from hullcheck.resources import snapshots_dir
 
 HOST = "vm"  # the host and daemon resource name in the minimal snapshot
 
@@ -28,17 +27,6 @@ HOST = "vm"  # the host and daemon resource name in the minimal snapshot
 @pytest.fixture(scope="module")
 def minimal() -> dict[str, Any]:
     return json.loads((snapshots_dir() / "examples" / "minimal.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def pack() -> list[Any]:
-    return load_pack([policies_dir()])
-
-
-@pytest.fixture(scope="module")
-def evaluator(pack: list[Any]) -> Iterator[Evaluator]:
-    with Evaluator(pack, Limits(policy_timeout=30)) as ev:
-        yield ev
 
 
 @pytest.fixture(scope="module")

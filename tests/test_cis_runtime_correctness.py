@@ -13,13 +13,12 @@ from __future__ import annotations
 import copy
 import json
 import socket
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from evaluator import load_pack
-from evaluator.engine import Evaluator, Limits, Source
-from hullcheck.resources import policies_dir, snapshots_dir
+from evaluator.engine import Evaluator, Source
+from hullcheck.resources import snapshots_dir
 
 RUNNING = {"dashboard", "db", "web", "worker"}
 WORKER_ID = "9ef4b5fab0d682027b945f267f9e767be4faa06b9255ede59d4f2f1a050e166e"
@@ -27,17 +26,6 @@ WORKER_ID = "9ef4b5fab0d682027b945f267f9e767be4faa06b9255ede59d4f2f1a050e166e"
 
 def _load(name: str) -> dict[str, Any]:
     return json.loads((snapshots_dir() / "examples" / f"{name}.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def pack() -> list[Any]:
-    return load_pack([policies_dir()])
-
-
-@pytest.fixture(scope="module")
-def evaluator(pack: list[Any]) -> Iterator[Evaluator]:
-    with Evaluator(pack, Limits(policy_timeout=30)) as ev:
-        yield ev
 
 
 @pytest.fixture
