@@ -101,26 +101,32 @@ def collect_daemon(fs: HostFS, errors: ErrorLog, *, redact_secrets: bool, collec
     units = read_units(fs, errors)
     candidates = find_dockerd_candidates(fs)
     process = choose_dockerd(fs, candidates, endpoint, info or {}, units, errors)
-    if process is None:
+    if process is None and not candidates:
         errors.add("/daemon/process", "no dockerd process found in /proc (rootless in another namespace, remote, "
                                       "not running, or the collector's container does not share the host's PID namespace)")
     argv = process["argv"] if process else []
-    config_file = read_config_file(fs, argv, errors)
+    defaults = resolved_defaults(process.get("environment") if process else None)
+    if process is None and candidates:
+        config_file = None
+        errors.add("/daemon/config_file", "the config file in force depends on the dockerd process, which is unknown")
+    else:
+        config_file = read_config_file(fs, argv, errors, defaults["config-file"])
     if redact_secrets and config_file is not None:
         redact.redact_daemon_config(config_file)
     # Options are resolved from the redacted argv: no dockerd setting a policy judges has a
     # secret-looking name, and an unknown `--registry-password x` must not leak through options.
     options = None
     if process is None:
-        errors.add("/daemon/options", "effective settings need the dockerd command line, which was not found")
+        errors.add("/daemon/options", "effective settings need the dockerd command line, which was not found"
+                   if not candidates else "effective settings are unknown: no dockerd process serves the endpoint")
     elif config_file is None or config_file.get("parse_error"):
         # Fail closed: settings from a file we cannot read are unknown, not defaults.
         why = "could not be read" if config_file is None else f"does not parse ({config_file['parse_error']})"
         errors.add("/daemon/options", f"the daemon config file in force {why}, so the effective settings are unknown")
     else:
-        options = effective_options(redact.redact_argv(argv) if redact_secrets else argv, config_file.get("parsed"))
+        options = effective_options(redact.redact_argv(argv) if redact_secrets else argv, config_file.get("parsed"),
+                                    defaults)
     if process:
-        process["environment"] = _process_environment(fs, process["pid"])
         if options is not None:
             _apply_environment(options, process["environment"] or {})
     if redact_secrets and process is not None:
@@ -133,7 +139,36 @@ def collect_daemon(fs: HostFS, errors: ErrorLog, *, redact_secrets: bool, collec
 # read from /proc/PID/environ; proxy URLs lose any embedded password.
 DAEMON_ENV = ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTENT_TRUST", "DOCKER_DRIVER", "DOCKER_RAMDISK",
               "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-              "XDG_RUNTIME_DIR", "ROOTLESSKIT_STATE_DIR")
+              "XDG_RUNTIME_DIR", "ROOTLESSKIT_STATE_DIR", "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")
+
+
+def is_rootless_process(env: dict[str, str] | None) -> bool:
+    """dockerd runs rootless when rootlesskit started it (its state dir is in the environment),
+    which is how dockerd itself decides (rootless.RunningWithRootlessKit)."""
+    return bool((env or {}).get("ROOTLESSKIT_STATE_DIR"))
+
+
+def resolved_defaults(env: dict[str, str] | None) -> dict[str, Any]:
+    """dockerd's defaults for this process: a rootless dockerd puts its config file, data root,
+    exec root, pidfile and socket under the user's XDG directories (daemon/config: getDefault*
+    with rootless), not under /etc and /var."""
+    defaults = {opt.key: opt.default for opt in OPTIONS}
+    if not is_rootless_process(env):
+        return defaults
+    env = env or {}
+    home = env.get("HOME") or ""
+    runtime = env.get("XDG_RUNTIME_DIR") or ""
+    config_home = env.get("XDG_CONFIG_HOME") or (f"{home}/.config" if home else "")
+    data_home = env.get("XDG_DATA_HOME") or (f"{home}/.local/share" if home else "")
+    if config_home:
+        defaults["config-file"] = f"{config_home}/docker/daemon.json"
+    if data_home:
+        defaults["data-root"] = f"{data_home}/docker"
+    if runtime:
+        defaults.update({"exec-root": f"{runtime}/docker", "pidfile": f"{runtime}/docker.pid",
+                         "hosts": [f"unix://{runtime}/docker.sock"]})
+    defaults["rootless"] = True
+    return defaults
 
 
 def _process_environment(fs: HostFS, pid: int) -> dict[str, str] | None:
@@ -179,7 +214,8 @@ def find_dockerd_candidates(fs: HostFS) -> list[dict[str, Any]]:
     for pid, exe, comm, argv in fs.processes():
         name = os.path.basename(exe.removesuffix(" (deleted)")) if exe else comm
         if name == "dockerd":
-            found.append({"pid": pid, "exe": exe, "argv": argv, "_started": _start_time(fs, pid)})
+            found.append({"pid": pid, "exe": exe, "argv": argv, "_started": _start_time(fs, pid),
+                          "environment": _process_environment(fs, pid)})
     found.sort(key=lambda p: (p["_started"], p["pid"]))
     for item in found:
         item.pop("_started")
@@ -192,9 +228,11 @@ def _socket_of(fs: HostFS, url: str) -> str | None:
         return None
     path = url[len("unix://"):] or "/var/run/docker.sock"
     try:
-        return fs.realpath(path)
+        path = fs.realpath(path)
     except OSError:
-        return path
+        pass
+    # /var/run is /run on every current distribution (a compat link, absent from some --host-root trees).
+    return "/run/" + path[len("/var/run/"):] if path.startswith("/var/run/") else path
 
 
 def _tcp_of(url: str) -> str | None:
@@ -220,10 +258,12 @@ def _listen_streams(units: dict[str, Any]) -> list[str]:
     return streams or ["/run/docker.sock"]
 
 
-def _candidate_hosts(fs: HostFS, argv: list[str], units: dict[str, Any]) -> tuple[set[str], set[str]]:
+def _candidate_hosts(fs: HostFS, argv: list[str], units: dict[str, Any],
+                     defaults: dict[str, Any] | None = None) -> tuple[set[str], set[str]]:
     """(unix socket paths, tcp host:port) a dockerd with this argv serves, from argv and its config file."""
+    defaults = defaults or resolved_defaults(None)
     hosts = parse_argv(argv).get("hosts") or []
-    config_path = (parse_argv(argv).get("config-file") or [DEFAULT_CONFIG_FILE])[-1] or DEFAULT_CONFIG_FILE
+    config_path = (parse_argv(argv).get("config-file") or [None])[-1] or defaults["config-file"]
     if not hosts:
         try:
             parsed = json.loads(fs.read_text(config_path))
@@ -231,7 +271,7 @@ def _candidate_hosts(fs: HostFS, argv: list[str], units: dict[str, Any]) -> tupl
         except (OSError, ValueError, AttributeError):
             hosts = []
     if not hosts:
-        hosts = ["unix:///var/run/docker.sock"]
+        hosts = list(defaults["hosts"])
     sockets: set[str] = set()
     tcp: set[str] = set()
     for host in hosts:
@@ -262,15 +302,23 @@ def choose_dockerd(fs: HostFS, candidates: list[dict[str, Any]], endpoint: str, 
     def pick(proc: dict[str, Any], how: str) -> dict[str, Any]:
         return {**proc, "argv": list(proc["argv"]), "chosen_by": how, "candidates": summary}
 
-    if len(candidates) == 1:
-        return pick(candidates[0], "only")
     want_socket = _socket_of(fs, endpoint) if endpoint.startswith("unix://") else None
     want_tcp = _tcp_of(endpoint)
     by_endpoint = []
+    served: list[str] = []
     for cand in candidates:
-        sockets, tcp = _candidate_hosts(fs, cand["argv"], units)
+        sockets, tcp = _candidate_hosts(fs, cand["argv"], units, resolved_defaults(cand.get("environment")))
+        served.append(f"pid {cand['pid']} serves {', '.join(sorted(sockets | tcp)) or 'nothing we can tell'}")
         if (want_socket and want_socket in sockets) or (want_tcp and (want_tcp in tcp or _tcp_port_match(want_tcp, tcp))):
             by_endpoint.append(cand)
+    if (want_socket or want_tcp) and not by_endpoint:
+        # Never judge a daemon that does not serve the endpoint, even the only one on the host
+        # (Podman, a rootless dockerd in another user's namespace, a daemon we cannot see).
+        errors.add("/daemon/process", f"no dockerd process serves {endpoint} ({'; '.join(served)}): the daemon "
+                                      "behind the endpoint is unknown, so its command line and config file are too")
+        return None
+    if len(candidates) == 1:
+        return pick(candidates[0], "only")
     if len(by_endpoint) == 1:
         return pick(by_endpoint[0], "endpoint")
     pool = by_endpoint or candidates
@@ -278,8 +326,8 @@ def choose_dockerd(fs: HostFS, candidates: list[dict[str, Any]], endpoint: str, 
     if root_dir:
         by_root = []
         for cand in pool:
-            data_root = (parse_argv(cand["argv"]).get("data-root") or [None])[-1] or _config_value(fs, cand["argv"], "data-root") \
-                or "/var/lib/docker"
+            data_root = (parse_argv(cand["argv"]).get("data-root") or [None])[-1] or _config_value(fs, cand, "data-root") \
+                or resolved_defaults(cand.get("environment"))["data-root"]
             data_root = str(data_root).rstrip("/")
             # userns-remap puts the engine's root one level down: /var/lib/docker/100000.100000
             if root_dir == data_root or root_dir.startswith(data_root + "/"):
@@ -299,8 +347,8 @@ def choose_dockerd(fs: HostFS, candidates: list[dict[str, Any]], endpoint: str, 
 
 
 def _pidfile_names(fs: HostFS, cand: dict[str, Any]) -> bool:
-    path = (parse_argv(cand["argv"]).get("pidfile") or [None])[-1] or _config_value(fs, cand["argv"], "pidfile") \
-        or "/var/run/docker.pid"
+    path = (parse_argv(cand["argv"]).get("pidfile") or [None])[-1] or _config_value(fs, cand, "pidfile") \
+        or resolved_defaults(cand.get("environment"))["pidfile"]
     try:
         return fs.read_text(str(path)).strip() == str(cand["pid"])
     except OSError:
@@ -313,8 +361,9 @@ def _tcp_port_match(want: str, have: set[str]) -> bool:
     return any(h.rpartition(":")[2] == port and h.rpartition(":")[0] in ("", "0.0.0.0", "[::]", "::") for h in have)
 
 
-def _config_value(fs: HostFS, argv: list[str], key: str) -> Any:
-    config_path = (parse_argv(argv).get("config-file") or [DEFAULT_CONFIG_FILE])[-1] or DEFAULT_CONFIG_FILE
+def _config_value(fs: HostFS, cand: dict[str, Any], key: str) -> Any:
+    argv = cand["argv"]
+    config_path = (parse_argv(argv).get("config-file") or [None])[-1] or resolved_defaults(cand.get("environment"))["config-file"]
     try:
         parsed = json.loads(fs.read_text(config_path))
     except (OSError, ValueError):
@@ -391,7 +440,8 @@ def _int(text: str) -> int | str:
         return text
 
 
-def effective_options(argv: list[str], config: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+def effective_options(argv: list[str], config: dict[str, Any] | None,
+                      defaults: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Each setting's effective value and source: argv, the config file, or dockerd's default.
 
     dockerd refuses to start when a setting is both a flag and a config key, so for a running
@@ -406,7 +456,7 @@ def effective_options(argv: list[str], config: dict[str, Any] | None) -> dict[st
         elif opt.key in config:
             options[opt.key] = {"value": config[opt.key], "source": "config-file"}
         else:
-            options[opt.key] = {"value": opt.default, "source": "default"}
+            options[opt.key] = {"value": (defaults or {}).get(opt.key, opt.default), "source": "default"}
     # tlsverify implies tls, as in dockerd.
     if options["tlsverify"]["value"] is True and options["tls"]["value"] is not True:
         options["tls"] = {"value": True, "source": options["tlsverify"]["source"]}
@@ -420,10 +470,12 @@ def effective_options(argv: list[str], config: dict[str, Any] | None) -> dict[st
     return options
 
 
-def read_config_file(fs: HostFS, argv: list[str], errors: ErrorLog) -> dict[str, Any] | None:
-    """The daemon.json actually in force: --config-file when given, else the default path."""
+def read_config_file(fs: HostFS, argv: list[str], errors: ErrorLog,
+                     default_path: str = DEFAULT_CONFIG_FILE) -> dict[str, Any] | None:
+    """The daemon.json actually in force: --config-file when given, else the default path
+    (a rootless dockerd's is $XDG_CONFIG_HOME/docker/daemon.json)."""
     given = parse_argv(argv).get("config-file") if argv else None
-    path = given[-1] if given and given[-1] else DEFAULT_CONFIG_FILE
+    path = given[-1] if given and given[-1] else default_path
     out: dict[str, Any] = {"path": path, "chosen_by": "argv" if given else "default", "exists": False,
                            "raw": None, "parsed": None, "parse_error": None}
     try:
@@ -457,16 +509,18 @@ UNIT_DIRS = ("/etc/systemd/system.control", "/run/systemd/system.control", "/run
              "/run/systemd/generator.late")
 
 
-def read_units(fs: HostFS, errors: ErrorLog) -> dict[str, Any]:
+def read_units(fs: HostFS, errors: ErrorLog, names: tuple[str, ...] = UNITS,
+               dirs: tuple[str, ...] | None = None) -> dict[str, Any]:
     """systemd units for docker and containerd, resolved as systemd does: the fragment from the
     first directory of the search path that has it (a link to /dev/null masks the unit), and the
     drop-ins `UNIT.d/*.conf` and `TYPE.d/*.conf` from every directory, where a file name in a
     higher-precedence directory hides the same name below, applied in file-name order.
     docker-bench-security stops at /etc/systemd/system and never reads drop-ins (#554)."""
     units: dict[str, Any] = {}
-    for unit in UNITS:
+    dirs = dirs or UNIT_DIRS
+    for unit in names:
         source = pointer("daemon", "units", unit)
-        fragment = next((f"{d}/{unit}" for d in UNIT_DIRS if fs.exists(f"{d}/{unit}")), None)
+        fragment = next((f"{d}/{unit}" for d in dirs if fs.exists(f"{d}/{unit}")), None)
         masked = False
         realpath = None
         if fragment:
@@ -477,7 +531,7 @@ def read_units(fs: HostFS, errors: ErrorLog) -> dict[str, Any]:
             masked = realpath == "/dev/null"
         unit_type = unit.rsplit(".", 1)[1]
         dropins: dict[str, str] = {}
-        for d in UNIT_DIRS:
+        for d in dirs:
             for dropin_dir in (f"{d}/{unit}.d", f"{d}/{unit_type}.d"):
                 for path in fs.list_dir(dropin_dir):
                     name = path.rsplit("/", 1)[1]

@@ -13,7 +13,8 @@ from docker.errors import APIError, DockerException, NotFound
 from requests.exceptions import RequestException
 
 from .errors import ErrorLog, pointer
-from . import redact
+from .identity import PODMAN
+from . import normalise, redact
 
 # Enough parallel requests to hide the engine's per-call latency, few enough not to load it.
 DEFAULT_CONCURRENCY = 8
@@ -121,17 +122,37 @@ def _call(errors: ErrorLog, source: str, fn: Callable[[], Any]) -> Any:
 ListHook = Callable[[str, list[str]], None]
 
 
+def read_version(client: docker.APIClient, errors: ErrorLog) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """GET /version and the headers of GET /_ping: together they name the engine (identity.py)."""
+    version = _call(errors, "/engine/version", client.version)
+    headers: dict[str, str] = {}
+    try:
+        response = client.get(f"{client.base_url}/_ping", timeout=client.timeout)
+        headers = {k: v for k, v in response.headers.items()
+                   if k.lower() in ("api-version", "libpod-api-version", "server", "docker-experimental")}
+    except (DockerException, RequestException, OSError):
+        pass  # the ping headers only confirm what /version says
+    return version, headers
+
+
 def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets: bool, label_filter: list[str],
-                   concurrency: int = DEFAULT_CONCURRENCY, after_list: ListHook | None = None) -> dict[str, Any]:
+                   concurrency: int = DEFAULT_CONCURRENCY, after_list: ListHook | None = None,
+                   version: dict[str, Any] | None = None, kind: str | None = None) -> dict[str, Any]:
     """Everything the Engine API tells: version, info, containers, images, networks, volumes, plugins, swarm.
 
     One list call per kind, then one inspect per object, all on one thread pool so container,
     image and network inspects overlap. `after_list(kind, ids)` runs between a list and its
-    inspects (tests use it to remove a container at exactly that moment)."""
+    inspects (tests use it to remove a container at exactly that moment). `version` is GET
+    /version when already read; `kind` (docker, podman) says which API differences to normalise."""
     out: dict[str, Any] = {}
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hullcheck-engine") as pool:
-        version_f = pool.submit(_call, errors, "/engine/version", client.version)
+        version_f = pool.submit(lambda: version) if version is not None else \
+            pool.submit(_call, errors, "/engine/version", client.version)
         info_f = pool.submit(_call, errors, "/engine/info", client.info)
+        # Podman's own /info: its log driver, default capabilities and cgroup controllers,
+        # which its Docker-compatible /info leaves out or reports as dockerd would.
+        libpod_f = pool.submit(_call, errors, "/engine/libpod_info", lambda: _libpod(client, "/info")) \
+            if kind == PODMAN else None
         filters = {"label": label_filter} if label_filter else None
         clist_f = pool.submit(_call, errors, "/containers", lambda: client.containers(all=True, filters=filters))
         # Top-level images, as `docker images` lists them (dangling ones included); the intermediate
@@ -139,7 +160,8 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
         ilist_f = pool.submit(_call, errors, "/images", lambda: client.images(all=False))
         nlist_f = pool.submit(_call, errors, "/networks", client.networks)
         vlist_f = pool.submit(_call, errors, "/volumes", client.volumes)
-        plist_f = pool.submit(_call, errors, "/plugins", client.plugins)
+        # Podman has no plugin API (404): not an error, there are no managed plugins to judge.
+        plist_f = pool.submit(lambda: []) if kind == PODMAN else pool.submit(_call, errors, "/plugins", client.plugins)
 
         def fan_out(kind: str, listing: list[dict[str, Any]] | None, fetch: Callable[[str], Any]) -> list[Any] | None:
             if listing is None:
@@ -149,14 +171,16 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
                 after_list(kind, ids)
             return [pool.submit(fetch, object_id) for object_id in ids]
 
-        container_futures = fan_out("containers", clist_f.result(), lambda cid: _container(client, cid, errors, redact_secrets))
-        image_futures = fan_out("images", ilist_f.result(), lambda iid: _image(client, iid, errors, redact_secrets))
+        container_futures = fan_out("containers", clist_f.result(), lambda cid: _container(client, cid, errors, redact_secrets, kind))
+        image_futures = fan_out("images", ilist_f.result(), lambda iid: _image(client, iid, errors, redact_secrets, kind))
         network_futures = fan_out("networks", nlist_f.result(), lambda nid: _network(client, nid, errors))
 
         info = info_f.result()
         if redact_secrets:
             redact.redact_info(info)
         out["engine"] = {"version": version_f.result(), "info": info}
+        if libpod_f is not None:
+            out["engine"]["libpod_info"] = libpod_f.result()
         out["containers"] = _gather(container_futures)
         out["images"] = _gather(image_futures)
         out["networks"] = _gather(network_futures)
@@ -195,15 +219,43 @@ def _inspect(fetch: Callable[[str], Any], oid: str, errors: ErrorLog, section: s
     return None
 
 
-def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secrets: bool) -> dict[str, Any] | None:
+def _libpod(client: docker.APIClient, path: str) -> Any:
+    """GET a libpod endpoint of a Podman service (any /vX prefix reaches it)."""
+    return client._result(client._get(client._url(f"/libpod{path}")), True)
+
+
+def _top(client: docker.APIClient, cid: str, kind: str | None) -> tuple[Any, dict[str, Any]]:
+    """/top, and what it answered raw where Podman's answer had to be replaced: Podman 4's
+    compat /top answers 200 with an empty body (rootless) or one string per row; its libpod /top
+    has the columns."""
+    if kind != PODMAN:
+        return client.top(cid), {}
+    response = client._get(client._url("/containers/{0}/top", cid))
+    client._raise_for_status(response)
+    if response.content.strip():
+        top, raw = normalise.processes(response.json())
+        if top and top.get("Processes"):
+            return top, raw
+        body: Any = top if not raw else raw["/processes"]
+    else:
+        body = response.text
+    top, raw = normalise.processes(_libpod(client, f"/containers/{cid}/top"))
+    # raw: the compat answer that was replaced (the libpod rows are normalised like compat ones)
+    return top, {"/processes": body}
+
+
+def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secrets: bool,
+               kind: str | None = None) -> dict[str, Any] | None:
     inspect = _inspect(client.inspect_container, cid, errors, "containers", f"container {cid[:12]}")
     if inspect is None:
         return None
+    raw = normalise.container(inspect)
     processes = None
     pending_error = None
     if (inspect.get("State") or {}).get("Running"):
         try:
-            processes = client.top(cid)
+            processes, raw_top = _top(client, cid, kind)
+            raw.update(raw_top)
             if not isinstance((processes or {}).get("Processes"), list):
                 # The engine answers {"Processes": null} for a container that stopped meanwhile.
                 processes = None
@@ -213,7 +265,11 @@ def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secr
     if redact_secrets:
         redact.redact_container(inspect)
         processes = redact.redact_processes(processes)
+        if isinstance(raw.get("/processes"), dict):
+            raw["/processes"] = redact.redact_processes(raw["/processes"])
     item: dict[str, Any] = {"inspect": inspect, "processes": processes}
+    if raw:
+        item["raw"] = raw
     if pending_error:
         item["_pending_error"] = pending_error
     return item
@@ -228,12 +284,19 @@ def _index_errors(items: list[dict[str, Any]] | None, errors: ErrorLog, section:
             errors.add(pointer(section, index, field), reason)
 
 
-def _image(client: docker.APIClient, iid: str, errors: ErrorLog, redact_secrets: bool) -> dict[str, Any] | None:
+def _image(client: docker.APIClient, iid: str, errors: ErrorLog, redact_secrets: bool,
+           kind: str | None = None) -> dict[str, Any] | None:
     inspect = _inspect(client.inspect_image, iid, errors, "images", f"image {iid[:19]}")
     if inspect is None:
         return None
     history = None
     pending_error = None
+    raw: dict[str, Any] = {}
+    if kind == PODMAN:
+        try:
+            raw = normalise.image_healthcheck(inspect, _libpod(client, f"/images/{iid}/json"))
+        except (APIError, DockerException, RequestException, OSError) as exc:
+            pending_error = f"libpod inspect of image {iid[:19]} (its health check): {_short_reason(exc)}"
     try:
         history = client.history(iid)
     except (APIError, DockerException, RequestException, OSError) as exc:
@@ -242,6 +305,8 @@ def _image(client: docker.APIClient, iid: str, errors: ErrorLog, redact_secrets:
         redact.redact_image(inspect)
         history = redact.redact_history(history)
     item: dict[str, Any] = {"inspect": inspect, "history": history}
+    if raw:
+        item["raw"] = raw
     if pending_error:
         item["_pending_error"] = pending_error
     return item

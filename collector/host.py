@@ -11,9 +11,11 @@ from .hostfs import HostFS, describe_oserror
 
 
 def collect_host(fs: HostFS, errors: ErrorLog, docker_root_dir: str | None, *, redact_secrets: bool = True,
-                 data_root: str | None = None) -> dict[str, Any]:
-    """The host section. Every file is read through `fs`, so --host-root applies to /proc too."""
+                 data_root: str | None = None, daemon_pid: int | None = None) -> dict[str, Any]:
+    """The host section. Every file is read through `fs`, so --host-root applies to /proc too.
+    `daemon_pid`: the engine's process, whose network namespace is the one whose sockets count."""
     mounts = read_mounts(fs, errors)
+    listening, listening_source = listening_tcp(fs, errors, daemon_pid)
     return {
         "os_release": read_os_release(fs, errors),
         "kernel": read_kernel(fs, errors),
@@ -23,7 +25,8 @@ def collect_host(fs: HostFS, errors: ErrorLog, docker_root_dir: str | None, *, r
         "apparmor": apparmor(fs),
         "selinux": selinux(fs),
         "docker_group": docker_group(fs, errors),
-        "listening_tcp": listening_tcp(fs, errors),
+        "listening_tcp": listening,
+        "listening_tcp_source": listening_source,
         "environment": {"DOCKER_CONTENT_TRUST": os.environ.get("DOCKER_CONTENT_TRUST")},
         "processes": processes_of_interest(fs, errors, redact_secrets),
     }
@@ -226,12 +229,20 @@ def _passwd_primary_groups(fs: HostFS) -> list[tuple[str, int]]:
     return out
 
 
-def listening_tcp(fs: HostFS, errors: ErrorLog) -> list[dict[str, Any]] | None:
-    """Listening TCP sockets of the host's network namespace, from /proc/1/net/tcp{,6}."""
+def listening_tcp(fs: HostFS, errors: ErrorLog, daemon_pid: int | None = None
+                  ) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
+    """Listening TCP sockets as the daemon sees them: from /proc/<daemon pid>/net/tcp{,6}, the
+    daemon's network namespace (a hardened dockerd may run in one of its own, and swarm then
+    listens there, not in the host's); /proc/1's when the daemon process is unknown. Also
+    returns where they were read and whether that namespace is pid 1's."""
+    pid = daemon_pid or 1
+    netns, host_netns = _netns(fs, pid), _netns(fs, 1)
+    source = {"pid": pid, "path": f"/proc/{pid}/net/tcp", "netns": netns,
+              "host_netns": netns == host_netns if netns and host_netns else None}
     out: list[dict[str, Any]] = []
     read_any = False
     for name, family in (("tcp", "ipv4"), ("tcp6", "ipv6")):
-        text = fs.read_text_or_none(f"/proc/1/net/{name}")
+        text = fs.read_text_or_none(f"/proc/{pid}/net/{name}")
         if text is None:
             continue
         read_any = True
@@ -242,9 +253,17 @@ def listening_tcp(fs: HostFS, errors: ErrorLog) -> list[dict[str, Any]] | None:
             addr_hex, port_hex = fields[1].split(":")
             out.append({"address": _decode_addr(addr_hex, family), "port": int(port_hex, 16), "family": family})
     if not read_any:
-        errors.add("/host/listening_tcp", "could not read /proc/1/net/tcp")
+        errors.add("/host/listening_tcp", f"could not read /proc/{pid}/net/tcp")
+        return None, source
+    return sorted(out, key=lambda s: (s["family"], s["address"], s["port"])), source
+
+
+def _netns(fs: HostFS, pid: int) -> str | None:
+    """net:[4026531840] for a process, or None when its namespace link is unreadable."""
+    try:
+        return fs.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
         return None
-    return sorted(out, key=lambda s: (s["family"], s["address"], s["port"]))
 
 
 def _decode_addr(hex_addr: str, family: str) -> str:

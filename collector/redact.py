@@ -279,6 +279,17 @@ def redact_daemon_config(config_file: dict[str, Any]) -> dict[str, Any]:
     return config_file
 
 
+def redact_toml_config(config_file: dict[str, Any]) -> dict[str, Any]:
+    """A TOML file (containers.conf, registries.conf): what redact_daemon_config hides, with the
+    raw text's `key = "value"` lines of secret-named keys too."""
+    redact_daemon_config(config_file)
+    raw = config_file.get("raw")
+    if isinstance(raw, str):
+        config_file["raw"] = re.sub(r'(?m)^(\s*([A-Za-z0-9_.-]+)\s*=\s*)(["\']).*?\3',
+                                    lambda m: f'{m.group(1)}"{MARKER}"' if _is_secret_name(m.group(2)) else m.group(0), raw)
+    return config_file
+
+
 def redact_service(service: dict[str, Any]) -> dict[str, Any]:
     """A swarm service's container spec carries the same env, command and args as a container."""
     for spec in (service.get("Spec") or {}, service.get("PreviousSpec") or {}):

@@ -17,11 +17,13 @@ import jsonschema
 
 from .audit import collect_audit
 from .daemon import collect_daemon
-from .engine import DEFAULT_CONCURRENCY, collect_engine, connect, endpoint_url
+from .podman import collect_podman
+from .engine import DEFAULT_CONCURRENCY, collect_engine, connect, endpoint_url, read_version
 from .errors import ErrorLog
 from .files import collect_files, paths_to_stat
 from .host import collect_host
 from .hostfs import HostFS
+from .identity import PODMAN, identify
 
 SCHEMA_VERSION = "1.0"
 
@@ -58,27 +60,46 @@ def is_remote(endpoint: str) -> bool:
     return not endpoint.startswith(("unix://", "npipe://", "http+docker://"))
 
 
-def own_container_id() -> str | None:
+# A container id in this process's cgroup path: docker-<id>.scope, docker/<id>, libpod-<id>.scope.
+_CGROUP_ID = re.compile(r"(?:docker|libpod)[-/]([0-9a-f]{64})(?:\.scope)?(?:/|$)")
+# The files every runtime bind-mounts into its containers from its per-container directory.
+_CONTAINER_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/run/.containerenv")
+
+
+def own_container_id(proc: str = "/proc/self") -> str | None:
     """The collector's own container id, so policies can leave it out. This is about the
     collector's process, not the host, so it reads this process's /proc/self (not --host-root):
-    cgroup v1 paths (docker/<id>, docker-<id>.scope) and, under cgroup v2 where the cgroup path is
-    just `/`, the container's own /etc/hostname and resolv.conf bind mounts in mountinfo."""
-    for path in ("/proc/self/cgroup", "/proc/self/mountinfo"):
-        try:
-            text = Path(path).read_text(errors="replace")
-        except OSError:
+    its cgroup path (docker/<id>, docker-<id>.scope, libpod-<id>.scope) and, under cgroup v2
+    where the path is just `/`, the runtime's bind mounts of ITS /etc/hostname, /etc/hosts or
+    resolv.conf from .../containers/<id>/. Any other mount that names a container directory
+    (the host's mountinfo shows every container's /containers/<id>/mounts/secrets) is another
+    container's, not ours."""
+    try:
+        for line in Path(f"{proc}/cgroup").read_text(errors="replace").splitlines():
+            match = _CGROUP_ID.search(line.split(":", 2)[-1])
+            if match:
+                return match.group(1)
+    except OSError:
+        pass
+    try:
+        mountinfo = Path(f"{proc}/mountinfo").read_text(errors="replace")
+    except OSError:
+        return None
+    for line in mountinfo.splitlines():
+        fields = line.split(" - ", 1)[0].split()
+        if len(fields) < 5 or fields[4] not in _CONTAINER_FILES:
             continue
-        match = re.search(r"(?:docker[-/]|/containers/)([0-9a-f]{64})", text)
+        match = re.search(r"/containers/(?:overlay-containers/)?([0-9a-f]{64})(?:/userdata)?/[^/]+$", fields[3])
         if match:
             return match.group(1)
     return None
 
 
-def _rootless(info: dict[str, Any], daemon: dict[str, Any]) -> bool | None:
-    """Rootless engines say so in /info SecurityOptions (name=rootless); without /info, the
-    daemon's own --rootless flag or rootlesskit environment tells."""
-    if info:
-        return any("name=rootless" in str(o) for o in info.get("SecurityOptions") or [])
+def _rootless(engine_rootless: bool | None, daemon: dict[str, Any]) -> bool | None:
+    """Rootless engines say so in /info (identity.py); without /info, the daemon's own
+    --rootless flag or rootlesskit environment tells."""
+    if engine_rootless is not None:
+        return engine_rootless
     process = (daemon or {}).get("process")
     if process:
         return "--rootless" in process.get("argv", []) or "ROOTLESSKIT_STATE_DIR" in (process.get("environment") or {})
@@ -108,18 +129,29 @@ def collect(options: CollectOptions) -> dict[str, Any]:
     fs = HostFS(options.host_root or "/")
     try:
         say("reading engine objects")
+        version, headers = read_version(client, errors)
+        kind = identify(version, None, headers)["kind"]
         engine = collect_engine(client, errors, redact_secrets=options.redact, label_filter=options.label_filter,
-                                concurrency=options.concurrency, after_list=options.after_list)
+                                concurrency=options.concurrency, after_list=options.after_list,
+                                version=version, kind=kind)
     finally:
         client.close()
     info = engine["engine"]["info"] or {}
+    identity = identify(version, info, headers)
     say("reading daemon configuration and host files")
-    daemon = collect_daemon(fs, errors, redact_secrets=options.redact, collect_host=collect_host_sections,
-                            endpoint=endpoint, info=info)
+    if kind == PODMAN:
+        daemon = collect_podman(fs, errors, redact_secrets=options.redact, collect_host=collect_host_sections,
+                                endpoint=endpoint, info=info, rootless=identity["rootless"],
+                                libpod_info=engine["engine"].get("libpod_info"))
+    else:
+        daemon = collect_daemon(fs, errors, redact_secrets=options.redact, collect_host=collect_host_sections,
+                                endpoint=endpoint, info=info)
     if collect_host_sections:
         data_root = ((daemon.get("options") or {}).get("data-root") or {}).get("value")
+        daemon_pid = (daemon.get("process") or {}).get("pid")
         host = collect_host(fs, errors, info.get("DockerRootDir"), redact_secrets=options.redact,
-                            data_root=data_root if isinstance(data_root, str) else None)
+                            data_root=data_root if isinstance(data_root, str) else None,
+                            daemon_pid=daemon_pid if isinstance(daemon_pid, int) else None)
         files = collect_files(fs, errors, paths_to_stat(fs, daemon, info.get("DockerRootDir"), info, host.get("processes")))
         audit = collect_audit(fs, errors, run_auditctl=options.host_root in (None, "/"))
     else:
@@ -137,11 +169,12 @@ def collect(options: CollectOptions) -> dict[str, Any]:
             "finished_at": _now(),
             "hostname": info.get("Name") or socket.gethostname(),
             "engine_endpoint": endpoint,
+            "engine": identity,
             "collector": {
                 "uid": os.getuid(),
                 "in_container": in_container,
                 "container_id": container_id,
-                "rootless": _rootless(info, daemon),
+                "rootless": _rootless(identity["rootless"], daemon),
                 "remote": remote,
                 "host_root": (options.host_root or "/") if collect_host_sections else None,
                 "redacted": options.redact,

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .snapshot import SnapshotError, parse, read_bytes, validate
+from .snapshot import SnapshotError, engine_summary, engine_text, parse, read_bytes, validate
 
 RESULTS_MAJOR = "1"
 
@@ -236,7 +236,9 @@ def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             files.append({"path": path, "changes": [{"setting": f, "old": o.get(f), "new": n.get(f)} for f in fields]})
     version = lambda s: (((s.get("engine") or {}).get("version")) or {}).get("Version")  # noqa: E731
     old_images, new_images = _image_names(old), _image_names(new)
-    meta = lambda s: {"host": (s.get("meta") or {}).get("hostname"), "collected_at": (s.get("meta") or {}).get("finished_at")}  # noqa: E731
+    meta = lambda s: {"host": (s.get("meta") or {}).get("hostname"), "collected_at": (s.get("meta") or {}).get("finished_at"),  # noqa: E731
+                      "engine": engine_summary(s)}
+    old_engine, new_engine = engine_summary(old), engine_summary(new)
     return {
         "kind": "snapshots",
         "old": meta(old), "new": meta(new),
@@ -245,6 +247,10 @@ def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         "containers_changed": changed,
         "daemon_options_changed": daemon,
         "engine_version": None if version(old) == version(new) else {"old": version(old), "new": version(new)},
+        # Another kind of engine (docker -> podman) or rootless mode switched: every daemon
+        # setting means something else, so say it before the setting-by-setting changes.
+        "engine_changed": None if (old_engine["kind"], old_engine["rootless"]) == (new_engine["kind"], new_engine["rootless"])
+        else {"old": old_engine, "new": new_engine},
         "images_added": sorted(new_images - old_images),
         "images_removed": sorted(old_images - new_images),
         "files_changed": files,
@@ -255,7 +261,7 @@ def has_drift(report: dict[str, Any]) -> bool:
     """Snapshots: anything changed. Results: any new failing finding."""
     if report["kind"] == "results":
         return bool(report["new_findings"])
-    return any(bool(report[k]) for k in ("containers_added", "containers_removed", "containers_changed",
+    return any(bool(report.get(k)) for k in ("engine_changed", "containers_added", "containers_removed", "containers_changed",
                                            "daemon_options_changed", "engine_version", "images_added",
                                            "images_removed", "files_changed"))
 
@@ -282,6 +288,9 @@ def render_text(report: dict[str, Any]) -> str:
             if ids:
                 lines.append(f"{title}: {', '.join(ids)}")
         return "\n".join(lines) + "\n"
+    if report.get("engine_changed"):
+        lines.append(f"Engine changed: {engine_text(report['engine_changed']['old'])} -> "
+                     f"{engine_text(report['engine_changed']['new'])}")
     lines.append(f"Containers added: {len(report['containers_added'])}")
     lines += [f"  + {n}" for n in report["containers_added"]]
     lines.append(f"Containers removed: {len(report['containers_removed'])}")

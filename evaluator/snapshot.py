@@ -272,6 +272,26 @@ def validate(snapshot: dict[str, Any], name: str = "snapshot", size: int = 0) ->
         raise SnapshotError(f"{name}: does not match the snapshot schema at {where}: {message}")
 
 
+def engine_summary(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """{kind, version, rootless} of the engine judged; snapshots from before meta.engine are
+    dockerd's (the version from /version, rootless from meta.collector)."""
+    meta = snapshot.get("meta") or {}
+    engine = meta.get("engine") if isinstance(meta.get("engine"), dict) else {}
+    version = ((snapshot.get("engine") or {}).get("version") or {}) if isinstance(snapshot.get("engine"), dict) else {}
+    return {"kind": engine.get("kind", "docker" if not engine else None),
+            "version": engine.get("version", version.get("Version") if isinstance(version, dict) else None),
+            "rootless": engine.get("rootless", (meta.get("collector") or {}).get("rootless"))}
+
+
+def engine_text(engine: dict[str, Any] | None) -> str:
+    """'podman 4.3.1 (rootless)' for report headers."""
+    if not engine:
+        return "unknown engine"
+    words = [str(engine.get("kind") or "unknown engine"), str(engine.get("version") or "")]
+    text = " ".join(w for w in words if w)
+    return text + (" (rootless)" if engine.get("rootless") else "")
+
+
 def summary(snapshot: dict[str, Any], data: bytes) -> dict[str, Any]:
     """What results say about the snapshot they judged."""
     meta = snapshot.get("meta") or {}
@@ -281,6 +301,7 @@ def summary(snapshot: dict[str, Any], data: bytes) -> dict[str, Any]:
         "schema_version": snapshot.get("schema_version"),
         "collected_at": meta.get("finished_at"),
         "hullcheck_version": meta.get("hullcheck_version"),
+        "engine": engine_summary(snapshot),
         "collector_errors": len(meta.get("errors") or []),
         "containers": len(snapshot.get("containers") or []),
         "running_containers": sum(1 for c in snapshot.get("containers") or []

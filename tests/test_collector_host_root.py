@@ -56,7 +56,11 @@ def host_tree(tmp_path: Path) -> Path:
     _write(root, f"{proc}/environ", "PATH=/usr/bin\0DOCKER_CERT_PATH=/etc/docker/tls\0SECRET=x\0")
     _write(root, "/proc/1/mountinfo", "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
                                       "99 27 254:7 / /var/lib/docker rw,relatime - xfs /dev/vdb rw\n")
+    # The host's namespace listens elsewhere: the daemon's own namespace (its pid's net/tcp) counts.
     _write(root, "/proc/1/net/tcp",
+           "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+           "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n")
+    _write(root, f"{proc}/net/tcp",
            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
            "   0: 00000000:0948 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n"
            "   1: 0100007F:0016 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 2 1\n")
@@ -142,6 +146,7 @@ def test_every_host_fact_comes_from_the_tree(host_tree, tmp_path, hullcheck_cli,
     assert host["kernel"]["release"] == "9.9.9-hullcheck-tree"
     assert host["docker_group"] == {"exists": True, "gid": 999, "members": ["alice", "hcadmin", "hcbot"]}
     assert host["listening_tcp"] == [{"address": "0.0.0.0", "port": 2376, "family": "ipv4"}]
+    assert host["listening_tcp_source"]["pid"] == DOCKERD_PID, "the daemon's network namespace, not pid 1's"
     assert {m["mount_point"]: m["device"] for m in host["mounts"]} == {"/": "254:0", "/var/lib/docker": "254:7"}
     assert [p["pid"] for p in host["processes"]] == [DOCKERD_PID]
 
@@ -247,9 +252,21 @@ def test_the_dockerd_serving_the_endpoint_is_chosen_among_several(tmp_path):
     # 100 and 300 both serve the default socket (/var/run -> /run): the data-root decides.
     assert choose("unix:///var/run/docker.sock", "/data/alt")[:2] == (300, "endpoint+data-root")
     assert choose("unix:///run/docker.sock", "/var/lib/docker/100000.100000")[:2] == (100, "endpoint+data-root")
-    # Nothing matches: the pidfile that names its process, else the oldest, said in meta.errors.
+    # Two serve the endpoint and neither data-root decides: the pidfile that names its process,
+    # else the oldest, said in meta.errors.
     _write(root, "/run/alt.pid", "300\n")
-    assert choose("tcp://10.0.0.5:2376", "/nowhere")[:2] == (300, "pidfile")
+    assert choose("unix:///var/run/docker.sock", "/nowhere")[:2] == (300, "pidfile")
     (root / "run/alt.pid").unlink()
-    pid, how, errors = choose("tcp://10.0.0.5:2376", "/nowhere")
+    pid, how, errors = choose("unix:///var/run/docker.sock", "/nowhere")
     assert (pid, how) == (100, "oldest") and errors[0]["source"] == "/daemon/process/chosen_by"
+    # None serves the endpoint: no daemon is attached at all, and meta.errors says why.
+    errors = ErrorLog()
+    assert choose_dockerd(fs, candidates, "tcp://10.0.0.5:2376", {}, units, errors) is None
+    [error] = errors.as_list()
+    assert error["source"] == "/daemon/process" and "no dockerd process serves tcp://10.0.0.5:2376" in error["reason"]
+    assert "pid 200 serves /tmp/test/docker.sock" in error["reason"]
+    # Not even the only one on the host.
+    errors = ErrorLog()
+    assert choose_dockerd(fs, [c for c in candidates if c["pid"] == 100], "unix:///tmp/test/docker.sock", {}, units,
+                          errors) is None
+    assert errors.as_list()[0]["source"] == "/daemon/process"

@@ -128,3 +128,50 @@ def test_a_daemon_json_that_does_not_parse_is_kept_raw_and_options_fail_closed(t
     assert config["parse_error"].startswith("line 1 column 15")
     assert daemon["options"] is None
     assert any(e["source"] == "/daemon/options" and "does not parse" in e["reason"] for e in errors.as_list())
+
+
+def test_own_container_id_comes_from_this_process_not_other_containers_mounts(tmp_path):
+    """On a host, mountinfo lists every container's secrets mount (/containers/<id>/mounts/secrets):
+    that is another container, not the collector's. In a container, the runtime's bind mount of
+    /etc/hostname (dockerd) or /run/.containerenv (Podman) from its directory names ours."""
+    from collector.snapshot import own_container_id
+
+    other, ours = "a" * 64, "b" * 64
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "cgroup").write_text("0::/\n")
+    host_mounts = (f"30 25 0:40 / /var/lib/docker/containers/{other}/mounts/secrets rw - tmpfs tmpfs rw\n"
+                   f"31 25 254:0 /var/lib/docker/containers/{other}/hostname /var/lib/docker/x rw - ext4 /dev/vda rw\n")
+    (proc / "mountinfo").write_text(host_mounts)
+    assert own_container_id(str(proc)) is None
+    (proc / "mountinfo").write_text(host_mounts + f"32 25 254:0 /var/lib/docker/containers/{ours}/hostname /etc/hostname "
+                                                  "rw - ext4 /dev/vda rw\n")
+    assert own_container_id(str(proc)) == ours
+    (proc / "mountinfo").write_text(f"33 25 0:50 /containers/overlay-containers/{ours}/userdata/.containerenv "
+                                    "/run/.containerenv rw - tmpfs tmpfs rw\n")
+    assert own_container_id(str(proc)) == ours
+    (proc / "cgroup").write_text(f"0::/machine.slice/libpod-{other}.scope/container\n")
+    assert own_container_id(str(proc)) == other, "the cgroup path wins"
+    (proc / "cgroup").write_text(f"4:memory:/docker/{other}\n0::/\n")
+    assert own_container_id(str(proc)) == other
+
+
+def test_podman_api_answers_are_normalised_with_the_raw_answer_kept():
+    """Shapes recorded from Podman 4.3's compat API (see tests/test_engines_podman.py for the live run)."""
+    from collector import normalise
+
+    top = {"Titles": ["USER", "PID", "COMMAND"], "Processes": ["root 1 /usr/sbin/sshd -D", ["root", "7", "sleep 9"]]}
+    fixed, raw = normalise.processes(top)
+    assert fixed["Processes"] == [["root", "1", "/usr/sbin/sshd -D"], ["root", "7", "sleep 9"]]
+    assert raw["/processes"]["Processes"][0] == "root 1 /usr/sbin/sshd -D"
+    inspect = {"State": {"Running": True, "Health": {"Status": "", "FailingStreak": 0, "Log": None}},
+               "HostConfig": {"CapAdd": ["cap_net_admin"], "CapDrop": ["MKNOD"]}}
+    raw = normalise.container(inspect)
+    assert "Health" not in inspect["State"] and raw["/inspect/State/Health"]["Status"] == ""
+    assert inspect["HostConfig"]["CapAdd"] == ["NET_ADMIN"] and raw["/inspect/HostConfig/CapAdd"] == ["cap_net_admin"]
+    assert "/inspect/HostConfig/CapDrop" not in raw, "unchanged fields are not repeated"
+    healthy = {"State": {"Health": {"Status": "healthy"}}}
+    assert normalise.container(healthy) == {} and healthy["State"]["Health"]["Status"] == "healthy"
+    image = {"Config": {"Cmd": ["x"]}}
+    raw = normalise.image_healthcheck(image, {"HealthCheck": {"Test": ["CMD", "true"]}})
+    assert image["Config"]["Healthcheck"] == {"Test": ["CMD", "true"]} and raw == {"/inspect/Config/Healthcheck": None}

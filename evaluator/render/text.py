@@ -38,13 +38,14 @@ def _finding_line(finding: dict[str, Any]) -> str:
 
 def render(document: dict[str, Any], *, color: bool = False, verbose: bool = False, width: int = 100, **_: Any) -> str:
     from . import SECTION_NAMES, cis_id, section_of
+    from ..snapshot import engine_text
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False,
                       soft_wrap=True, color_system="standard" if color else None)
     snap = document.get("snapshot") or {}
     console.print(f"[bold]hullcheck[/bold] {escape(str((document.get('tool') or {}).get('version', '')))} - "
-                  f"host {escape(str(snap.get('host')))} - snapshot {str(snap.get('sha256', ''))[:12]} "
+                  f"host {escape(str(snap.get('host')))} - {escape(engine_text(snap.get('engine')))} - snapshot {str(snap.get('sha256', ''))[:12]} "
                   f"collected {escape(str(snap.get('collected_at')))}")
     if snap.get("collector_errors"):
         console.print(f"[magenta]note:[/magenta] the collector could not read {snap['collector_errors']} source(s); "
