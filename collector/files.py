@@ -86,6 +86,13 @@ def paths_to_stat(fs: HostFS, daemon: dict[str, Any], data_root: str | None, inf
                 add(stream, "daemon socket (systemd docker.socket)")
     for path in fs.walk_files("/etc/docker", include_dirs=True):
         add(path, "below /etc/docker")
+    if daemon.get("kind") == "podman":
+        add("/etc/containers", "Podman's configuration directory")
+        for path in fs.walk_files("/etc/containers", include_dirs=True):
+            add(path, "below /etc/containers")
+        for name, records in ((daemon.get("podman") or {}).get("files") or {}).items():
+            for record in records:
+                add(record.get("path"), f"Podman {name} ({record.get('chosen_by')})")
     process = daemon.get("process") or {}
     exe = process.get("exe")
     if exe:

@@ -330,6 +330,11 @@ def effective_settings(process: dict[str, Any], files: dict[str, list[dict[str, 
                                 "file": ", ".join(r["path"] for r in files["registries.conf"] if r["exists"])},
         "rootless": {"value": rootless, "source": "default"},
     }
+    # daemon.json's meaning under daemon.json's name: debug is log-level debug; a default user
+    # namespace (containers.conf userns other than "host") is what userns-remap gives dockerd.
+    options["debug"] = {**options["log-level"], "value": options["log-level"]["value"] == "debug"}
+    userns = options["userns"]["value"]
+    options["userns-remap"] = {**options["userns"], "value": "" if userns in ("", "host", None) else userns}
     for key in ("default-ulimits",):
         if isinstance(options[key]["value"], list):
             options[key]["value"] = _ulimits(options[key]["value"])

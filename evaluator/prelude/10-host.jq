@@ -41,7 +41,37 @@ def engine_security_option($name):
 def security_option_value($key):
   [split(",")[] | select(startswith($key + "=")) | ltrimstr($key + "=")] | first;
 
-def is_rootless: $snap.meta.collector.rootless == true or engine_security_option("rootless") != null;
+def is_rootless: $snap.meta.collector.rootless == true or $snap.meta.engine.rootless == true
+  or engine_security_option("rootless") != null;
+
+# The engine the snapshot was collected from (meta.engine.kind); snapshots from before hullcheck
+# told engines apart are dockerd's.
+def engine_kind: $snap.meta.engine.kind // "docker";
+def is_podman: engine_kind == "podman";
+
+# The logging driver new containers get: docker info's, or Podman's containers.conf log_driver
+# (Podman's compat /info reports LoggingDriver "").
+def engine_log_driver: if is_podman then daemon_setting("log-driver") else engine_info.LoggingDriver end;
+
+# The engine's configuration directory: /etc/docker, or Podman's /etc/containers.
+def engine_config_dir: if is_podman then "/etc/containers" else "/etc/docker" end;
+
+# Whether the engine can enforce a resource limit ("memory", "cpu", "pids"): a rootless dockerd
+# without cgroup delegation runs with CgroupDriver "none" and records limits it never applies;
+# docker info says so per limit (MemoryLimit, CPUShares, PidsLimit false), Podman also lists the
+# cgroup controllers it may use (libpod /info host.cgroupControllers).
+def limits_enforced($controller):
+  engine_info as $i
+  | ({memory: "MemoryLimit", cpu: "CPUShares", pids: "PidsLimit"}[$controller]) as $flag
+  | ($snap.engine.libpod_info.host.cgroupControllers // null) as $controllers
+  | ($i.CgroupDriver // "") != "none" and $i[$flag] != false
+    and ($controllers == null or ($controllers | index($controller)) != null);
+
+# Why limits_enforced is false, for messages.
+def limits_unenforced_text($controller):
+  "the \(engine_kind) engine cannot enforce \($controller) limits (CgroupDriver \(engine_info.CgroupDriver // "?" | tojson)"
+  + (if ($snap.engine.libpod_info.host.cgroupControllers // null) != null
+     then ", cgroup controllers \($snap.engine.libpod_info.host.cgroupControllers | tojson)" else "" end) + ")";
 
 # Swarm mode is on (active, or locked/pending on its way there).
 def swarm_enabled:

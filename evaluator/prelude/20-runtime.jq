@@ -14,6 +14,15 @@ def default_caps:
   ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
    "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"];
 
+# The engine's own default set: Podman's comes from containers.conf (default_capabilities), and
+# is smaller than dockerd's. Podman's compat inspect states CapAdd/CapDrop against dockerd's
+# defaults, so effective_caps below is right for both engines.
+def engine_default_caps:
+  if is_podman then
+    (($snap.daemon.options // {})["default-capabilities"].value
+     // error("Podman's default capabilities were not collected (see meta.errors)")) | map(cap_name)
+  else default_caps end;
+
 # The capabilities a container really runs with, computed as the engine does (moby
 # TweakCapabilities): privileged or CapAdd ALL give every capability but the dropped ones; CapDrop
 # ALL keeps only what CapAdd names; otherwise the defaults minus CapDrop plus CapAdd.
@@ -34,7 +43,7 @@ def has_effective_cap($c):
 def caps_beyond_default:
   effective_caps
   | if .all then ["ALL" + (if (.except | length) > 0 then " except " + (.except | join(",")) else "" end)]
-    else .caps - default_caps end;
+    else .caps - engine_default_caps end;
 
 # Published ports as the engine bound them (NetworkSettings.Ports): an empty HostPort is 0.
 def port_bindings:

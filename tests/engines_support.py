@@ -1,0 +1,304 @@
+"""Other engines for tests: `podman system service` and a rootless dockerd, each started by us
+in a network namespace of our own (entered with `nsenter --net=/run/netns/NAME`: `ip netns exec`
+remounts /sys and hides the cgroup mounts) and stopped by us, by pid, with everything they left.
+
+Every wait has a deadline; a failure raises with the engine's log tail, never hangs.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from collector_support import busybox_path
+
+NETNS_PREFIX = "hce"
+ROOTLESS_USER = "hcrootless"
+# Podman on this kind of host cannot raise nofile/nproc to its defaults (1048576) for containers:
+# a containers.conf of ours sets limits the host allows (which 2.8 then judges).
+CONTAINERS_CONF = '[containers]\ndefault_ulimits = ["nofile=1024:2048", "nproc=512:1024"]\nlog_driver = "k8s-file"\n'
+
+
+def _run(argv: list[str], timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:6])} failed ({proc.returncode}): {(proc.stderr or proc.stdout)[-1500:]}")
+    return proc
+
+
+class NetNS:
+    """A named network namespace with loopback up, removed on exit."""
+
+    def __init__(self) -> None:
+        self.name = f"{NETNS_PREFIX}{secrets.token_hex(3)}"
+
+    def __enter__(self) -> "NetNS":
+        _run(["ip", "netns", "add", self.name], timeout=30)
+        _run(["nsenter", f"--net=/run/netns/{self.name}", "ip", "link", "set", "lo", "up"], timeout=30)
+        return self
+
+    def enter(self) -> list[str]:
+        return ["nsenter", f"--net=/run/netns/{self.name}", "--"]
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(["ip", "netns", "delete", self.name], capture_output=True, timeout=30, check=False)
+
+
+def _pids_mentioning(marker: str) -> list[int]:
+    """Processes whose command line or environment names our directory (conmon, shims, helpers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        for part in ("cmdline", "environ"):
+            try:
+                if marker.encode() in Path(f"/proc/{entry}/{part}").read_bytes():
+                    found.append(int(entry))
+                    break
+            except OSError:
+                continue
+    return found
+
+
+def _cleanup_dir(directory: Path) -> None:
+    """End what still runs from our directory, unmount below it, remove it."""
+    for _ in range(3):
+        pids = _pids_mentioning(str(directory))
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.5)
+    prefix = str(directory) + "/"
+    points = [line.split()[4].replace("\\040", " ") for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30, check=False)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _wait_for_socket(socket: Path, proc: subprocess.Popen[bytes], log: Path, what: str, timeout: float) -> None:
+    import docker
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited ({proc.returncode}): {_tail(log)}")
+        if socket.exists():
+            try:
+                client = docker.APIClient(base_url=f"unix://{socket}", timeout=10)
+                client.ping()
+                client.close()
+                return
+            except Exception:  # noqa: BLE001 - not ready yet
+                pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{what} did not answer on {socket} within {timeout:.0f}s: {_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    try:
+        return log.read_text(errors="replace")[-2000:]
+    except OSError:
+        return ""
+
+
+def sshd_lookalike(directory: Path) -> Path:
+    """A static binary that just waits, to run as /usr/sbin/sshd in a container (5.7)."""
+    source = directory / "pause.c"
+    source.write_text("#include <unistd.h>\nint main(void){for(;;)pause();}\n")
+    binary = directory / "sshd"
+    _run(["gcc", "-static", "-Os", "-o", str(binary), str(source)], timeout=120)
+    return binary
+
+
+def image_context(directory: Path, *, healthcheck: bool, sshd: bool = False) -> Path:
+    """A FROM-scratch build context with the static busybox (no registry, no RUN step)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy(busybox_path(), directory / "busybox")
+    lines = ["FROM scratch", "COPY busybox /bin/busybox"]
+    if sshd:
+        shutil.copy(sshd_lookalike(directory), directory / "sshd-bin")
+        lines.append("COPY sshd-bin /usr/sbin/sshd")
+    if healthcheck:
+        lines.append('HEALTHCHECK --interval=30s CMD ["/bin/busybox", "true"]')
+    lines.append('CMD ["/bin/busybox", "sleep", "3600"]')
+    (directory / "Dockerfile").write_text("\n".join(lines) + "\n")
+    return directory
+
+
+class PodmanService:
+    """`podman system service` as root, with its own storage, CONTAINERS_CONF and socket."""
+
+    def __init__(self, netns: NetNS) -> None:
+        self.netns = netns
+        self.dir = Path(tempfile.mkdtemp(prefix="hce-podman-", dir="/tmp"))
+        self.socket = self.dir / "podman.sock"
+        self.url = f"unix://{self.socket}"
+        self.conf = self.dir / "containers.conf"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "CONTAINERS_CONF": str(self.conf)}
+
+    def podman(self, *args: str, timeout: float = 120) -> str:
+        """The podman CLI on the same storage, in the same namespace."""
+        argv = [*self.netns.enter(), "podman", "--root", str(self.dir / "root"), "--runroot", str(self.dir / "run"),
+                "--cgroup-manager", "cgroupfs", *args]
+        return _run(argv, timeout=timeout, env=self.env).stdout.strip()
+
+    def start(self, timeout: float = 60) -> "PodmanService":
+        if shutil.which("podman") is None:
+            raise RuntimeError("podman is not installed (apt-get install podman; .ci/run installs it)")
+        self.conf.write_text(CONTAINERS_CONF)
+        log = self.dir / "podman.log"
+        argv = [*self.netns.enter(), "podman", "--root", str(self.dir / "root"), "--runroot", str(self.dir / "run"),
+                "--cgroup-manager", "cgroupfs", "--log-level", "info", "system", "service", "--time=0", self.url]
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        try:
+            _wait_for_socket(self.socket, self.proc, log, "podman system service", timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                subprocess.run([*self.netns.enter(), "podman", "--root", str(self.dir / "root"), "--runroot",
+                                str(self.dir / "run"), "rm", "-a", "-f", "-t", "0"], capture_output=True,
+                               timeout=60, env=self.env, check=False)
+        except subprocess.TimeoutExpired:
+            pass
+        _stop(self.proc)
+        self.proc = None
+        _cleanup_dir(self.dir)
+
+    def __enter__(self) -> "PodmanService":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def ensure_rootless_user() -> pwd.struct_passwd:
+    """An unprivileged user with subordinate ids, created once (kept: harmless, reused next run)."""
+    try:
+        user = pwd.getpwnam(ROOTLESS_USER)
+    except KeyError:
+        _run(["useradd", "--create-home", "--shell", "/bin/sh", ROOTLESS_USER], timeout=60)
+        user = pwd.getpwnam(ROOTLESS_USER)
+    for path in ("/etc/subuid", "/etc/subgid"):
+        text = Path(path).read_text() if Path(path).exists() else ""
+        if not any(line.split(":")[0] == ROOTLESS_USER for line in text.splitlines()):
+            flag = "--add-subuids" if path.endswith("uid") else "--add-subgids"
+            _run(["usermod", flag, "400000-465535", ROOTLESS_USER], timeout=60)
+    return user
+
+
+def _user_can_open_tun(user: pwd.struct_passwd) -> bool:
+    """slirp4netns needs /dev/net/tun, which some hosts leave root-only (0600)."""
+    probe = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups",
+                            "sh", "-c", "test -r /dev/net/tun -a -w /dev/net/tun"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+class RootlessDockerd:
+    """dockerd-rootless.sh (rootlesskit) as an unprivileged user, with its HOME and
+    XDG_RUNTIME_DIR in a temporary directory of ours: the config file it reads is
+    $HOME/.config/docker/daemon.json and its data root $HOME/.local/share/docker."""
+
+    SCRIPT = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
+
+    def __init__(self, netns: NetNS, config: dict[str, Any]) -> None:
+        self.netns = netns
+        self.user = ensure_rootless_user()
+        self.dir = Path(tempfile.mkdtemp(prefix="hce-rootless-", dir="/tmp"))
+        self.dir.chmod(0o755)
+        self.home = self.dir / "home"
+        self.runtime = self.dir / "run"
+        self.socket = self.runtime / "docker.sock"
+        self.url = f"unix://{self.socket}"
+        self.config = config
+        self.config_file = self.home / ".config/docker/daemon.json"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.net = "slirp4netns"
+
+    def start(self, timeout: float = 90) -> "RootlessDockerd":
+        import json
+
+        for tool in ("rootlesskit", "newuidmap", "newgidmap"):
+            if shutil.which(tool) is None:
+                raise RuntimeError(f"{tool} is not installed (apt-get install rootlesskit uidmap; .ci/run installs them)")
+        if not Path(self.SCRIPT).exists():
+            raise RuntimeError(f"{self.SCRIPT} is missing (Debian's docker.io ships it)")
+        self.config_file.parent.mkdir(parents=True)
+        self.config_file.write_text(json.dumps(self.config, indent=2) + "\n")
+        self.runtime.mkdir(mode=0o700)
+        for path in [self.home, *self.home.rglob("*"), self.runtime]:
+            os.chown(path, self.user.pw_uid, self.user.pw_gid)
+        env = {"HOME": str(self.home), "XDG_RUNTIME_DIR": str(self.runtime), "USER": self.user.pw_name,
+               "PATH": f"{Path(self.SCRIPT).parent}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+        if not _user_can_open_tun(self.user):
+            # No tap device for slirp4netns: rootlesskit keeps the (private, test-only) namespace.
+            self.net = "host"
+            env.update({"DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "host", "DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER": "none"})
+        log = self.dir / "dockerd.log"
+        argv = [*self.netns.enter(), "setpriv", f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}",
+                "--init-groups", self.SCRIPT]
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(self.home),
+                                         start_new_session=True)
+        try:
+            _wait_for_socket(self.socket, self.proc, log, f"rootless dockerd ({self.net} network)", timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def client(self) -> Any:
+        import docker
+
+        return docker.DockerClient(base_url=self.url, timeout=120)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                client = self.client()
+                for container in client.containers.list(all=True):
+                    container.remove(force=True)
+                client.close()
+            except Exception:  # noqa: BLE001 - stopping goes on regardless
+                pass
+        _stop(self.proc)
+        self.proc = None
+        _cleanup_dir(self.dir)
+
+    def __enter__(self) -> "RootlessDockerd":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
