@@ -58,10 +58,11 @@ def health_state(inspect: dict[str, Any]) -> Raw:
 
 def image_healthcheck(inspect: dict[str, Any], libpod: dict[str, Any] | None) -> Raw:
     """Podman's compat image inspect drops Config.Healthcheck; its libpod inspect keeps it as
-    HealthCheck. Put it where dockerd has it."""
+    Healthcheck. Put it where dockerd has it."""
     if not isinstance(libpod, dict):
         return {}
-    check = libpod.get("HealthCheck") or ((libpod.get("Config") or {}).get("Healthcheck"))
+    # libpod's ImageData.HealthCheck is serialised as "Healthcheck" (older releases: "HealthCheck").
+    check = libpod.get("Healthcheck") or libpod.get("HealthCheck") or ((libpod.get("Config") or {}).get("Healthcheck"))
     config = inspect.setdefault("Config", {}) if isinstance(inspect.get("Config", {}), dict) else None
     if not check or config is None or config.get("Healthcheck"):
         return {}

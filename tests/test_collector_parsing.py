@@ -173,5 +173,5 @@ def test_podman_api_answers_are_normalised_with_the_raw_answer_kept():
     healthy = {"State": {"Health": {"Status": "healthy"}}}
     assert normalise.container(healthy) == {} and healthy["State"]["Health"]["Status"] == "healthy"
     image = {"Config": {"Cmd": ["x"]}}
-    raw = normalise.image_healthcheck(image, {"HealthCheck": {"Test": ["CMD", "true"]}})
+    raw = normalise.image_healthcheck(image, {"Healthcheck": {"Test": ["CMD", "true"]}})
     assert image["Config"]["Healthcheck"] == {"Test": ["CMD", "true"]} and raw == {"/inspect/Config/Healthcheck": None}
