@@ -309,3 +309,92 @@ class RootlessDockerd:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _pids_of_user(uid: int) -> list[int]:
+    """Processes running as the test's own unprivileged user (nobody else uses it)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+class RootlessPodman:
+    """`podman system service` as the unprivileged test user, with HOME and XDG_RUNTIME_DIR of
+    ours: it reads $HOME/.config/containers/containers.conf and stores below $HOME/.local/share."""
+
+    def __init__(self, netns: NetNS, user_conf: str) -> None:
+        self.netns = netns
+        self.user = ensure_rootless_user()
+        self.dir = Path(tempfile.mkdtemp(prefix="hce-rlpodman-", dir="/tmp"))
+        self.dir.chmod(0o755)
+        self.home = self.dir / "home"
+        self.runtime = self.dir / "run"
+        self.socket = self.runtime / "podman.sock"
+        self.url = f"unix://{self.socket}"
+        self.conf = self.home / ".config/containers/containers.conf"
+        self.user_conf = user_conf
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _as_user(self) -> list[str]:
+        return [*self.netns.enter(), "setpriv", f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}",
+                "--init-groups", "env", "-i", f"HOME={self.home}", f"XDG_RUNTIME_DIR={self.runtime}",
+                f"USER={self.user.pw_name}", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+
+    def podman(self, *args: str, timeout: float = 120) -> str:
+        return _run([*self._as_user(), "podman", *args], timeout=timeout, cwd=str(self.home)).stdout.strip()
+
+    def start(self, timeout: float = 60) -> "RootlessPodman":
+        if shutil.which("podman") is None or shutil.which("newuidmap") is None:
+            raise RuntimeError("rootless podman needs podman and uidmap (apt-get install podman uidmap)")
+        self.conf.parent.mkdir(parents=True)
+        self.conf.write_text(self.user_conf)
+        self.runtime.mkdir(mode=0o700)
+        for path in [self.home, *self.home.rglob("*"), self.runtime]:
+            os.chown(path, self.user.pw_uid, self.user.pw_gid)
+        log = self.dir / "podman.log"
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen([*self._as_user(), "podman", "system", "service", "--time=0", self.url],
+                                         stdout=out, stderr=subprocess.STDOUT, cwd=str(self.home), start_new_session=True)
+        try:
+            _wait_for_socket(self.socket, self.proc, log, "rootless podman system service", timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def build(self, context: Path, tag: str) -> None:
+        for path in [context, *context.rglob("*")]:
+            os.chown(path, self.user.pw_uid, self.user.pw_gid)
+        self.podman("build", "--format", "docker", "-q", "-t", tag, str(context))
+
+    def stop(self) -> None:
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                self.podman("rm", "-a", "-f", "-t", "0", timeout=60)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            pass
+        _stop(self.proc)
+        self.proc = None
+        for _ in range(3):
+            pids = _pids_of_user(self.user.pw_uid)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.5)
+        _cleanup_dir(self.dir)
+
+    def __enter__(self) -> "RootlessPodman":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

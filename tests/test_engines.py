@@ -206,3 +206,38 @@ def test_no_daemon_is_attached_when_none_serves_the_endpoint(podman, hullcheck_c
     by_id = {r["id"]: r for r in json.loads(results_path.read_text())["results"]}
     assert by_id["cis-docker-2.8"]["status"] == "error"
     assert "Podman service process behind the endpoint is unknown" in json.dumps(by_id["cis-docker-2.8"])
+
+
+# ---- rootless Podman ---------------------------------------------------------------------------
+
+ROOTLESS_PODMAN_CONF = '[containers]\ndefault_ulimits = ["nofile=1024:2048"]\n'
+
+
+def test_rootless_podman_reads_the_users_files_and_passes_rootless_checks(hullcheck_cli, tmp_path):
+    from engines_support import RootlessPodman
+
+    with NetNS() as netns, RootlessPodman(netns, ROOTLESS_PODMAN_CONF) as service:
+        context = image_context(service.dir / "ctx", healthcheck=False)  # the user must read it
+        service.build(context, "localhost/hce-rl:1")
+        service.podman("run", "-d", "--network", "none", "--name", "limited", "--pids-limit", "100", "localhost/hce-rl:1")
+        snapshot, results = _collect_and_evaluate(hullcheck_cli, service.url, tmp_path)
+        pid = service.proc.pid
+    engine = snapshot["meta"]["engine"]
+    assert engine["kind"] == "podman" and engine["rootless"] is True and engine["rootless_by"] == "info.Rootless"
+    assert snapshot["meta"]["collector"]["rootless"] is True
+    daemon = snapshot["daemon"]
+    assert daemon["process"]["pid"] == pid and daemon["process"]["uid"] == service.user.pw_uid
+    assert daemon["podman"]["rootless"] is True
+    conf_paths = [(r["path"], r["chosen_by"]) for r in daemon["podman"]["files"]["containers.conf"]]
+    assert (str(service.conf), "user") == conf_paths[-1] and conf_paths[0][0] == "/usr/share/containers/containers.conf"
+    assert daemon["config_file"]["path"] == str(service.conf)
+    assert daemon["options"]["default-ulimits"]["file"] == str(service.conf)
+    assert daemon["options"]["data-root"]["value"] == str(service.home / ".local/share/containers/storage")
+    container = snapshot["containers"][0]
+    assert container["processes"]["Processes"], "the empty compat /top body was replaced by libpod's rows"
+    by_id = results["by_id"]
+    assert by_id["cis-docker-2.1"]["status"] == "pass" and by_id["cis-docker-2.9"]["status"] == "pass"
+    assert by_id["cis-docker-2.8"]["status"] == "pass"
+    if not (snapshot["engine"]["libpod_info"]["host"].get("cgroupControllers") or []):
+        assert _offenders(results, "cis-docker-5.29") == {"limited"}
+        assert "cannot enforce pids limits" in by_id["cis-docker-5.29"]["findings"][0]["message"]
