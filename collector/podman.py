@@ -96,9 +96,10 @@ def _service_uri(argv: list[str]) -> str | None:
     return None
 
 
-def _proc_status_uid(fs: HostFS, pid: int) -> int | None:
+def _proc_status(fs: HostFS, pid: int, field: str) -> int | None:
+    """Uid: or PPid: from /proc/PID/status."""
     for line in (fs.read_text_or_none(f"/proc/{pid}/status") or "").splitlines():
-        if line.startswith("Uid:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return None
 
@@ -134,12 +135,17 @@ def choose_service(fs: HostFS, endpoint: str, errors: ErrorLog) -> dict[str, Any
     for pid, exe, comm, argv in fs.processes():
         name = os.path.basename(exe.removesuffix(" (deleted)")) if exe else comm
         if name == "podman" and "system" in argv and "service" in argv:
-            candidates.append({"pid": pid, "exe": exe, "argv": argv, "uid": _proc_status_uid(fs, pid),
+            candidates.append({"pid": pid, "exe": exe, "argv": argv, "uid": _proc_status(fs, pid, "Uid"),
+                               "ppid": _proc_status(fs, pid, "PPid"),
                                "environment": _environment(fs, pid), "_started": _start_time(fs, pid)})
     candidates.sort(key=lambda c: (c.pop("_started"), c["pid"]))
     want = _socket_of(fs, endpoint) if endpoint.startswith("unix://") else _tcp_of(endpoint)
     summary = [{"pid": c["pid"], "exe": c["exe"], "argv": list(c["argv"]), "serves": _served(fs, c)} for c in candidates]
     matching = [c for c, s in zip(candidates, summary) if want and s["serves"] == want]
+    # Rootless podman re-executes itself inside its user namespace: the parent only waits for
+    # the child that serves. Keep the innermost.
+    parents = {c["ppid"] for c in matching}
+    matching = [c for c in matching if c["pid"] not in parents] or matching
     if len(matching) >= 1:
         if len(matching) > 1:
             errors.add("/daemon/process/chosen_by", f"{len(matching)} podman services listen on {endpoint}; "

@@ -1,6 +1,6 @@
 """Record the example snapshots in snapshots/examples/ from live daemons of our own.
 
-    python tests/collector_record_examples.py [hardened|defaults|many-misconfigured ...]
+    python tests/collector_record_examples.py [hardened|defaults|many-misconfigured|podman|rootless-podman|rootless-docker ...]
 
 Each snapshot comes from a dockerd started here for the purpose (own data-root, exec-root,
 pidfile, socket and network namespace, so it shares nothing with other daemons on the host and
@@ -169,7 +169,63 @@ def record(name: str) -> list[str]:
     return log
 
 
+def _podman(service: Any, work: Path) -> None:
+    from engines_support import image_context
+
+    service.podman("build", "--format", "docker", "-q", "-t", "localhost/hce-health:1",
+                   str(image_context(work / "health", healthcheck=True, sshd=True)))
+    service.podman("build", "--format", "docker", "-q", "-t", "localhost/hce-plain:1",
+                   str(image_context(work / "plain", healthcheck=False)))
+    run = ("run", "-d", "--network", "none")
+    service.podman(*run, "--name", "with-sshd", "localhost/hce-health:1", "/usr/sbin/sshd")
+    service.podman(*run, "--name", "plain", "localhost/hce-plain:1")
+    service.podman(*run, "--name", "limited", "--memory", "64m", "--cpu-shares", "512", "--pids-limit", "100",
+                   "--cap-add", "NET_RAW", "localhost/hce-health:1")
+
+
+def record_engine(name: str) -> list[str]:
+    """The other engines (tests/engines_support.py), each in a network namespace of its own."""
+    from engines_support import NetNS, PodmanService, RootlessDockerd, RootlessPodman, image_context
+
+    with NetNS() as netns:
+        if name == "podman":
+            engine: Any = PodmanService(netns)
+            with engine:
+                _podman(engine, engine.dir / "images")
+                snapshot = collect(CollectOptions(docker_host=engine.url))
+        elif name == "rootless-podman":
+            engine = RootlessPodman(netns, '[containers]\ndefault_ulimits = ["nofile=1024:2048"]\n')
+            with engine:
+                engine.build(image_context(engine.dir / "ctx", healthcheck=False), "localhost/hce-rl:1")
+                engine.podman("run", "-d", "--network", "none", "--name", "limited", "--pids-limit", "100",
+                              "localhost/hce-rl:1")
+                snapshot = collect(CollectOptions(docker_host=engine.url))
+        else:
+            engine = RootlessDockerd(netns, {"bridge": "none", "iptables": False, "log-level": "info",
+                                             "no-new-privileges": True})
+            with engine:
+                client = engine.client()
+                try:
+                    build_busybox(client, "hce-rootless/busybox:1")
+                    client.containers.run("hce-rootless/busybox:1", ["sleep", "3600"], name="limited", detach=True,
+                                          network_mode="none", mem_limit="64m", pids_limit=100, cpu_shares=512,
+                                          labels=LABEL)
+                    snapshot = collect(CollectOptions(docker_host=engine.url))
+                finally:
+                    client.close()
+    write_atomic(OUT / f"{name}.json", dumps(snapshot))
+    return [f"wrote {OUT / (name + '.json')}: {len(snapshot['containers'])} containers, "
+            f"{len(snapshot['meta']['errors'])} errors"]
+
+
+ENGINES = ("podman", "rootless-podman", "rootless-docker")
+
+
 if __name__ == "__main__":
-    for which in sys.argv[1:] or list(RECIPES):
+    for which in sys.argv[1:] or [*RECIPES, *ENGINES]:
+        if which in ENGINES:
+            print(f"== {which}")
+            print("\n".join(record_engine(which)))
+            continue
         print(f"== {which}")
         print("\n".join(record(which)))

@@ -226,7 +226,9 @@ def test_rootless_podman_reads_the_users_files_and_passes_rootless_checks(hullch
     assert engine["kind"] == "podman" and engine["rootless"] is True and engine["rootless_by"] == "info.Rootless"
     assert snapshot["meta"]["collector"]["rootless"] is True
     daemon = snapshot["daemon"]
-    assert daemon["process"]["pid"] == pid and daemon["process"]["uid"] == service.user.pw_uid
+    # The service re-executes itself in its user namespace: the child serves, its parent waits.
+    assert pid in (daemon["process"]["pid"], daemon["process"]["ppid"]) and daemon["process"]["chosen_by"] == "endpoint"
+    assert daemon["process"]["uid"] == service.user.pw_uid
     assert daemon["podman"]["rootless"] is True
     conf_paths = [(r["path"], r["chosen_by"]) for r in daemon["podman"]["files"]["containers.conf"]]
     assert (str(service.conf), "user") == conf_paths[-1] and conf_paths[0][0] == "/usr/share/containers/containers.conf"

@@ -125,6 +125,15 @@ def owner_text: "\(.owner // .uid):\(.group // .gid) (\(.uid):\(.gid))";
 # Owned by uid 0 and gid 0.
 def owned_by_root: owned_by(0; 0);
 
+# The uid the engine runs as: 0, or a rootless engine's user (from its process).
+def engine_uid:
+  ($snap.daemon.process // {}) as $p
+  | ($p.uid // ([($snap.host.processes // [])[] | select(.pid == $p.pid) | .uid] | first) // 0);
+
+# Root's, or, for a rootless engine, its own user's: a rootless daemon reads its config from the
+# user's home, which root does not own.
+def owned_by_engine_user: owned_by_root or (is_rootless and engine_uid != 0 and .uid == engine_uid);
+
 # Paths of the regular files the collector found under a directory, by its `why` tag.
 def files_tagged($why):
   [files_collected | to_entries[] | select(.value.exists == true and ((.value.why // []) | index([$why]) != null)) | .key];
