@@ -116,8 +116,13 @@ def test_swarm_manager_metadata_without_secret_data(docker_client):
         finally:
             client.close()
         snapshot = collect(CollectOptions(docker_host=daemon.url))
+        daemon_pid = daemon.proc.pid
     swarm = snapshot["swarm"]
     assert swarm["state"] == "active" and swarm["is_manager"] is True
+    # The daemon's network namespace is its own: its listening sockets are read there (7.2).
+    source = snapshot["host"]["listening_tcp_source"]
+    assert source["pid"] == snapshot["daemon"]["process"]["pid"] == daemon_pid
+    assert {"address": "127.0.0.1", "port": 2377, "family": "ipv4"} in snapshot["host"]["listening_tcp"]
     assert swarm["inspect"]["ID"] and swarm["unlock_key_set"] is False
     assert len(swarm["nodes"]) == 1
     assert [s["Spec"]["Name"] for s in swarm["services"]] == ["svc-one"]

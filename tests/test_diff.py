@@ -153,3 +153,17 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, hullcheck_cli):
     garbage.write_text('{"results_version": "1.0", "results": "nope", "summary": {}}')
     proc = hullcheck_cli("diff", str(garbage), str(garbage))
     assert proc.returncode == 2 and "'results' must be a list" in proc.stderr
+
+
+def test_snapshot_diff_names_a_change_of_engine(hullcheck_cli):
+    """A host moved from dockerd to Podman: every daemon setting means something else, so the
+    engine change is said first (and alone counts as drift)."""
+    proc = hullcheck_cli("diff", str(EXAMPLES / "defaults.json"), str(EXAMPLES / "podman.json"))
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.splitlines()[1] == "Engine changed: docker 20.10.24+dfsg1 -> podman 4.3.1"
+    report = diff_snapshots(json.loads((EXAMPLES / "rootless-docker.json").read_text()),
+                            json.loads((EXAMPLES / "defaults.json").read_text()))
+    assert report["engine_changed"]["old"] == {"kind": "docker", "version": "20.10.24+dfsg1", "rootless": True}
+    assert report["new"]["engine"]["rootless"] is False
+    same = json.loads((EXAMPLES / "podman.json").read_text())
+    assert diff_snapshots(same, same)["engine_changed"] is None
