@@ -64,7 +64,8 @@ def collect_podman(fs: HostFS, errors: ErrorLog, *, redact_secrets: bool, collec
     section["process"] = process
     section["podman"] = {"rootless": user_rootless, "files": files}
     main = [r for r in files["containers.conf"] if r["exists"]]
-    section["config_file"] = (main[-1] if main else (files["containers.conf"] or [None])[-1])
+    # The containers.conf that wins (the last that exists) is the config file CIS 1.1.11/3.17 mean.
+    section["config_file"] = main[-1] if main else (files["containers.conf"][-1] if files["containers.conf"] else None)
     broken = [r for records in files.values() for r in records if r.get("parse_error") or r.get("unreadable")]
     if broken:
         bad = broken[0]
@@ -131,7 +132,7 @@ def _served(fs: HostFS, proc: dict[str, Any]) -> str:
 
 def choose_service(fs: HostFS, endpoint: str, errors: ErrorLog) -> dict[str, Any] | None:
     """The `podman system service` process that listens on the endpoint; never another one."""
-    candidates = []
+    candidates: list[dict[str, Any]] = []
     for pid, exe, comm, argv in fs.processes():
         name = os.path.basename(exe.removesuffix(" (deleted)")) if exe else comm
         if name == "podman" and "system" in argv and "service" in argv:

@@ -75,10 +75,41 @@ def _pids_mentioning(marker: str) -> list[int]:
     return found
 
 
+def _with_descendants(pids: list[int]) -> list[int]:
+    """The processes and all their descendants (a container's processes under its conmon)."""
+    parent_of = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parent_of[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found = set(pids)
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parent_of.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return sorted(found)
+
+
 def _cleanup_dir(directory: Path) -> None:
-    """End what still runs from our directory, unmount below it, remove it."""
+    """End what still runs from our directory (and their children), unmount below it, remove it."""
+    _kill_mentioning(directory)
+    prefix = str(directory) + "/"
+    points = [line.split()[4].replace("\\040", " ") for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30, check=False)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _kill_mentioning(directory: Path) -> None:
+    """Only processes that name our directory: another test may run as the same user meanwhile."""
     for _ in range(3):
-        pids = _pids_mentioning(str(directory))
+        pids = _with_descendants(_pids_mentioning(str(directory)))
         if not pids:
             break
         for pid in pids:
@@ -87,11 +118,6 @@ def _cleanup_dir(directory: Path) -> None:
             except OSError:
                 pass
         time.sleep(0.5)
-    prefix = str(directory) + "/"
-    points = [line.split()[4].replace("\\040", " ") for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30, check=False)
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _stop(proc: subprocess.Popen[bytes] | None) -> None:
@@ -269,22 +295,37 @@ class RootlessDockerd:
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
         env = {"HOME": str(self.home), "XDG_RUNTIME_DIR": str(self.runtime), "USER": self.user.pw_name,
                "PATH": f"{Path(self.SCRIPT).parent}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-        if not _user_can_open_tun(self.user):
-            # No tap device for slirp4netns: rootlesskit keeps the (private, test-only) namespace.
-            self.net = "host"
-            env.update({"DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "host", "DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER": "none"})
-        log = self.dir / "dockerd.log"
-        argv = [*self.netns.enter(), "setpriv", f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}",
-                "--init-groups", self.SCRIPT]
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(self.home),
-                                         start_new_session=True)
-        try:
-            _wait_for_socket(self.socket, self.proc, log, f"rootless dockerd ({self.net} network)", timeout)
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        # slirp4netns needs a tap device the user may open; where /dev/net/tun is root-only, or
+        # slirp4netns fails, rootlesskit keeps our (private, test-only) namespace instead.
+        nets = (["slirp4netns"] if _user_can_open_tun(self.user) else []) + ["host"]
+        failures = []
+        for net in nets:
+            self.net = net
+            run_env = dict(env)
+            if net == "host":
+                run_env.update({"DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "host", "DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER": "none"})
+            log = self.dir / f"dockerd-{net}.log"
+            argv = [*self.netns.enter(), "setpriv", f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}",
+                    "--init-groups", self.SCRIPT]
+            with open(log, "wb") as out:
+                self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=run_env,
+                                             cwd=str(self.home), start_new_session=True)
+            try:
+                _wait_for_socket(self.socket, self.proc, log, f"rootless dockerd ({net} network)", timeout)
+                return self
+            except RuntimeError as exc:
+                failures.append(str(exc))
+                _stop(self.proc)
+                self.proc = None
+                _kill_mentioning(self.dir)
+                for stale in self.runtime.iterdir():
+                    if stale.is_socket() or stale.name.endswith(".pid"):
+                        stale.unlink()
+            except BaseException:
+                self.stop()
+                raise
+        self.stop()
+        raise RuntimeError("rootless dockerd could not start: " + " | ".join(failures))
 
     def client(self) -> Any:
         import docker
@@ -309,19 +350,6 @@ class RootlessDockerd:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _pids_of_user(uid: int) -> list[int]:
-    """Processes running as the test's own unprivileged user (nobody else uses it)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 class RootlessPodman:
@@ -381,16 +409,6 @@ class RootlessPodman:
             pass
         _stop(self.proc)
         self.proc = None
-        for _ in range(3):
-            pids = _pids_of_user(self.user.pw_uid)
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.5)
         _cleanup_dir(self.dir)
 
     def __enter__(self) -> "RootlessPodman":
