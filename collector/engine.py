@@ -14,12 +14,13 @@ from requests.exceptions import RequestException
 
 from .errors import ErrorLog, pointer
 from . import redact
+from hullcheck_common.errors import HullcheckError
 
 # Enough parallel requests to hide the engine's per-call latency, few enough not to load it.
 DEFAULT_CONCURRENCY = 8
 
 
-class EngineUnreachable(Exception):
+class EngineUnreachable(HullcheckError):
     """No Docker Engine answered at the endpoint."""
 
 

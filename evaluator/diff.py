@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from .snapshot import SnapshotError, parse, read_bytes, validate
+from hullcheck_common.errors import HullcheckError
+from hullcheck_common.vocabulary import resource_key
 
 RESULTS_MAJOR = "1"
 
 
-class ResultsError(Exception):
+class ResultsError(HullcheckError):
     """A results file that cannot be used (exit code 2 at the CLI)."""
 
 
@@ -70,11 +72,6 @@ def load_results(path: Path | str) -> dict[str, Any]:
 
 
 # ---- results against results --------------------------------------------------------------------
-
-def resource_key(ref: dict[str, Any]) -> str:
-    """The stable key of a resource (results written before keys existed fall back to type:name)."""
-    return str(ref.get("key") or f"{ref.get('type')}:{ref.get('name')}")
-
 
 def finding_index(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     """(policy id, resource key) -> {status, severity, title, message} for every fail, waived or error finding."""

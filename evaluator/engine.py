@@ -19,8 +19,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator
+
+from hullcheck_common.vocabulary import utc_timestamp
 
 from .policy import Policy, pack_digest
 from .program import combined_program
@@ -267,7 +268,7 @@ class Evaluator:
                  policy_ids: tuple[str, ...] | None = None) -> dict[str, Any]:
         """The results document for one snapshot (all policies, or only those named)."""
         info, verdicts = self.raw_verdicts(source, policy_ids)
-        when = evaluated_at or datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        when = evaluated_at or utc_timestamp()
         policies = self.policies if policy_ids is None else [p for p in self.policies if p.id in policy_ids]
         return build_document(policies, verdicts, info, self.pack, when)
 

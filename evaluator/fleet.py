@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .policy import SEVERITIES
-from .results import STATUSES
+from hullcheck_common.vocabulary import SEVERITIES
+from hullcheck_common.vocabulary import STATUSES
 
 FLEET_VERSION = "1.0"
 WORST_HOSTS = 10

@@ -11,12 +11,13 @@ still exits on what it could judge. Tool, input and policy errors exit 2 before 
 from __future__ import annotations
 
 from typing import Any
+from hullcheck_common.errors import HullcheckError
+from hullcheck_common.vocabulary import SEVERITIES
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 FAIL_ON_CHOICES = ("any", *SEVERITIES, "new", "none")
 
 
-class GateError(ValueError):
+class GateError(HullcheckError, ValueError):
     """A threshold that cannot be applied (unknown name, `new` without a baseline)."""
 
 

@@ -19,14 +19,16 @@ import jq
 import jsonschema
 import yaml
 
+from hullcheck_common.vocabulary import SEVERITIES
+
 from .jqsafety import JqSafetyError, check
 from .program import PRELUDE, fragment_check_program, prelude_line_count
+from hullcheck_common.errors import HullcheckError
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 JQ_FIELDS = ("resources", "applies", "assert", "message")
 
 
-class PolicyError(Exception):
+class PolicyError(HullcheckError):
     """A policy file that cannot be used: where it is, and why."""
 
     def __init__(self, path: Path | str, message: str, line: int | None = None) -> None:
@@ -82,7 +84,7 @@ class Policy:
 
 @cache
 def _schema_validator() -> jsonschema.protocols.Validator:
-    from hullcheck.resources import policy_schema_path
+    from hullcheck_common.resources import policy_schema_path
 
     return jsonschema.Draft202012Validator(json.loads(policy_schema_path().read_text()),
                                            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)

@@ -26,11 +26,12 @@ import jsonschema
 import yaml
 
 from .jqsafety import JqSafetyError, check
+from hullcheck_common.errors import HullcheckError
 
 SOON_DAYS = 14
 
 
-class WaiverError(Exception):
+class WaiverError(HullcheckError):
     """A waivers file that cannot be used: where, and why (exit code 2 at the CLI)."""
 
 
@@ -105,7 +106,7 @@ class Waiver:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
-    from hullcheck.resources import policies_dir
+    from hullcheck_common.resources import policies_dir
 
     schema = json.loads((policies_dir() / "waiver.schema.json").read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)

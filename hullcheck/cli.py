@@ -18,7 +18,9 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .resources import example_snapshot_path, policies_dir
+from hullcheck_common.atomic import write_atomic
+from hullcheck_common.errors import HullcheckError, UsageError
+from hullcheck_common.resources import example_snapshot_path, policies_dir
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -45,10 +47,6 @@ waivers_app = typer.Typer(help="Check waiver files (accepted risks with a reason
 app.add_typer(waivers_app, name="waivers")
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit code 2."""
 
 
 class OutputFormat(str, Enum):
@@ -91,7 +89,6 @@ def _write_output(text: str, output: Optional[Path], inputs: tuple[Path, ...] = 
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    from collector import write_atomic  # the one atomic writer, shared by both halves through the CLI
 
     try:
         _refuse_overwriting_inputs(output, inputs)
@@ -470,7 +467,7 @@ def test_policies(
     from evaluator import load_pack
     from evaluator.testing import coverage, run_cases
 
-    from .resources import snapshots_dir
+    from hullcheck_common.resources import snapshots_dir
 
     dirs = list(directories) if directories else [policies_dir()]
     policies = load_pack(dirs)
@@ -538,7 +535,7 @@ def schema_cmd(
     [dim]snapshot: what `collect` writes; policy: one policy file; results: what `evaluate --format json`
     writes; waiver: a --waivers file; fleet: what `evaluate --format json` writes for several snapshots.[/dim]
     """
-    from .resources import SCHEMA_KINDS, schema_path
+    from hullcheck_common.resources import SCHEMA_KINDS, schema_path
 
     if kind is None:
         for name in SCHEMA_KINDS:
@@ -716,21 +713,6 @@ def waivers_lint(
     raise typer.Exit(EXIT_ERROR if "error" in levels else EXIT_FINDINGS if "problem" in levels else EXIT_OK)
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    """The errors that are the user's input, not a bug: one line, exit 2.
-
-    The collector (and the Docker SDK it pulls in, most of a second to import) is only looked at
-    when a command used it, so `evaluate` stays quick to start.
-    """
-    from evaluator import PolicyError, SnapshotError
-
-    errors: list[type[BaseException]] = [UsageError, PolicyError, SnapshotError]
-    engine = sys.modules.get("collector.engine")
-    if engine is not None:
-        errors.append(engine.EngineUnreachable)
-    return tuple(errors)
-
-
 def _one_line(text: str, limit: int = 2000) -> str:
     """Errors are one line on stderr, whatever the message (jq's or a library's) holds."""
     line = " ".join(text.split())
@@ -763,7 +745,7 @@ def main() -> None:
     _terminate_cleanly()
     try:
         app()  # standalone: usage errors print click's message and exit 2; typer.Exit sets the code
-    except _expected_errors() as exc:  # evaluated only when something was raised
+    except HullcheckError as exc:  # the user's input, not a bug: one line, exit 2
         stderr.print(f"hullcheck: error: {_one_line(str(exc))}", markup=False)
         sys.exit(EXIT_ERROR)
     except _Signalled as exc:

@@ -20,7 +20,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(REPO), str(HERE)]
 
-from collector import CollectOptions, collect, dumps, write_atomic  # noqa: E402
+from collector import CollectOptions, collect, dumps  # noqa: E402
+from hullcheck_common.atomic import write_atomic  # noqa: E402
 from collector_support import PrivateDockerd, build_busybox  # noqa: E402
 
 OUT = REPO / "snapshots" / "examples"

@@ -119,7 +119,7 @@ def hullcheck_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 def pack() -> list[Any]:
     """The built-in policy pack, loaded once per session (test modules may define their own `pack`)."""
     from evaluator import load_pack
-    from hullcheck.resources import policies_dir
+    from hullcheck_common.resources import policies_dir
 
     return load_pack([policies_dir()])
 

@@ -15,7 +15,7 @@ from typing import Any
 import jsonpatch
 
 from evaluator import Evaluator, Selection, Source, load_pack
-from hullcheck.resources import policies_dir, snapshots_dir
+from hullcheck_common.resources import policies_dir, snapshots_dir
 
 EXAMPLES = snapshots_dir() / "examples"
 

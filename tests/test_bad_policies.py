@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from evaluator import Evaluator, Limits, Source, load_pack
-from hullcheck.resources import policies_dir
+from hullcheck_common.resources import policies_dir
 
 REPO = Path(__file__).resolve().parent.parent
 MISCONFIGURED = REPO / "snapshots" / "examples" / "misconfigured.json"

@@ -22,7 +22,7 @@ import pytest
 from evaluator import Evaluator, Limits, Source, load_pack
 from evaluator.program import fragment_check_program
 from evaluator.snapshot import SnapshotError, validate
-from hullcheck.resources import policies_dir, snapshots_dir
+from hullcheck_common.resources import policies_dir, snapshots_dir
 
 PACK = load_pack([policies_dir()])
 AUTOMATED = [p for p in PACK if p.automated]

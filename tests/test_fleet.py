@@ -88,7 +88,7 @@ def fleet_run(site: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[sub
 def alone(site: Path) -> dict[str, dict[str, Any]]:
     """Each snapshot evaluated on its own, in-process, through the evaluator's single-host path."""
     from evaluator import Evaluator, Selection, Source, load_pack
-    from hullcheck.resources import policies_dir
+    from hullcheck_common.resources import policies_dir
 
     policies = Selection(include=tuple(THREE[1::2])).apply(load_pack([policies_dir()]))
     with Evaluator(policies, pack_version=__import__("hullcheck").__version__) as ev:
@@ -162,7 +162,7 @@ def test_jobs_do_not_change_the_report(site: Path, fleet_run: Any, hullcheck_cli
 
 def test_evaluate_many_runs_one_worker_process_per_job(site: Path) -> None:
     from evaluator import Evaluator, Source, load_pack
-    from hullcheck.resources import policies_dir
+    from hullcheck_common.resources import policies_dir
 
     files = sorted(site.glob("*/snapshot.json")) * 2
     with Evaluator(load_pack([policies_dir()])) as ev:

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from evaluator import golden, load_pack
-from hullcheck.resources import policies_dir, snapshots_dir
+from hullcheck_common.resources import policies_dir, snapshots_dir
 from policy_packs import policy, write_pack
 
 EXAMPLES = snapshots_dir() / "examples"

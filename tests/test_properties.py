@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from evaluator import Evaluator, Limits, Source, load_pack
 from evaluator.results import STATUSES
 from evaluator.snapshot import validate
-from hullcheck.resources import policies_dir, snapshot_schema_path, snapshots_dir
+from hullcheck_common.resources import policies_dir, snapshot_schema_path, snapshots_dir
 
 EXAMPLES = sorted(p.stem for p in (snapshots_dir() / "examples").glob("*.json"))
 

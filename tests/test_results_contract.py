@@ -12,7 +12,7 @@ import pytest
 from evaluator import Evaluator, Source, load_pack
 from evaluator.render import render
 from evaluator.results import SCHEMA_PATH
-from hullcheck.resources import policies_dir
+from hullcheck_common.resources import policies_dir
 from policy_packs import EXAMPLES, MISCONFIGURED, policy, write_pack
 
 

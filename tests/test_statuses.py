@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evaluator import Evaluator, Source, load_pack
-from hullcheck.resources import policies_dir
+from hullcheck_common.resources import policies_dir
 from policy_packs import MISCONFIGURED, RUNNING, offenders, patched_snapshot, policy, result_of, write_pack
 
 HOST_NET = '.inspect.HostConfig.NetworkMode != "host"'

@@ -9,19 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from hullcheck_common.vocabulary import SECTION_NAMES
+
 from . import text
 from . import html, junit, markdown, sarif  # reports for CI and review (issue 7)
 
-SECTION_NAMES = {
-    "1": "Host Configuration",
-    "2": "Docker Daemon Configuration",
-    "3": "Docker Daemon Configuration Files",
-    "4": "Container Images and Build File",
-    "5": "Container Runtime",
-    "6": "Docker Security Operations",
-    "7": "Docker Swarm Configuration",
-    "other": "Beyond the CIS Benchmark",
-}
 
 
 def render_json(document: dict[str, Any], **_: Any) -> str:

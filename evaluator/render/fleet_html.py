@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from ..policy import SEVERITIES
+from hullcheck_common.vocabulary import SEVERITIES
 
 STATUS_LABEL = {"pass": "pass", "fail": "fail", "error": "error", "not_applicable": "n/a", "manual": "manual",
                 "waived": "waived"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..policy import SEVERITIES
+from hullcheck_common.vocabulary import SEVERITIES
 
 MAX_CHARS = 60_000
 

@@ -14,7 +14,9 @@ import html
 import json
 from typing import Any
 
-from .common import SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER, host_of
+from hullcheck_common.vocabulary import SEVERITIES as SEVERITY_ORDER
+
+from .common import STATUS_LABELS, STATUS_ORDER, host_of
 
 COLORS = {"pass": "#2e7d32", "fail": "#c62828", "error": "#8e24aa", "waived": "#00838f",
           "manual": "#f9a825", "not_applicable": "#9e9e9e"}
