@@ -14,7 +14,7 @@ one with ten low ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from hullcheck_common.vocabulary import SEVERITIES
 from hullcheck_common.vocabulary import STATUSES
@@ -170,24 +170,3 @@ def hosts_by_rank(fleet: dict[str, Any]) -> list[dict[str, Any]]:
         return (0, tuple(-by.get(s, 0) for s in SEVERITIES) + (-len(h["errors"]),), h["key"])
 
     return sorted(fleet["hosts"], key=rank)
-
-
-def render_fleet_json(fleet: dict[str, Any], **_: Any) -> str:
-    import json
-
-    return json.dumps(fleet, indent=2, ensure_ascii=False) + "\n"
-
-
-def fleet_formats() -> dict[str, Callable[..., str]]:
-    """The formats a fleet report comes in (per-host documents use the single-host renderers)."""
-    from .render import fleet_html, fleet_markdown, fleet_text
-
-    return {"text": fleet_text.render, "json": render_fleet_json, "markdown": fleet_markdown.render,
-            "html": fleet_html.render}
-
-
-def render_fleet(fleet: dict[str, Any], fmt: str, **options: Any) -> str:
-    formats = fleet_formats()
-    if fmt not in formats:
-        raise ValueError(f"format '{fmt}' is not available for a fleet (choose from {', '.join(formats)})")
-    return formats[fmt](fleet, **options)

@@ -17,8 +17,11 @@ leaves it.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
+
+from .errors import UsageError
 
 
 def write_atomic(path: str | os.PathLike[str], text: str | bytes, mode: int | None = None) -> None:
@@ -112,3 +115,38 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def write_output(text: str, output: str | os.PathLike[str] | None, inputs: tuple[str | os.PathLike[str], ...] = ()) -> None:
+    """Where every command's report goes: stdout for None or "-", else `output` written atomically,
+    never over one of `inputs` (same path, symlink or hard link to it). Problems are UsageError."""
+    if output is None or str(output) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    refuse_overwriting_inputs(target, inputs)
+    if target.is_dir():
+        raise UsageError(f"{target}: is a directory")
+    try:
+        write_atomic(target, text)
+    except OSError as exc:
+        raise UsageError(f"{target}: cannot write: {exc.strerror or exc}") from None
+
+
+def refuse_overwriting_inputs(output: str | os.PathLike[str] | None, inputs: tuple[str | os.PathLike[str], ...]) -> None:
+    """-o naming an input (same path, a symlink or a hard link to it) is refused before any work."""
+    if output is None or str(output) == "-":
+        return
+    target = Path(output)
+    resolved = target.resolve()
+    if any(resolved == Path(i).resolve() or _same_file(target, Path(i)) for i in inputs):
+        raise UsageError(f"{target}: refusing to overwrite an input file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when both names reach one file (hard link, bind mount)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

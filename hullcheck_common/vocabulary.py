@@ -102,3 +102,27 @@ class RawVerdict(TypedDict, total=False):
 def error_verdict(reason: str) -> RawVerdict:
     """The raw verdict of a policy that could not be judged at all."""
     return {"s": "error", "reason": reason}
+
+
+# ---- benchmark numbering ------------------------------------------------------------------------
+# A report speaks one benchmark at a time (`--benchmark`): a policy's number, section and place
+# come from that benchmark's control; policies it does not number go to OTHER_SECTION.
+
+def control_number(result: dict[str, Any], benchmark: str = DEFAULT_BENCHMARK) -> str | None:
+    """The policy's number in `benchmark` ('5.10'), or None when that benchmark does not number it."""
+    number = (result.get("controls") or {}).get(benchmark)
+    return str(number) if number else None
+
+
+def section_of(result: dict[str, Any], benchmark: str = DEFAULT_BENCHMARK) -> str:
+    """The section of `benchmark` a result belongs to ('5'), or OTHER_SECTION."""
+    number = control_number(result, benchmark)
+    return number.split(".")[0] if number else OTHER_SECTION
+
+
+def benchmark_order(result: dict[str, Any], benchmark: str = DEFAULT_BENCHMARK) -> tuple[int, tuple[int, ...]]:
+    """Sort key: numbered policies in the benchmark's order (2.2 before 2.10), then the rest."""
+    number = control_number(result, benchmark)
+    if number is None:
+        return (1, ())
+    return (0, tuple(int(p) if p.isdigit() else 0 for p in number.split(".")))

@@ -334,3 +334,35 @@ def test_progress_bar_on_a_terminal_only(site: Path) -> None:
     assert proc.returncode == 1
     assert "evaluating" in terminal and "/4" in terminal
     assert json.loads(stdout)["summary"]["hosts"] == 4
+
+
+def test_fleet_honours_every_limit_flag(tmp_path: Path, hullcheck_cli: Any) -> None:
+    """--max-snapshot-size, --policy-timeout and --worker-memory reach every host's evaluation in a
+    fleet, exactly as for one snapshot (the fleet once built its own limits and ignored them)."""
+    from policy_packs import policy, write_pack
+
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    shutil.copy(EXAMPLES / "misconfigured.json", fleet / "web01.json")
+    with (fleet / "big.json").open("wb") as fh:  # sparse: 3 MB of zeros costs nothing
+        fh.truncate(3 * 1024 * 1024)
+    pack = write_pack(tmp_path / "pack", policy("custom-endless", resources="def f: f; f"))
+    out = tmp_path / "out"
+    proc = hullcheck_cli("evaluate", str(fleet), "--policies", str(pack), "--policy", "custom-*",
+                         "--max-snapshot-size", "2", "--policy-timeout", "2", "--output-dir", str(out),
+                         "--format", "json", timeout=300)
+    assert proc.returncode == 2, proc.stderr  # one snapshot could not be evaluated
+    assert "over the 2 MB limit" in proc.stderr and "--max-snapshot-size" in proc.stderr
+    results = json.loads((out / "web01.results.json").read_text())
+    assert [(r["id"], r["status"], r["reason"]) for r in results["results"]] == [
+        ("custom-endless", "error", "exceeded the time limit of 2s")]
+
+    hungry = write_pack(tmp_path / "hungry", policy("custom-huge-string", **{"assert": '("x" * 1000000000 | length) > 0'}))
+    (fleet / "big.json").unlink()
+    shutil.copy(EXAMPLES / "minimal.json", fleet / "db01.json")
+    proc = hullcheck_cli("evaluate", str(fleet), "--policies", str(hungry), "--policy", "custom-*",
+                         "--worker-memory", "256", "--format", "json", timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    hosts = json.loads(proc.stdout)["hosts"]  # a 1 GB string does not fit the 256 MB worker on any host
+    assert [h["status"] for h in hosts] == ["unreadable", "unreadable"]
+    assert all("worker's memory limit" in h["error"] for h in hosts), hosts
