@@ -12,9 +12,10 @@ import docker
 from docker.errors import APIError, DockerException, NotFound
 from requests.exceptions import RequestException
 
-from .errors import ErrorLog, pointer
-from . import redact
 from hullcheck_common.errors import HullcheckError
+
+from . import redact
+from .errors import ErrorLog, pointer
 
 # Enough parallel requests to hide the engine's per-call latency, few enough not to load it.
 DEFAULT_CONCURRENCY = 8

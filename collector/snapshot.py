@@ -128,7 +128,7 @@ def collect(options: CollectOptions) -> dict[str, Any]:
         reason = "host files not read: the engine is remote and no --host-root was given"
         for section in ("host", "files", "audit"):
             errors.add(f"/{section}", reason)
-        host = files = audit = None
+        host = files = audit = None  # type: ignore[assignment]  # null in the snapshot: not read
     container_id = own_container_id()
     in_container = container_id is not None or _in_container()
     snapshot = {

@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .snapshot import SnapshotError, parse, read_bytes, validate
 from hullcheck_common.errors import HullcheckError
 from hullcheck_common.vocabulary import resource_key
+
+from .snapshot import SnapshotError, parse, read_bytes, validate
 
 RESULTS_MAJOR = "1"
 
@@ -97,11 +98,11 @@ def diff_results(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     new_items, fixed, unchanged = [], [], []
     for key in sorted(set(before) | set(after)):
         b, a = before.get(key), after.get(key)
-        if _failing(a) and not _failing(b):
+        if a is not None and _failing(a) and not _failing(b):
             new_items.append({**a, "before": b["status"] if b else None})
-        elif _failing(b) and not _failing(a):
+        elif b is not None and _failing(b) and not _failing(a):
             fixed.append({**b, "after": a["status"] if a else None})
-        elif _failing(a) and _failing(b):
+        elif a is not None and b is not None and _failing(a) and _failing(b):
             unchanged.append({**a, "before": b["status"]})
     old_ids = {r["id"] for r in old.get("results", [])}
     new_ids = {r["id"] for r in new.get("results", [])}
@@ -189,7 +190,7 @@ def _container_view(entry: dict[str, Any]) -> dict[str, Any]:
 def _by_name(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     for entry in snapshot.get("containers") or []:
-        name = str(((entry.get("inspect") or {}).get("Name") or "")).lstrip("/")
+        name = str((entry.get("inspect") or {}).get("Name") or "").lstrip("/")
         out[name] = entry
     return out
 
@@ -200,7 +201,7 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _image_names(snapshot: dict[str, Any]) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for image in snapshot.get("images") or []:
         inspect = image.get("inspect") or {}
         tags = inspect.get("RepoTags") or []

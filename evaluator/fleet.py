@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hullcheck_common.vocabulary import SEVERITIES
-from hullcheck_common.vocabulary import STATUSES
+from hullcheck_common.vocabulary import SEVERITIES, STATUSES
 
 FLEET_VERSION = "1.0"
 WORST_HOSTS = 10
@@ -52,7 +51,7 @@ class FleetBuilder:
 
     def __init__(self, policies: list[dict[str, Any]], pack: dict[str, Any]) -> None:
         self.policies = [{k: p.get(k) for k in ("id", "title", "severity", "level", "controls")} for p in policies]
-        self.severity_of = {p["id"]: p["severity"] for p in self.policies}
+        self.severity_of: dict[str, str] = {str(p["id"]): str(p["severity"]) for p in self.policies}
         self.pack = pack
         self.hosts: list[_Host] = []
 
@@ -109,13 +108,13 @@ class FleetBuilder:
             failing, in_error = [], []
             failed_resources = 0
             for key, host in evaluated:
-                status = host.statuses.get(policy["id"])
+                status = host.statuses.get(str(policy["id"]))
                 if status is None:
                     continue
                 counts[status] = counts.get(status, 0) + 1
                 if status == "fail":
                     failing.append(key)
-                    failed_resources += host.failed_resources.get(policy["id"], 0)
+                    failed_resources += host.failed_resources.get(str(policy["id"]), 0)
                 elif status == "error":
                     in_error.append(key)
             policies_out.append({**policy, "counts": counts, "failing_hosts": failing, "error_hosts": in_error,

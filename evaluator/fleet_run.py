@@ -21,7 +21,7 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import TYPE_CHECKING, Iterable
 
 from hullcheck_common import __version__
 from hullcheck_common.atomic import write_output
@@ -46,7 +46,7 @@ def has_glob(arg: str) -> bool:
     return any(c in arg for c in _GLOB_CHARS)
 
 
-def is_fleet(args: list[Path], output_dir: Optional[Path]) -> bool:
+def is_fleet(args: list[Path], output_dir: Path | None) -> bool:
     """One plain existing-or-not file and no --output-dir: the single-snapshot path, unchanged."""
     return output_dir is not None or len(args) != 1 or args[0].is_dir() or has_glob(str(args[0]))
 
@@ -117,7 +117,7 @@ def _common_base(paths: list[Path]) -> Path:
     return Path(os.path.commonpath(dirs)) if dirs else Path.cwd()
 
 
-def _prepare_output_dir(output_dir: Optional[Path]) -> None:
+def _prepare_output_dir(output_dir: Path | None) -> None:
     if output_dir is None:
         return
     try:
@@ -131,11 +131,11 @@ def _prepare_output_dir(output_dir: Optional[Path]) -> None:
 class _ResultsFiles:
     """--output-dir: one results file per host, named after the snapshot's place, never twice the same name."""
 
-    def __init__(self, output_dir: Optional[Path], files: list[Path]) -> None:
+    def __init__(self, output_dir: Path | None, files: list[Path]) -> None:
         self.output_dir, self.files, self.base = output_dir, files, _common_base(files)
         self.names: dict[str, int] = {}
 
-    def write(self, path: Path, document: dict) -> Optional[str]:
+    def write(self, path: Path, document: dict) -> str | None:
         if self.output_dir is None:
             return None
         name = results_name(path, self.base)

@@ -11,6 +11,7 @@ still exits on what it could judge. Tool, input and policy errors exit 2 before 
 from __future__ import annotations
 
 from typing import Any
+
 from hullcheck_common.errors import HullcheckError
 from hullcheck_common.vocabulary import SEVERITIES
 

@@ -106,7 +106,7 @@ def _unique_keys(findings: list[dict[str, Any]], passed: list[dict[str, Any]]) -
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
-    counts = {status: 0 for status in STATUSES}
+    counts: dict[str, Any] = {status: 0 for status in STATUSES}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
     judged = counts["pass"] + counts["fail"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+
 from hullcheck_common.errors import HullcheckError
 
 SUPPORTED_MAJOR = 1
@@ -224,7 +225,7 @@ def _fast_validator() -> Any:
         return None
     try:
         return fastjsonschema.compile(schema, use_formats=False)  # jsonschema does not check formats either
-    except Exception:  # noqa: BLE001 - fall back to jsonschema
+    except Exception:  # fall back to jsonschema
         return None
 
 

@@ -161,7 +161,8 @@ def run_cases(policies: list[Policy], examples_dir: Path, limits: Limits | None 
 
 def coverage(policies: Iterable[Policy]) -> tuple[list[str], list[str]]:
     """(covered, uncovered): automated policies with at least one passing and one failing case."""
-    covered, uncovered = [], []
+    covered: list[str] = []
+    uncovered: list[str] = []
     for policy in policies:
         if not policy.automated:
             continue

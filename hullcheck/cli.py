@@ -26,8 +26,17 @@ from hullcheck_common.atomic import write_output
 from hullcheck_common.errors import HullcheckError, UsageError
 from hullcheck_common.resources import example_snapshot_path
 
-from .options import (AuditOptions, CollectFlags, EvaluateFlags, GateFlags, OutputFormat, ReportFlags, TlsFlagSet,
-                      gate_options, report_options)
+from .options import (
+    AuditOptions,
+    CollectFlags,
+    EvaluateFlags,
+    GateFlags,
+    OutputFormat,
+    ReportFlags,
+    TlsFlagSet,
+    gate_options,
+    report_options,
+)
 
 __all__ = ["EXIT_CODES", "OutputFormat", "app", "main"]
 
@@ -123,7 +132,7 @@ def _exit(outcome: int) -> None:
     raise typer.Exit(EXIT_CODES[int(outcome)])
 
 
-def with_options(*groups: type) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def with_options(*groups: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command the flags of each option group (a dataclass whose fields default to
     typer.Option); the command receives one instance per group, named after the group's `arg`."""
     def decorate(command: Callable[..., None]) -> Callable[..., None]:

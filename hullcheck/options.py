@@ -36,7 +36,7 @@ class _Group:
     arg: ClassVar[str]
 
     @classmethod
-    def fields(cls) -> tuple[dataclasses.Field, ...]:  # type: ignore[type-arg]
+    def fields(cls) -> "tuple[dataclasses.Field[Any], ...]":
         return dataclasses.fields(cls)  # type: ignore[arg-type]
 
 

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
+
 from hullcheck_common.errors import HullcheckError
 
 

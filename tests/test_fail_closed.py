@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
-from pathlib import Path
+from functools import cache
 from typing import Any, Iterator
 
 import jq
@@ -33,7 +32,7 @@ BASE_ORDER = ["misconfigured", "minimal"] + sorted(
 JUDGED = ("pass", "fail")
 
 
-@lru_cache(maxsize=None)
+@cache
 def base_snapshot(name: str) -> str:
     return (EXAMPLES / f"{name}.json").read_text(encoding="utf-8")
 

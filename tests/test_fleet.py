@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import pty
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -19,7 +19,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from conftest import REPO
 
 EXAMPLES = REPO / "snapshots" / "examples"
@@ -306,7 +305,7 @@ def test_html_heat_map_is_self_contained_and_matches_the_json(site: Path, fleet_
             assert seen[(host["key"], policy_id)] == expected
     rows = [c["data-host"] for c in parser.cells[:: len(policies)]]
     assert rows[:3] == ["web01", "web02", "db01"] and rows[-1] == str(broken), "worst first, unreadable last"
-    assert f'data-count="unreadable"><b>1</b>' in html
+    assert 'data-count="unreadable"><b>1</b>' in html
 
 
 def test_progress_bar_on_a_terminal_only(site: Path) -> None:

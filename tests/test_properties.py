@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from functools import cache
 from typing import Any, Iterator
 
 import pytest
@@ -26,7 +26,7 @@ from hullcheck_common.resources import policies_dir, snapshot_schema_path, snaps
 EXAMPLES = sorted(p.stem for p in (snapshots_dir() / "examples").glob("*.json"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _example(name: str) -> str:
     return (snapshots_dir() / "examples" / f"{name}.json").read_text(encoding="utf-8")
 

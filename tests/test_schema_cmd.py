@@ -12,7 +12,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from conftest import REPO
 
 ALWAYS_SHIPPED = ("snapshot", "policy", "fleet")

@@ -153,7 +153,7 @@ def render(document: dict[str, Any], *, max_chars: int = MAX_CHARS, benchmark: s
     table_text = "\n".join(table) + "\n" if table else ""
     if len(out) + len(table_text) + reserve > max_chars:
         # Even the failure table is too long: keep as many of its rows as fit.
-        kept = []
+        kept: list[str] = []
         for line in table:
             if len(out) + sum(len(k) + 1 for k in kept) + len(line) + 1 + reserve > max_chars:
                 break
