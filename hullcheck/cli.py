@@ -16,15 +16,16 @@ import signal
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional
 
 import typer
 from rich.console import Console
 
+from evaluator.render import formats
 from hullcheck_common import __version__
 from hullcheck_common.atomic import write_output
 from hullcheck_common.errors import HullcheckError, UsageError
-from hullcheck_common.resources import example_snapshot_path
+from hullcheck_common.resources import SCHEMA_KINDS, example_snapshot_path
 
 from .options import (
     AuditOptions,
@@ -34,6 +35,7 @@ from .options import (
     OutputFormat,
     ReportFlags,
     TlsFlagSet,
+    choices,
     gate_options,
     report_options,
 )
@@ -69,23 +71,14 @@ app.add_typer(waivers_app, name="waivers")
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class ListFormat(str, Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-
-
-class DiffFormat(str, Enum):
-    text = "text"
-    json = "json"
-
-
-class SchemaKind(str, Enum):
-    snapshot = "snapshot"
-    policy = "policy"
-    results = "results"
-    waiver = "waiver"
-    fleet = "fleet"
+if TYPE_CHECKING:  # for mypy: Enums like any other
+    ListFormat = Enum
+    DiffFormat = Enum
+    SchemaKind = Enum
+else:
+    ListFormat = choices("ListFormat", formats("catalogue"))
+    DiffFormat = choices("DiffFormat", formats("diff"))
+    SchemaKind = choices("SchemaKind", SCHEMA_KINDS)
 
 
 def _version(value: bool) -> None:
@@ -266,7 +259,7 @@ def schema_cmd(
 
     [dim]snapshot: what `collect` writes; policy: one policy file; results: what `evaluate --format json` writes; waiver: a --waivers file; fleet: what `evaluate --format json` writes for several snapshots.[/dim]
     """
-    from hullcheck_common.resources import SCHEMA_KINDS, schema_path, schema_text
+    from hullcheck_common.resources import schema_path, schema_text
 
     if kind is None:
         for name in SCHEMA_KINDS:
@@ -281,7 +274,7 @@ PoliciesDirs = typer.Option([], "--policies", help="Add a directory of custom po
 
 @policies_app.command("list")
 def policies_list(
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table, json or markdown."),
+    fmt: ListFormat = typer.Option("table", "--format", "-f", help="table, json or markdown."),
     policies: List[Path] = PoliciesDirs,
 ) -> None:
     """List every policy: id, CIS numbers, level, severity, automated or manual, title."""
@@ -328,7 +321,7 @@ def render(
 def diff_command(
     old: Path = typer.Argument(..., help="The earlier snapshot or results file.", show_default=False),
     new: Path = typer.Argument(..., help="The later file of the same kind.", show_default=False),
-    fmt: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="text or json."),
+    fmt: DiffFormat = typer.Option("text", "--format", "-f", help="text or json."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout."),
 ) -> None:
     """Drift between two runs: two snapshots, or two results files.

@@ -10,26 +10,26 @@ No `from __future__ import annotations` here: typer reads these field types at r
 import dataclasses
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, ClassVar, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, List, Optional
 
 import typer
 
+from evaluator.render import formats
 from hullcheck_common.errors import UsageError
-from hullcheck_common.vocabulary import SEVERITIES
+from hullcheck_common.vocabulary import BENCHMARKS, DEFAULT_BENCHMARK, SEVERITIES
 
 
-class OutputFormat(str, Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-    junit = "junit"
-    markdown = "markdown"
-    html = "html"
+def choices(name: str, values: "tuple[str, ...]") -> Any:
+    """An Enum of strings for typer, from the tuple that defines the choices (one home each)."""
+    return Enum(name, {v: v for v in values}, type=str)
 
 
-class Benchmark(str, Enum):
-    cis_docker_1_6_0 = "cis-docker-1.6.0"
-    cis_docker_1_8_0 = "cis-docker-1.8.0"
+if TYPE_CHECKING:  # for mypy: Enums like any other
+    OutputFormat = Enum
+    Benchmark = Enum
+else:
+    OutputFormat = choices("OutputFormat", formats("results"))  # what the renderer registry offers
+    Benchmark = choices("Benchmark", BENCHMARKS)
 
 
 class _Group:
@@ -98,10 +98,10 @@ class ReportFlags(_Group):
     """How the report looks and where it goes: shared by every command that reports results."""
 
     arg: ClassVar[str] = "report"
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Report format: text, json (results document), sarif, junit, markdown (PR comment) or html (self-contained).")
+    fmt: OutputFormat = typer.Option("text", "--format", "-f", help="Report format: text, json (results document), sarif, junit, markdown (PR comment) or html (self-contained).")
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout.")
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show remediation, audit steps and reasons.")
-    benchmark: Benchmark = typer.Option(Benchmark.cis_docker_1_6_0, "--benchmark", help="Number, group and order policies by this benchmark's controls; policies it does not number are listed under 'Beyond the CIS Benchmark'.")
+    benchmark: Benchmark = typer.Option(DEFAULT_BENCHMARK, "--benchmark", help="Number, group and order policies by this benchmark's controls; policies it does not number are listed under 'Beyond the CIS Benchmark'.")
 
 
 def report_options(flags: ReportFlags, terminal: Callable[[str, Optional[Path]], "tuple[bool, int]"]) -> Any:

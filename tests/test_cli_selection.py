@@ -241,3 +241,19 @@ def test_the_evaluator_does_not_import_docker_or_the_collector():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'collector', 'requests', 'urllib3')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+def test_evaluate_to_a_file_never_loads_the_docker_sdk(tmp_path):
+    """`evaluate -o` writes with hullcheck_common's atomic writer: the collector (and the Docker SDK,
+    most of a second to import) stays unloaded for the whole offline run."""
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print(sorted({m.split('.')[0] for m in sys.modules} & {'docker', 'collector', 'requests'})))\n"
+            "from hullcheck.cli import main\n"
+            "sys.argv = ['hullcheck', *sys.argv[1:]]\n"
+            "main()\n")
+    proc = subprocess.run([sys.executable, "-c", code, "evaluate", str(MISCONFIGURED), "--policy", "cis-docker-5.10",
+                           "--format", "json", "-o", str(tmp_path / "out.json")],
+                          capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    assert json.loads((tmp_path / "out.json").read_text())["results"][0]["id"] == "cis-docker-5.10"
