@@ -12,15 +12,17 @@ import docker
 from docker.errors import APIError, DockerException, NotFound
 from requests.exceptions import RequestException
 
+from hullcheck_common.errors import HullcheckError
+
+from . import normalise, redact
 from .errors import ErrorLog, pointer
 from .identity import PODMAN
-from . import normalise, redact
 
 # Enough parallel requests to hide the engine's per-call latency, few enough not to load it.
 DEFAULT_CONCURRENCY = 8
 
 
-class EngineUnreachable(Exception):
+class EngineUnreachable(HullcheckError):
     """No Docker Engine answered at the endpoint."""
 
 

@@ -10,13 +10,14 @@ name (containers/common pkg/config, containers/image sysregistriesv2, containers
 from __future__ import annotations
 
 import os
-import tomllib
 from typing import Any
 
+import tomllib
+
+from . import redact
 from .daemon import UNIT_DIRS, _socket_of, _start_time, _tcp_of, read_units
 from .errors import ErrorLog, pointer
 from .hostfs import HostFS, describe_oserror
-from . import redact
 
 UNITS = ("podman.service", "podman.socket")
 # systemd's user unit search path (rootless services), highest precedence first.

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from collector_support import busybox_path
+from testimage import static_busybox
 
 NETNS_PREFIX = "hce"
 ROOTLESS_USER = "hcrootless"
@@ -47,7 +47,7 @@ class NetNS:
     def __init__(self) -> None:
         self.name = f"{NETNS_PREFIX}{secrets.token_hex(3)}"
 
-    def __enter__(self) -> "NetNS":
+    def __enter__(self) -> NetNS:
         _run(["ip", "netns", "add", self.name], timeout=30)
         _run(["nsenter", f"--net=/run/netns/{self.name}", "ip", "link", "set", "lo", "up"], timeout=30)
         return self
@@ -169,7 +169,7 @@ def sshd_lookalike(directory: Path) -> Path:
 def image_context(directory: Path, *, healthcheck: bool, sshd: bool = False) -> Path:
     """A FROM-scratch build context with the static busybox (no registry, no RUN step)."""
     directory.mkdir(parents=True, exist_ok=True)
-    shutil.copy(busybox_path(), directory / "busybox")
+    shutil.copy(static_busybox(), directory / "busybox")
     lines = ["FROM scratch", "COPY busybox /bin/busybox"]
     if sshd:
         shutil.copy(sshd_lookalike(directory), directory / "sshd-bin")
@@ -202,7 +202,7 @@ class PodmanService:
                 "--cgroup-manager", "cgroupfs", *args]
         return _run(argv, timeout=timeout, env=self.env).stdout.strip()
 
-    def start(self, timeout: float = 60) -> "PodmanService":
+    def start(self, timeout: float = 60) -> PodmanService:
         if shutil.which("podman") is None:
             raise RuntimeError("podman is not installed (apt-get install podman; .ci/run installs it)")
         self.conf.write_text(CONTAINERS_CONF)
@@ -230,7 +230,7 @@ class PodmanService:
         self.proc = None
         _cleanup_dir(self.dir)
 
-    def __enter__(self) -> "PodmanService":
+    def __enter__(self) -> PodmanService:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -280,7 +280,7 @@ class RootlessDockerd:
         self.proc: subprocess.Popen[bytes] | None = None
         self.net = "slirp4netns"
 
-    def start(self, timeout: float = 90) -> "RootlessDockerd":
+    def start(self, timeout: float = 90) -> RootlessDockerd:
         import json
 
         for tool in ("rootlesskit", "newuidmap", "newgidmap"):
@@ -345,7 +345,7 @@ class RootlessDockerd:
         self.proc = None
         _cleanup_dir(self.dir)
 
-    def __enter__(self) -> "RootlessDockerd":
+    def __enter__(self) -> RootlessDockerd:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -377,7 +377,7 @@ class RootlessPodman:
     def podman(self, *args: str, timeout: float = 120) -> str:
         return _run([*self._as_user(), "podman", *args], timeout=timeout, cwd=str(self.home)).stdout.strip()
 
-    def start(self, timeout: float = 60) -> "RootlessPodman":
+    def start(self, timeout: float = 60) -> RootlessPodman:
         if shutil.which("podman") is None or shutil.which("newuidmap") is None:
             raise RuntimeError("rootless podman needs podman and uidmap (apt-get install podman uidmap)")
         self.conf.parent.mkdir(parents=True)
@@ -411,7 +411,7 @@ class RootlessPodman:
         self.proc = None
         _cleanup_dir(self.dir)
 
-    def __enter__(self) -> "RootlessPodman":
+    def __enter__(self) -> RootlessPodman:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

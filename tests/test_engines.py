@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
 from engines_support import NetNS, PodmanService, RootlessDockerd, image_context
 
 
@@ -136,7 +135,7 @@ ROOTLESS_CONFIG = {"bridge": "none", "iptables": False, "log-level": "info", "no
 @pytest.fixture(scope="module")
 def rootless() -> Iterator[RootlessDockerd]:
     with NetNS() as netns, RootlessDockerd(netns, ROOTLESS_CONFIG) as daemon:
-        from collector_support import build_busybox
+        from testimage import build_busybox
 
         client = daemon.client()
         try:
