@@ -147,6 +147,14 @@ def fragment_check_program(fragment: str) -> str:
     return _HEAD + "\n(\n" + fragment + "\n)"
 
 
+def pack_check_program(fragments: list[str]) -> str:
+    """One program compiling many fragments, each in the scope `fragment_check_program` gives it.
+
+    Only sound for fragments the safety check accepted (closed expressions): see policy._check_jq.
+    """
+    return _HEAD + "\n" + ",\n".join("(\n" + fragment + "\n)" for fragment in fragments)
+
+
 @cache
 def prelude_line_count() -> int:
     return _HEAD.count("\n") + 1

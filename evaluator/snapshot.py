@@ -13,9 +13,10 @@ import re
 import stat
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema  # imported on first validation: most commands never validate a snapshot
 
 SUPPORTED_MAJOR = 1
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024  # a 5,000-container host is about 35 MB
@@ -166,7 +167,9 @@ def _schema() -> dict[str, Any]:
 
 
 @cache
-def _validator() -> jsonschema.protocols.Validator:
+def _validator() -> "jsonschema.protocols.Validator":
+    import jsonschema
+
     return jsonschema.Draft202012Validator(_schema())
 
 
@@ -262,6 +265,8 @@ def validate(snapshot: dict[str, Any], name: str = "snapshot", size: int = 0) ->
             return
     except RecursionError:
         raise SnapshotError(f"{name}: JSON nested too deeply to validate") from None
+    import jsonschema
+
     try:
         error = jsonschema.exceptions.best_match(_validator().iter_errors(snapshot))
     except RecursionError:

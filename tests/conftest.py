@@ -7,12 +7,14 @@ says this run has no engine on purpose: a skipped collector test must never pass
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -20,6 +22,12 @@ from typing import Any, Callable, Iterator
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The pack cache (evaluator/packcache.py) of this test process, never the user's own ~/.cache:
+# the CLIs the tests start inherit it, so they load the pack as a user's second run does.
+_CACHE_DIR = tempfile.mkdtemp(prefix="hullcheck-test-cache-")
+os.environ["HULLCHECK_CACHE_DIR"] = _CACHE_DIR
+atexit.register(shutil.rmtree, _CACHE_DIR, True)
 IMAGE = "hullcheck-test/busybox:1"
 LABEL_KEY = "hullcheck.test"
 
