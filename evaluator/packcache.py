@@ -91,7 +91,7 @@ def key(files: list[tuple[Path, bytes]]) -> str | None:
     return h.hexdigest()
 
 
-def read(pack_key: str) -> list["Policy"] | None:
+def read(pack_key: str) -> list[Policy] | None:
     """The cached pack for this key, or None (absent, untrusted or unreadable)."""
     from .policy import policy_from_data
 
@@ -119,7 +119,7 @@ def read(pack_key: str) -> list["Policy"] | None:
             os.close(fd)
 
 
-def _raw_data(policy: "Policy") -> dict[str, Any]:
+def _raw_data(policy: Policy) -> dict[str, Any]:
     """The policy's fields as its YAML gave them, for policy_from_data to rebuild it."""
     data: dict[str, Any] = {
         "id": policy.id, "title": policy.title, "description": policy.description, "remediation": policy.remediation,
@@ -133,7 +133,7 @@ def _raw_data(policy: "Policy") -> dict[str, Any]:
     return data
 
 
-def write(pack_key: str, policies: list["Policy"]) -> None:
+def write(pack_key: str, policies: list[Policy]) -> None:
     """Keep the checked pack; give up silently when the cache is unusable or the pack is not plain JSON."""
     from .policy import policy_from_data
 

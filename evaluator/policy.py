@@ -15,11 +15,15 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .program import PRELUDE, fragment_check_program, pack_check_program, prelude_line_count
+from .program import (
+    PRELUDE,
+    fragment_check_program,
+    pack_check_program,
+    prelude_line_count,
+)
 
 if TYPE_CHECKING:
     import jsonschema
-    import yaml
 
 # jq, jsonschema and PyYAML are imported when a pack is really parsed: a pack read from the cache
 # (evaluator/packcache.py) needs none of them, which is most of what `policies list` costs.
@@ -83,7 +87,7 @@ class Policy:
 
 
 @cache
-def _schema_validator() -> "jsonschema.protocols.Validator":
+def _schema_validator() -> jsonschema.protocols.Validator:
     import jsonschema
 
     from hullcheck.resources import policy_schema_path

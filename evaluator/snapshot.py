@@ -167,7 +167,7 @@ def _schema() -> dict[str, Any]:
 
 
 @cache
-def _validator() -> "jsonschema.protocols.Validator":
+def _validator() -> jsonschema.protocols.Validator:
     import jsonschema
 
     return jsonschema.Draft202012Validator(_schema())

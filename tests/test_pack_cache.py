@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 
 import pytest
+from policy_packs import policy, write_pack, write_text_policy
 
 from evaluator import packcache
 from evaluator.jqsafety import JqSafetyError, check
 from evaluator.policy import PolicyError, load_pack
-from policy_packs import policy, write_pack, write_text_policy
 
 NOBODY = 65534
 
@@ -112,8 +112,8 @@ def test_an_unusable_cache_falls_back_silently(tmp_path, cache_dir, what, monkey
     else:
         (tmp_path / "a-file").write_text("")
         monkeypatch.setenv("HULLCHECK_CACHE_DIR", str(tmp_path / "a-file" / "cache"))  # even root cannot mkdir here
-    assert [p.title for p in load_pack([pack_dir])][0] == "The real title"
-    assert [p.title for p in load_pack([pack_dir])][0] == "The real title"
+    assert load_pack([pack_dir])[0].title == "The real title"
+    assert load_pack([pack_dir])[0].title == "The real title"
 
 
 def test_empty_cache_dir_setting_turns_the_cache_off(tmp_path, monkeypatch):
