@@ -257,11 +257,14 @@ def check_version(snapshot: dict[str, Any], name: str = "snapshot") -> None:
         raise SnapshotError(f"{name}: schema_version {version} is older than this hullcheck reads ({SUPPORTED_MAJOR}.x)")
 
 
-def validate(snapshot: dict[str, Any], name: str = "snapshot", size: int = 0) -> None:
-    """Refuse a snapshot that does not match the schema. `size` (bytes of the file) picks the validator."""
+def validate(snapshot: dict[str, Any], name: str = "snapshot", size: int = 0, many: bool = False) -> None:
+    """Refuse a snapshot that does not match the schema.
+
+    `size` (bytes of the file) picks the validator; `many` says that this process validates many
+    snapshots (policy test cases), so building the compiled validator once pays for itself."""
     check_version(snapshot, name)
     try:
-        if size >= FAST_VALIDATION_MIN_BYTES and _fast_valid(snapshot):
+        if (many or size >= FAST_VALIDATION_MIN_BYTES) and _fast_valid(snapshot):
             return
     except RecursionError:
         raise SnapshotError(f"{name}: JSON nested too deeply to validate") from None
