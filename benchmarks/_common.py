@@ -92,9 +92,11 @@ def jq_build() -> str:
         wheel = distribution("jq").read_text("WHEEL") or ""
     except Exception:  # noqa: BLE001
         wheel = ""
-    if "manylinux" in wheel:
-        return "PyPI manylinux wheel: bundled libjq compiled without optimisation"
-    return "built on this machine from the sdist (bundled libjq)"
+    from evaluator.jqbuild import optimised
+
+    built = {True: "optimised", False: "unoptimised (-O0)", None: "optimisation unknown"}[optimised()]
+    origin = "PyPI manylinux wheel" if "manylinux" in wheel else "built from the sdist"
+    return f"{built}, by its machine code; {origin} metadata; bundled libjq"
 
 
 def machine_line(m: dict[str, str]) -> str:

@@ -72,7 +72,9 @@ def _fail(message: str) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"hullcheck {__version__}")
+        from evaluator.jqbuild import describe
+
+        typer.echo(f"hullcheck {__version__}\n{describe()}")
         raise typer.Exit(EXIT_OK)
 
 
