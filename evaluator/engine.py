@@ -52,6 +52,17 @@ class Source:
     name: str
     path: str | None = None
     data: bytes | None = None
+    # Set by `collected`: the snapshot was built and validated in this process, so the worker
+    # neither parses nor validates it again (one audit validates its snapshot once).
+    summary: dict[str, Any] | None = None
+
+    @classmethod
+    def collected(cls, name: str, snapshot: dict[str, Any], data: bytes) -> "Source":
+        """A snapshot the collector just built (and validated against the schema), with its bytes."""
+        from .snapshot import check_version, summary
+
+        check_version(snapshot, name)
+        return cls(name=name, data=data, summary=summary(snapshot, data))
 
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -195,7 +206,7 @@ class Evaluator:
             while True:  # runs at least once: the snapshot is always validated
                 program_id, program = self._program(pending)
                 job = {"program_id": program_id, "program": program, "name": source.name, "path": source.path,
-                       "data": source.data, "max_bytes": self.limits.max_snapshot_bytes,
+                       "data": source.data, "summary": source.summary, "max_bytes": self.limits.max_snapshot_bytes,
                        "max_output": self.limits.max_output_bytes}
                 worker = self._take()
                 if not worker.send(job):  # an idle worker that died (killed from outside): start afresh once

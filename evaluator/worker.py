@@ -162,9 +162,11 @@ def main(conn: Connection, memory_limit: int | None) -> None:
                 if data is None:
                     data = snapshot_mod.read_bytes(job["path"], job.get("max_bytes") or snapshot_mod.DEFAULT_MAX_BYTES)
                 job["data"] = None  # `data` is the only reference left: freed once jq has its copy
-                parsed, info = snapshot_mod.load(data, name)
-                del parsed  # never hold the snapshot twice: jq parses its own copy below
-                _release_memory()
+                info = job.get("summary")
+                if info is None:  # a file or bytes from elsewhere: parsed and validated here, once
+                    parsed, info = snapshot_mod.load(data, name)
+                    del parsed  # never hold the snapshot twice: jq parses its own copy below
+                    _release_memory()
             except snapshot_mod.SnapshotError as exc:
                 conn.send(("invalid", str(exc)))
                 continue

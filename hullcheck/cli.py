@@ -445,9 +445,10 @@ def audit(
             stderr.print(f"hullcheck: no Docker daemon answers ({exc}); evaluating the bundled example snapshot {example}")
             source = Source(name=str(example), path=str(example))
         else:
-            source = Source(name="live collection", data=dumps(snapshot).encode())
+            source = Source.collected("live collection", snapshot, dumps(snapshot).encode())
     else:
-        source = Source(name="live collection", data=dumps(_collect(options)).encode())
+        snapshot = _collect(options)
+        source = Source.collected("live collection", snapshot, dumps(snapshot).encode())
     document = _evaluate_source(source, chosen, policy_timeout, worker_memory_mb=worker_memory)
     post.apply(document)
     _report(document, fmt, output, verbose, inputs=tuple(p for p in (waivers, baseline) if p))
