@@ -277,7 +277,8 @@ class BenchContainers:
 HEADER = """# hullcheck benchmarks: results
 
 Written by the scripts in `benchmarks/` (each rewrites only its own section; refresh with
-`benchmarks/evaluate`, `benchmarks/collect`, `benchmarks/fleet`, `benchmarks/audit`). The machine
+`benchmarks/commands`, `benchmarks/evaluate`, `benchmarks/collect`, `benchmarks/fleet`,
+`benchmarks/audit`). The machine
 is shared with other workloads, so absolute times are noisy: every ratio below is measured side by
 side in one run (interleaved repetitions, medians), and each section records the load.
 
