@@ -21,9 +21,10 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from hullcheck_common.atomic import write_atomic
 
 if TYPE_CHECKING:
     from .policy import Policy
@@ -78,7 +79,7 @@ def key(files: list[tuple[Path, bytes]]) -> str | None:
     h = hashlib.sha256(f"hullcheck pack cache {FORMAT}\0jq {_jq_build()}\0".encode())
     here = Path(__file__).resolve().parent
     try:
-        from hullcheck.resources import policy_schema_path
+        from hullcheck_common.resources import policy_schema_path
 
         for part in [*(here / name for name in _CODE), policy_schema_path()]:
             h.update(hashlib.sha256(part.read_bytes()).digest())
@@ -153,14 +154,9 @@ def write(pack_key: str, policies: list[Policy]) -> None:
         items.append(item)
     text = json.dumps({"format": FORMAT, "key": pack_key, "policies": items}, separators=(",", ":"))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".pack-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, directory / f"pack-{pack_key}.json")
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        # the one atomic writer, owner-only: a reader never sees half an entry, and the entry passes
+        # the same private-file check (owned by this user, writable by no one else) when read back
+        write_atomic(directory / f"pack-{pack_key}.json", text, mode=0o600)
         _prune(directory)
     except OSError:
         return

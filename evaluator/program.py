@@ -105,7 +105,7 @@ def _requires_literal(requires: Iterable[str]) -> str:
     return json.dumps([[p, _pointer_segments(p)] for p in requires])
 
 
-def policy_body(policy: "Policy") -> str:
+def policy_body(policy: Policy) -> str:
     """The jq for one policy, producing its raw verdict object: requires and applies first, then the verdict.
 
     A manual policy with `applies` is only checked for applicability: {s: "manual"} when it
@@ -132,7 +132,7 @@ def policy_body(policy: "Policy") -> str:
 )"""
 
 
-def combined_program(policies: list["Policy"]) -> str:
+def combined_program(policies: list[Policy]) -> str:
     """One program emitting one raw verdict per automated policy, in the order given."""
     bodies = []
     for policy in policies:
@@ -142,7 +142,7 @@ def combined_program(policies: list["Policy"]) -> str:
     return _HEAD + _ENGINE + ",\n".join(bodies)
 
 
-def case_program(policies: list["Policy"]) -> str:
+def case_program(policies: list[Policy]) -> str:
     """One program for policy test cases: its input is {"p": policy index, "s": snapshot}, its
     output the raw verdict of that one policy over that snapshot. One compilation serves every
     case of a test run (a program per policy cost 10 ms each to compile, more than a case runs)."""

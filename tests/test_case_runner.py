@@ -10,7 +10,7 @@ from policy_packs import MISCONFIGURED, policy, write_pack
 
 from evaluator import Evaluator, Limits, load_pack
 from evaluator.testing import apply_patches, run_cases
-from hullcheck.resources import snapshots_dir
+from hullcheck_common.resources import snapshots_dir
 
 
 def test_patches_never_change_the_shared_base():
