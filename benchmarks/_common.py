@@ -91,9 +91,11 @@ def jq_build() -> str:
         wheel = distribution("jq").read_text("WHEEL") or ""
     except Exception:
         wheel = ""
-    if "manylinux" in wheel:
-        return "PyPI manylinux wheel: bundled libjq compiled without optimisation"
-    return "built on this machine from the sdist (bundled libjq)"
+    from evaluator.jqbuild import optimised
+
+    built = {True: "optimised", False: "unoptimised (-O0)", None: "optimisation unknown"}[optimised()]
+    origin = "PyPI manylinux wheel" if "manylinux" in wheel else "built from the sdist"
+    return f"{built}, by its machine code; {origin} metadata; bundled libjq"
 
 
 def machine_line(m: dict[str, str]) -> str:
@@ -263,7 +265,8 @@ class BenchContainers:
 HEADER = """# hullcheck benchmarks: results
 
 Written by the scripts in `benchmarks/` (each rewrites only its own section; refresh with
-`benchmarks/evaluate`, `benchmarks/collect`, `benchmarks/fleet`, `benchmarks/audit`). The machine
+`benchmarks/commands`, `benchmarks/evaluate`, `benchmarks/collect`, `benchmarks/fleet`,
+`benchmarks/audit`). The machine
 is shared with other workloads, so absolute times are noisy: every ratio below is measured side by
 side in one run (interleaved repetitions, medians), and each section records the load.
 

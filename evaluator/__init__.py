@@ -7,8 +7,28 @@ It needs nothing but the snapshot: no Docker, no network.
         results = ev.evaluate(Source(name="host.json", path="host.json"))
 """
 
-from .engine import Evaluator, Limits, Source
-from .policy import Policy, PolicyError, Selection, load_pack
-from .snapshot import SnapshotError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import Evaluator, Limits, Source
+    from .policy import Policy, PolicyError, Selection, load_pack
+    from .snapshot import SnapshotError
 
 __all__ = ["Evaluator", "Limits", "Policy", "PolicyError", "Selection", "SnapshotError", "Source", "load_pack"]
+
+# Imported on first use: `policies list` needs the loader, not the engine, jsonschema or jq, and
+# every command starts faster for what it does not import.
+_HOMES = {"Evaluator": "engine", "Limits": "engine", "Source": "engine", "Policy": "policy", "PolicyError": "policy",
+          "Selection": "policy", "load_pack": "policy", "SnapshotError": "snapshot"}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'evaluator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value

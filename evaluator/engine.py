@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 from hullcheck_common.vocabulary import RawVerdict, utc_timestamp
 
 from .policy import Policy, pack_digest
-from .program import combined_program
+from .program import case_program, combined_program
 from .results import build_document
 from .snapshot import DEFAULT_MAX_BYTES, SnapshotError
 from .worker import DEFAULT_MAX_OUTPUT_BYTES, READY
@@ -53,6 +53,17 @@ class Source:
     name: str
     path: str | None = None
     data: bytes | None = None
+    # Set by `collected`: the snapshot was built and validated in this process, so the worker
+    # neither parses nor validates it again (one audit validates its snapshot once).
+    summary: dict[str, Any] | None = None
+
+    @classmethod
+    def collected(cls, name: str, snapshot: dict[str, Any], data: bytes) -> Source:
+        """A snapshot the collector just built (and validated against the schema), with its bytes."""
+        from .snapshot import check_version, summary
+
+        check_version(snapshot, name)
+        return cls(name=name, data=data, summary=summary(snapshot, data))
 
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -196,7 +207,7 @@ class Evaluator:
             while True:  # runs at least once: the snapshot is always validated
                 program_id, program = self._program(pending)
                 job = {"program_id": program_id, "program": program, "name": source.name, "path": source.path,
-                       "data": source.data, "max_bytes": self.limits.max_snapshot_bytes,
+                       "data": source.data, "summary": source.summary, "max_bytes": self.limits.max_snapshot_bytes,
                        "max_output": self.limits.max_output_bytes}
                 worker = self._take()
                 if not worker.send(job):  # an idle worker that died (killed from outside): start afresh once
@@ -263,6 +274,68 @@ class Evaluator:
                     self._discard(worker)
             raise
         return info or {}, verdicts
+
+    def run_cases(self, bases: dict[str, bytes], cases: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+        """Policy test cases in one worker (evaluator/testing.py builds them): per case ("verdict",
+        raw verdict or None for a policy without jq) or ("problem", why the case cannot run).
+
+        Each case is {"base": a key of `bases`, "policy": id, "merge_patch"/"json_patch": ...}.
+        Every case has the policy time limit; a case that runs past it (or crashes the worker) is
+        that case's `error`, and a fresh worker goes on with the next one.
+        """
+        wanted = {c["policy"] for c in cases}
+        chosen = [p for p in self.automated if p.id in wanted]
+        index = {p.id: i for i, p in enumerate(chosen)}
+        program = case_program(chosen)
+        jobs = [{**{k: v for k, v in c.items() if k != "policy"}, "program": index.get(c["policy"])} for c in cases]
+        out: list[tuple[str, Any] | None] = [None] * len(cases)
+        start = 0
+        while start < len(jobs):
+            worker = self._take()
+            try:
+                if not worker.send({"kind": "cases", "bases": bases, "program": program, "cases": jobs[start:],
+                                    "start": start, "max_output": self.limits.max_output_bytes}):
+                    self._discard(worker)
+                    worker = _Worker(self.limits)
+                    with self._lock:
+                        self._busy.add(worker)
+                    if not worker.send({"kind": "cases", "bases": bases, "program": program, "cases": jobs[start:],
+                                        "start": start, "max_output": self.limits.max_output_bytes}):
+                        reason = worker.death() or "it did not accept the job"
+                        self._discard(worker)
+                        raise SnapshotError(f"could not start a jq worker: {reason}")
+                message = worker.recv(self.limits.load_timeout)
+                failure = None
+                if message is None or message[0] != "bases":
+                    failure = (message[1] if message and message[0] == "crash" else None) or worker.death() \
+                        or f"timed out after {self.limits.load_timeout:.0f}s reading the base snapshots"
+                while failure is None:
+                    message = worker.recv(self.limits.policy_timeout)
+                    if message is None:
+                        failure = worker.death() or f"exceeded the time limit of {self.limits.policy_timeout:g}s"
+                    elif message[0] == "case":
+                        out[message[1]] = ("verdict", message[2])
+                        start = message[1] + 1
+                    elif message[0] == "case_problem":
+                        out[message[1]] = ("problem", message[2])
+                        start = message[1] + 1
+                    elif message[0] == "crash":
+                        failure = f"evaluation failed: {message[1]}"
+                    elif message[0] == "done":
+                        break
+                if failure is None:
+                    self._give_back(worker)
+                    break
+                self._discard(worker)
+                out[start] = ("verdict", {"s": "error", "reason": failure})
+                start += 1
+            except BaseException:
+                with self._lock:
+                    busy = worker in self._busy
+                if busy:
+                    self._discard(worker)
+                raise
+        return [item or ("verdict", None) for item in out]
 
     def evaluate(self, source: Source, evaluated_at: str | None = None,
                  policy_ids: tuple[str, ...] | None = None) -> dict[str, Any]:

@@ -32,6 +32,23 @@ class JqSafetyError(ValueError):
         self.offset = offset  # where in the fragment, so the loader can name the file's line
 
 
+def _skip_comment(text: str, i: int, out: list[str]) -> int:
+    """Blank the comment starting at `i`; return where code resumes.
+
+    As jq's lexer (1.7+) does, a backslash escapes the next character, so a comment ending in an
+    odd number of backslashes goes on over the line break: a `)` on the next line is comment, not
+    code, and must not count towards the brackets."""
+    n = len(text)
+    while i < n and text[i] != "\n":
+        if text[i] == "\\" and i + 1 < n:
+            out.append(" \n" if text[i + 1] == "\n" else "  ")  # two characters for two, line breaks kept
+            i += 2
+            continue
+        out.append(" ")
+        i += 1
+    return i
+
+
 def code_only(text: str) -> str:
     """The program with string literal contents blanked out (interpolated code kept) and comments removed."""
     out: list[str] = []
@@ -43,10 +60,8 @@ def code_only(text: str) -> str:
         ch = text[i]
         ctx = stack[-1]
         if ctx[0] == "code":
-            if ch == "#":  # comment to end of line, blanked so offsets stay those of the fragment
-                while i < n and text[i] != "\n":
-                    out.append(" ")
-                    i += 1
+            if ch == "#":  # comment, blanked so offsets stay those of the fragment
+                i = _skip_comment(text, i, out)
                 continue
             if ch == '"':
                 stack.append(["string", 0])

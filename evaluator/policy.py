@@ -13,17 +13,23 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
-
-import jq
-import jsonschema
-import yaml
+from typing import TYPE_CHECKING, Any, Iterable
 
 from hullcheck_common.errors import HullcheckError
 from hullcheck_common.vocabulary import SEVERITIES
 
-from .jqsafety import JqSafetyError, check
-from .program import PRELUDE, fragment_check_program, prelude_line_count
+from .program import (
+    PRELUDE,
+    fragment_check_program,
+    pack_check_program,
+    prelude_line_count,
+)
+
+if TYPE_CHECKING:
+    import jsonschema
+
+# jq, jsonschema and PyYAML are imported when a pack is really parsed: a pack read from the cache
+# (evaluator/packcache.py) needs none of them, which is most of what `policies list` costs.
 
 JQ_FIELDS = ("resources", "applies", "assert", "message")
 
@@ -84,21 +90,29 @@ class Policy:
 
 @cache
 def _schema_validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
     from hullcheck_common.resources import policy_schema_path
 
     return jsonschema.Draft202012Validator(json.loads(policy_schema_path().read_text()),
                                            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
-# libyaml's loader when PyYAML has it: 10x faster than the pure-Python one on a 120-policy pack
-# (which otherwise costs seconds on every run). Errors are re-parsed by the pure-Python loader, so
-# messages stay the same.
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+@cache
+def _fast_loader() -> type:
+    """libyaml's loader when PyYAML has it: 10x faster than the pure-Python one on a 120-policy pack
+    (which otherwise costs seconds on every run). Errors are re-parsed by the pure-Python loader,
+    so messages stay the same."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _safe_load(text: str) -> object:
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_FAST_LOADER)
+        return yaml.load(text, Loader=_fast_loader())
     except yaml.YAMLError:
         return yaml.safe_load(text)  # raises with the pure-Python loader's wording
 
@@ -138,8 +152,10 @@ class _Field:
 
 def _field_lines(text: str) -> dict[str, _Field]:
     """Where each top-level field's value is in the file."""
+    import yaml
+
     try:
-        node = yaml.compose(text, Loader=_FAST_LOADER)
+        node = yaml.compose(text, Loader=_fast_loader())
     except yaml.YAMLError:
         return {}
     out = {}
@@ -155,13 +171,36 @@ def _field_lines(text: str) -> dict[str, _Field]:
 
 
 def load_policy(path: Path) -> Policy:
+    """One policy file, fully checked (schema, safety, and jq syntax of each fragment)."""
+    policy = _parse_policy(path)
+    _locate_jq_error(policy)
+    return policy
+
+
+def _read_policy_text(path: Path) -> tuple[bytes, str]:
     try:
         raw = path.read_bytes()
-        text = raw.decode("utf-8")
+        return raw, raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PolicyError(path, "not UTF-8 text") from None
     except OSError as exc:
         raise PolicyError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def _parse_policy(path: Path, raw: bytes | None = None) -> Policy:
+    """A policy file checked for everything but jq syntax (the pack's fragments compile together)."""
+    import jsonschema
+    import yaml
+
+    from .jqsafety import JqSafetyError, check
+
+    if raw is None:
+        raw, text = _read_policy_text(path)
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PolicyError(path, "not UTF-8 text") from None
     try:
         data = _safe_load(text)
     except yaml.YAMLError as exc:
@@ -190,10 +229,11 @@ def load_policy(path: Path) -> Policy:
         except JqSafetyError as exc:
             line = field_at.source_line(text, fragment, exc.offset) if field_at and exc.offset is not None else None
             raise PolicyError(path, f"{name}: {exc}", line or (field_at.line if field_at else None)) from None
-        try:
-            jq.compile(fragment_check_program(fragment))
-        except ValueError as exc:
-            raise PolicyError(path, f"{name}: jq: {_jq_message(exc, fragment)}", _jq_line(exc, text, fragment, field_at)) from None
+    return policy_from_data(data, str(path), hashlib.sha256(raw).hexdigest(), {k: v.line for k, v in lines.items()})
+
+
+def policy_from_data(data: dict[str, Any], path: str, sha256: str, lines: dict[str, int]) -> Policy:
+    """The Policy for a policy file's checked YAML data (also how the pack cache rebuilds one)."""
     return Policy(
         id=data["id"], title=data["title"], description=data["description"].strip(), remediation=data["remediation"].strip(),
         severity=data["severity"], level=data["level"], controls={k: str(v) for k, v in data["controls"].items()},
@@ -202,8 +242,53 @@ def load_policy(path: Path) -> Policy:
         applies=data.get("applies"), not_applicable_reason=data.get("not_applicable_reason"),
         resources=data.get("resources"), assert_=data.get("assert"), message=data.get("message"),
         evidence=tuple(data.get("evidence") or ()), tests=tuple(data.get("tests") or ()),
-        path=str(path), sha256=hashlib.sha256(raw).hexdigest(), lines={k: v.line for k, v in lines.items()},
+        path=path, sha256=sha256, lines=dict(lines),
     )
+
+
+def _fragments(policy: Policy) -> list[tuple[str, str]]:
+    return [(name, value) for name, value in
+            (("resources", policy.resources), ("applies", policy.applies), ("assert", policy.assert_),
+             ("message", policy.message)) if value is not None]
+
+
+def _check_jq(policies: list[Policy]) -> None:
+    """Compile every fragment of the pack in ONE program (each in the scope it runs in).
+
+    The safety check has made each fragment a closed expression (balanced brackets outside
+    strings and comments), so inside `(...), (...)` no fragment can close another's bracket:
+    the combined program compiles exactly when every fragment compiles alone. Only when it does
+    not are fragments compiled one by one, to name the file, the line and jq's message.
+    """
+    import jq
+
+    fragments = [value for policy in policies for _name, value in _fragments(policy)]
+    if not fragments:
+        return
+    try:
+        jq.compile(pack_check_program(fragments))
+        return
+    except ValueError:
+        pass
+    for policy in policies:
+        _locate_jq_error(policy)
+    raise PolicyError(policies[0].path, "jq: the pack's fragments do not compile together")  # not reached
+
+
+def _locate_jq_error(policy: Policy) -> None:
+    """Compile the policy's fragments one by one; raise the first error with its file line."""
+    import jq
+
+    text: str | None = None
+    for name, fragment in _fragments(policy):
+        try:
+            jq.compile(fragment_check_program(fragment))
+        except ValueError as exc:
+            if text is None:
+                text = _read_policy_text(Path(policy.path))[1]
+            where = _field_lines(text).get(name)
+            raise PolicyError(policy.path, f"{name}: jq: {_jq_message(exc, fragment)}",
+                              _jq_line(exc, text, fragment, where)) from None
 
 
 def _jq_message(exc: ValueError, fragment: str = "") -> str:
@@ -241,20 +326,45 @@ def policy_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*.yaml") if p.is_file() and not p.name.startswith("."))
 
 
-def load_pack(directories: Iterable[Path]) -> list[Policy]:
-    """Every policy under the directories, checked, sorted by id; a duplicate id is an error."""
-    policies: dict[str, Policy] = {}
+def load_pack(directories: Iterable[Path], cache: bool = True) -> list[Policy]:
+    """Every policy under the directories, checked, sorted by id; a duplicate id is an error.
+
+    A pack loaded before with exactly the same files (and the same prelude and loader) comes from
+    the user's private cache (evaluator/packcache.py); `cache=False` always parses and checks.
+    """
+    from . import packcache
+
+    files: list[tuple[Path, bytes]] = []
     for directory in directories:
         directory = Path(directory)
         if not directory.is_dir():
             raise PolicyError(directory, "not a directory of policies")
         for path in policy_files(directory):
-            policy = load_policy(path)
+            files.append((path, _read_policy_text(path)[0]))
+    key = packcache.key(files) if cache else None
+    if key is not None:
+        cached = packcache.read(key)
+        if cached is not None:
+            return cached
+    policies: dict[str, Policy] = {}
+    loaded: list[Policy] = []
+    try:
+        for path, raw in files:
+            policy = _parse_policy(path, raw)
             if policy.id in policies:
+                _check_jq([*loaded, policy])
                 raise PolicyError(path, f"duplicate policy id '{policy.id}' (also in {policies[policy.id].path})",
                                   policy.lines.get("id"))
             policies[policy.id] = policy
-    return sorted(policies.values(), key=lambda p: _id_key(p.id))
+            loaded.append(policy)
+    except PolicyError:
+        _check_jq(loaded)  # a jq error in an earlier file is reported first, as the files are read
+        raise
+    _check_jq(loaded)
+    pack = sorted(policies.values(), key=lambda p: _id_key(p.id))
+    if key is not None:
+        packcache.write(key, pack)
+    return pack
 
 
 def _id_key(policy_id: str) -> tuple:

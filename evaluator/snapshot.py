@@ -13,9 +13,10 @@ import re
 import stat
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema  # imported on first validation: most commands never validate a snapshot
 
 from hullcheck_common.errors import HullcheckError
 
@@ -169,6 +170,8 @@ def _schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
     return jsonschema.Draft202012Validator(_schema())
 
 
@@ -256,14 +259,19 @@ def check_version(snapshot: dict[str, Any], name: str = "snapshot") -> None:
         raise SnapshotError(f"{name}: schema_version {version} is older than this hullcheck reads ({SUPPORTED_MAJOR}.x)")
 
 
-def validate(snapshot: dict[str, Any], name: str = "snapshot", size: int = 0) -> None:
-    """Refuse a snapshot that does not match the schema. `size` (bytes of the file) picks the validator."""
+def validate(snapshot: dict[str, Any], name: str = "snapshot", size: int = 0, many: bool = False) -> None:
+    """Refuse a snapshot that does not match the schema.
+
+    `size` (bytes of the file) picks the validator; `many` says that this process validates many
+    snapshots (policy test cases), so building the compiled validator once pays for itself."""
     check_version(snapshot, name)
     try:
-        if size >= FAST_VALIDATION_MIN_BYTES and _fast_valid(snapshot):
+        if (many or size >= FAST_VALIDATION_MIN_BYTES) and _fast_valid(snapshot):
             return
     except RecursionError:
         raise SnapshotError(f"{name}: JSON nested too deeply to validate") from None
+    import jsonschema
+
     try:
         error = jsonschema.exceptions.best_match(_validator().iter_errors(snapshot))
     except RecursionError:

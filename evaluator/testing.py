@@ -9,16 +9,12 @@ the snapshot schema, so fixtures cannot drift from what the collector really wri
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import jsonpatch
-
-from .engine import Evaluator, Limits, Source
+from .engine import Evaluator, Limits
 from .policy import Policy
-from .snapshot import SnapshotError, validate
 
 
 @dataclass
@@ -71,12 +67,62 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def _spine(document: Any, pointer: Any) -> Any:
+    """`document` with fresh copies of the containers on the way to `pointer`'s parent, so that
+    changing what the pointer names cannot change the (shared) base snapshot."""
+    root = copy.copy(document) if isinstance(document, (dict, list)) else document
+    if not isinstance(pointer, str) or not pointer.startswith("/"):
+        return root
+    node = root
+    for token in (t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")[:-1]):
+        if isinstance(node, dict) and token in node:
+            key: Any = token
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            key = int(token)
+        else:
+            break
+        child = node[key]
+        if not isinstance(child, (dict, list)):
+            break
+        node[key] = copy.copy(child)
+        node = node[key]
+    return root
+
+
+def json_patch(document: Any, operations: Any) -> Any:
+    """RFC 6902 (by jsonpatch) without copying the whole document: each operation first copies
+    the containers on its paths, then runs in place on those copies."""
+    import jsonpatch
+
+    try:
+        if not isinstance(operations, list):
+            return jsonpatch.apply_patch(document, operations)  # jsonpatch words the refusal
+        for operation in copy.deepcopy(operations):  # the case's own values are never shared with a result
+            if isinstance(operation, dict):
+                document = _spine(document, operation.get("path"))
+                document = _spine(document, operation.get("from"))
+            document = jsonpatch.apply_patch(document, [operation], in_place=True)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+        raise ValueError(f"JSON Patch does not apply: {exc}") from None
+    return document
+
+
+def apply_patches(base: dict[str, Any], case: dict[str, Any]) -> Any:
+    """The base with the case's merge patch and then its JSON Patch applied; the base is not changed."""
+    snapshot: Any = base
+    if "merge_patch" in case:
+        snapshot = merge_patch(snapshot, case["merge_patch"])  # copies what it changes, shares the rest
+    if "json_patch" in case:
+        snapshot = json_patch(snapshot, case["json_patch"])
+    return snapshot
+
+
 class BaseSnapshots:
-    """Base snapshots by name, each read once."""
+    """Base snapshots by name, each read once (parsed and validated once, by the worker)."""
 
     def __init__(self, examples_dir: Path) -> None:
         self.examples_dir = examples_dir
-        self._cache: dict[Path, dict[str, Any]] = {}
+        self._cache: dict[Path, bytes] = {}
 
     def path_for(self, base: str, policy_path: str) -> Path:
         if base.endswith(".json"):
@@ -84,48 +130,27 @@ class BaseSnapshots:
             return candidate if candidate.is_absolute() else Path(policy_path).parent / candidate
         return self.examples_dir / f"{base}.json"
 
-    def get(self, path: Path) -> dict[str, Any]:
+    def get(self, path: Path) -> bytes:
         if path not in self._cache:
             try:
-                self._cache[path] = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                self._cache[path] = path.read_bytes()
+            except OSError as exc:
                 raise ValueError(f"base snapshot {path}: {exc}") from None
         return self._cache[path]
 
 
-def build_case_snapshot(policy: Policy, case: dict[str, Any], bases: BaseSnapshots) -> dict[str, Any]:
-    """The base with the case's patches applied, validated against the snapshot schema."""
-    base = bases.get(bases.path_for(case.get("base", "minimal"), policy.path))
-    snapshot = copy.deepcopy(base)
-    if "merge_patch" in case:
-        snapshot = merge_patch(snapshot, case["merge_patch"])
-    if "json_patch" in case:
-        try:
-            snapshot = jsonpatch.apply_patch(snapshot, case["json_patch"])
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-            raise ValueError(f"JSON Patch does not apply: {exc}") from None
-    try:
-        validate(snapshot, "patched snapshot")
-    except SnapshotError as exc:
-        raise ValueError(str(exc)) from None
-    return snapshot
+def _case_name(case: dict[str, Any], index: int) -> str:
+    return case.get("name") or f"case {index + 1}"
 
 
-def run_case(evaluator: Evaluator, policy: Policy, case: dict[str, Any], bases: BaseSnapshots,
-             index: int = 0) -> CaseResult:
-    """One case of one policy, evaluated with that policy alone (the evaluator must hold it)."""
-    name = case.get("name") or f"case {index + 1}"
-    expected = dict(case["expect"])
-    try:
-        snapshot = build_case_snapshot(policy, case, bases)
-    except ValueError as exc:
-        return CaseResult(policy.id, name, False, expected, problem=str(exc))
-    data = json.dumps(snapshot).encode()
-    try:
-        document = evaluator.evaluate(Source(name=f"{policy.id} [{name}]", data=data), policy_ids=(policy.id,))
-    except SnapshotError as exc:
-        return CaseResult(policy.id, name, False, expected, problem=str(exc))
-    result = next(r for r in document["results"] if r["id"] == policy.id)
+def _case_result(policy: Policy, name: str, expected: dict[str, Any], outcome: tuple[str, Any]) -> CaseResult:
+    """Judge one case from what the worker sent back: a raw verdict, or why the case cannot run."""
+    from .results import policy_result
+
+    kind, payload = outcome
+    if kind == "problem":
+        return CaseResult(policy.id, name, False, expected, problem=payload)
+    result = policy_result(policy, payload)
     actual: dict[str, Any] = {"status": result["status"]}
     if "offenders" in expected:
         actual["offenders"] = sorted(f["resource"]["name"] for f in result["findings"] if f["status"] == "fail")
@@ -139,24 +164,51 @@ def run_case(evaluator: Evaluator, policy: Policy, case: dict[str, Any], bases: 
     return CaseResult(policy.id, name, ok, expected, actual)
 
 
+def run_case(evaluator: Evaluator, policy: Policy, case: dict[str, Any], bases: BaseSnapshots,
+             index: int = 0) -> CaseResult:
+    """One case of one policy, evaluated with that policy alone (the evaluator must hold it)."""
+    return _run(evaluator, [(policy, index, case)], bases)[0]
+
+
+def _run(evaluator: Evaluator, items: list[tuple[Policy, int, dict[str, Any]]], bases: BaseSnapshots) -> list[CaseResult]:
+    """Cases of many policies in one worker job; results in the order given."""
+    jobs: list[dict[str, Any]] = []
+    early: dict[int, str] = {}
+    for position, (policy, _index, case) in enumerate(items):
+        path = bases.path_for(case.get("base", "minimal"), policy.path)
+        try:
+            bases.get(path)
+        except ValueError as exc:
+            early[position] = str(exc)
+        job: dict[str, Any] = {"base": str(path), "policy": policy.id}
+        for key in ("merge_patch", "json_patch"):
+            if key in case:
+                job[key] = case[key]
+        jobs.append(job)
+    runnable = [i for i in range(len(items)) if i not in early]
+    data = {job["base"]: bases.get(Path(job["base"])) for i, job in enumerate(jobs) if i not in early}
+    outcomes = evaluator.run_cases(data, [jobs[i] for i in runnable])
+    by_position: dict[int, tuple[str, Any]] = {i: ("problem", why) for i, why in early.items()}
+    by_position.update(zip(runnable, outcomes))
+    return [_case_result(policy, _case_name(case, index), dict(case["expect"]), by_position[position])
+            for position, (policy, index, case) in enumerate(items)]
+
+
 def run_cases(policies: list[Policy], examples_dir: Path, limits: Limits | None = None,
               evaluator: Evaluator | None = None) -> list[CaseResult]:
-    """Run every test case of every policy; one evaluator (and its workers) for all of them.
+    """Run every test case of every policy, all in one worker job.
 
     Pass `evaluator` to reuse one that already holds these policies (its workers stay warm).
     """
     bases = BaseSnapshots(examples_dir)
-    results: list[CaseResult] = []
+    items = [(policy, index, case) for policy in policies for index, case in enumerate(policy.tests)]
     own = evaluator is None
     ev = evaluator or Evaluator(policies, limits or Limits(policy_timeout=20))
     try:
-        for policy in policies:
-            for index, case in enumerate(policy.tests):
-                results.append(run_case(ev, policy, case, bases, index))
+        return _run(ev, items, bases) if items else []
     finally:
         if own:
             ev.close()
-    return results
 
 
 def coverage(policies: Iterable[Policy]) -> tuple[list[str], list[str]]:

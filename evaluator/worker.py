@@ -152,6 +152,9 @@ def main(conn: Connection, memory_limit: int | None) -> None:
             job = conn.recv()
         except (EOFError, OSError):
             return
+        if job.get("kind") == "cases":
+            _run_cases(conn, job, jq)
+            continue
         try:
             data = job.pop("data", None)  # the job must not keep a second reference to the bytes
             name = job.get("name", "snapshot")
@@ -159,9 +162,11 @@ def main(conn: Connection, memory_limit: int | None) -> None:
                 if data is None:
                     data = snapshot_mod.read_bytes(job["path"], job.get("max_bytes") or snapshot_mod.DEFAULT_MAX_BYTES)
                 job["data"] = None  # `data` is the only reference left: freed once jq has its copy
-                parsed, info = snapshot_mod.load(data, name)
-                del parsed  # never hold the snapshot twice: jq parses its own copy below
-                _release_memory()
+                info = job.get("summary")
+                if info is None:  # a file or bytes from elsewhere: parsed and validated here, once
+                    parsed, info = snapshot_mod.load(data, name)
+                    del parsed  # never hold the snapshot twice: jq parses its own copy below
+                    _release_memory()
             except snapshot_mod.SnapshotError as exc:
                 conn.send(("invalid", str(exc)))
                 continue
@@ -192,3 +197,56 @@ def main(conn: Connection, memory_limit: int | None) -> None:
         except Exception as exc:  # report, never die silently
             conn.send(("crash", f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
                        if str(exc) else traceback.format_exc(limit=1)[-500:]))
+
+
+def _run_cases(conn: Connection, job: dict[str, Any], jq: Any) -> None:
+    """Policy test cases, all in this worker: each base snapshot parsed and validated once, each
+    the cases' one program compiled once, each case's patches applied copy-on-write to the parsed base
+    (only the objects on a patched path are copied), the result validated and run.
+
+    Sends ("bases",) once the bases are parsed, then ("case", index, raw verdict or None) or
+    ("case_problem", index, why the case cannot run) per case, then ("done", count)."""
+    import json
+
+    from . import snapshot as snapshot_mod
+    from .testing import apply_patches
+
+    try:
+        bases: dict[str, Any] = {}
+        for name, data in job["bases"].items():
+            try:
+                snapshot_mod.validate(parsed := snapshot_mod.parse(data, f"base snapshot {name}"),
+                                      f"base snapshot {name}", many=True)
+                bases[name] = parsed
+            except snapshot_mod.SnapshotError as exc:
+                bases[name] = exc
+        conn.send(("bases",))
+        program = None
+        max_output = int(job.get("max_output") or DEFAULT_MAX_OUTPUT_BYTES)
+        index = int(job.get("start", 0))
+        for case in job["cases"]:
+            base = bases[case["base"]]
+            try:
+                if isinstance(base, Exception):
+                    raise ValueError(str(base))
+                snapshot = apply_patches(base, case)
+                snapshot_mod.validate(snapshot, "patched snapshot", many=True)
+            except (ValueError, snapshot_mod.SnapshotError) as exc:
+                conn.send(("case_problem", index, str(exc)))
+                index += 1
+                continue
+            raw = None
+            if case["program"] is not None:
+                if program is None:  # compiled at the first case that needs it: within a case's time limit
+                    program = jq.compile(job["program"])
+                text = f'{{"p":{int(case["program"])},"s":{json.dumps(snapshot)}}}'
+                outputs = program.input_text(text).all()
+                raw = _trim(outputs[0], max_output) if outputs else {"s": "error", "reason": "the policy gave no verdict"}
+            conn.send(("case", index, raw))
+            index += 1
+        conn.send(("done", index))
+    except MemoryError:
+        conn.send(("crash", "out of memory (worker limit reached)"))
+    except Exception as exc:  # noqa: BLE001 - report, never die silently
+        conn.send(("crash", f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+                   if str(exc) else traceback.format_exc(limit=1)[-500:]))

@@ -83,7 +83,9 @@ else:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"hullcheck {__version__}")
+        from evaluator.jqbuild import describe
+
+        typer.echo(f"hullcheck {__version__}\n{describe()}")
         raise typer.Exit(EXIT_OK)
 
 
@@ -218,13 +220,16 @@ def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = N
     collect_options = engine.options(redact=True, tls=tls.config(engine.docker_host))
     if audit.fallback_example:
         try:
-            source = Source(name="live collection", data=dumps(collect(collect_options)).encode())
+            snapshot = collect(collect_options)
         except EngineUnreachable as exc:
             example = example_snapshot_path()
             stderr.print(f"hullcheck: no Docker daemon answers ({exc}); evaluating the bundled example snapshot {example}")
             source = Source(name=str(example), path=str(example))
+        else:
+            source = Source.collected("live collection", snapshot, dumps(snapshot).encode())
     else:
-        source = Source(name="live collection", data=dumps(_collect(collect_options)).encode())
+        snapshot = _collect(collect_options)
+        source = Source.collected("live collection", snapshot, dumps(snapshot).encode())
     _exit(runner.audit_source(source, options, TerminalFeedback()))
 
 

@@ -7,9 +7,12 @@ says this run has no engine on purpose: a skipped collector test must never pass
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -19,6 +22,12 @@ import pytest
 from testimage import IMAGE, build_busybox, static_busybox
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The pack cache (evaluator/packcache.py) of this test process, never the user's own ~/.cache:
+# the CLIs the tests start inherit it, so they load the pack as a user's second run does.
+_CACHE_DIR = tempfile.mkdtemp(prefix="hullcheck-test-cache-")
+os.environ["HULLCHECK_CACHE_DIR"] = _CACHE_DIR
+atexit.register(shutil.rmtree, _CACHE_DIR, True)
 LABEL_KEY = "hullcheck.test"
 
 

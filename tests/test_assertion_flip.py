@@ -3,8 +3,8 @@
 For every automated policy of the built-in pack (whatever it holds when this runs), a copy of the
 pack is written with only that policy's `assert` replaced by `(<original>) | not`; the flipped
 policy is loaded from it by the real loader (so the flipped jq is checked like any policy) and its
-own cases are run until one fails. One evaluator with warm workers serves every flipped policy,
-each case evaluating that policy alone.
+own cases are run. One worker job runs every case of every flipped policy, each case evaluating
+that policy alone.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import yaml
 
 from evaluator import Evaluator, Limits, load_pack
 from evaluator.policy import Policy
-from evaluator.testing import BaseSnapshots, run_case
+from evaluator.testing import run_cases
 from hullcheck_common.resources import policies_dir, snapshots_dir
 
 
@@ -43,15 +43,10 @@ def surviving_flips(pack: Path, workdir: Path) -> list[str]:
         [copy] = [p for p in load_pack([_flipped_copy(policy, pack, workdir)]) if p.id == policy.id]
         assert copy.assert_ != policy.assert_ and copy.assert_.endswith("| not")
         flipped.append(copy)
-    bases = BaseSnapshots(snapshots_dir() / "examples")
-    survivors = []
     with Evaluator(flipped, Limits(policy_timeout=20)) as evaluator:
-        for policy in flipped:
-            # pass and fail cases first: they are the ones a negated assertion turns around
-            cases = sorted(enumerate(policy.tests), key=lambda c: c[1]["expect"]["status"] not in ("pass", "fail"))
-            if not any(not run_case(evaluator, policy, case, bases, index).ok for index, case in cases):
-                survivors.append(policy.id)
-    return survivors
+        results = run_cases(flipped, snapshots_dir() / "examples", evaluator=evaluator)  # one worker job
+    failing = {r.policy_id for r in results if not r.ok}
+    return [policy.id for policy in flipped if policy.id not in failing]
 
 
 def test_flipping_any_automated_assertion_fails_one_of_its_cases(tmp_path):
