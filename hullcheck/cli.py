@@ -200,6 +200,21 @@ TlsVerifyOpt = typer.Option(False, "--tlsverify", help="Use TLS and verify the t
 TlsCaOpt = typer.Option(None, "--tlscacert", help="CA the engine's certificate must chain to; default $DOCKER_CERT_PATH/ca.pem.")
 TlsCertOpt = typer.Option(None, "--tlscert", help="Client certificate; default $DOCKER_CERT_PATH/cert.pem (DOCKER_CERT_PATH defaults to ~/.docker).")
 TlsKeyOpt = typer.Option(None, "--tlskey", help="Client key; default $DOCKER_CERT_PATH/key.pem.")
+ComposeOpt = typer.Option([], "--compose", help="Judge this Compose file before it is deployed instead of the engine (repeatable: merged in order, like docker compose -f).")
+ProjectDirOpt = typer.Option(None, "--project-directory", help="With --compose: the project directory (default: the first file's directory).")
+EnvFileOpt = typer.Option([], "--env-file", help="With --compose: variables to interpolate (default: .env in the project directory; the environment wins).")
+ProfileOpt = typer.Option([], "--profile", help="With --compose: enable this profile (repeatable; default COMPOSE_PROFILES).")
+ImagesFromEngineOpt = typer.Option(False, "--images-from-engine", help="With --compose: read each service's image (USER, HEALTHCHECK) from the local engine.")
+
+
+def _planned(compose: list[Path], project_directory: Optional[Path], env_file: list[Path], profile: list[str],
+             images_from_engine: bool, docker_host: Optional[str], redact: bool = True) -> dict[str, Any]:
+    from collector.compose import ComposeOptions, collect_compose
+
+    return collect_compose(ComposeOptions(
+        files=[str(f) for f in compose], project_directory=str(project_directory) if project_directory else None,
+        env_files=[str(f) for f in env_file], profiles=list(profile), images_from_engine=images_from_engine,
+        docker_host=docker_host, redact=redact))
 
 
 def _remote_tls(docker_host: Optional[str], tls: bool, tlsverify: bool, tlscacert: Optional[Path],
@@ -292,13 +307,25 @@ def collect(
     tlscacert: Optional[Path] = TlsCaOpt,
     tlscert: Optional[Path] = TlsCertOpt,
     tlskey: Optional[Path] = TlsKeyOpt,
+    compose: List[Path] = ComposeOpt,
+    project_directory: Optional[Path] = ProjectDirOpt,
+    env_file: List[Path] = EnvFileOpt,
+    profile: List[str] = ProfileOpt,
+    images_from_engine: bool = ImagesFromEngineOpt,
 ) -> None:
-    """Read the Docker host and engine into one JSON snapshot. Reads only: changes nothing."""
+    """Read the Docker host and engine into one JSON snapshot. Reads only: changes nothing.
+
+    With --compose: the containers a Compose application would create, planned from its files
+    (nothing is deployed; host and daemon sections are absent, with the reason).
+    """
     from collector import dumps
 
-    options = _collect_options(docker_host, host_root, redact, label)
-    options.tls = _remote_tls(docker_host, tls, tlsverify, tlscacert, tlscert, tlskey)
-    snapshot = _collect(options)
+    if compose:
+        snapshot = _planned(compose, project_directory, env_file, profile, images_from_engine, docker_host, redact)
+    else:
+        options = _collect_options(docker_host, host_root, redact, label)
+        options.tls = _remote_tls(docker_host, tls, tlsverify, tlscacert, tlscert, tlskey)
+        snapshot = _collect(options)
     _write_output(dumps(snapshot), output)
     errors = snapshot["meta"]["errors"]
     if errors:
@@ -422,8 +449,13 @@ def audit(
     as_of: Optional[str] = AsOfOpt,
     baseline: Optional[Path] = BaselineOpt,
     fail_on: str = FailOnOpt,
+    compose: List[Path] = ComposeOpt,
+    project_directory: Optional[Path] = ProjectDirOpt,
+    env_file: List[Path] = EnvFileOpt,
+    profile: List[str] = ProfileOpt,
+    images_from_engine: bool = ImagesFromEngineOpt,
 ) -> None:
-    """Collect from the engine and evaluate in one step, no snapshot file needed.
+    """Collect from the engine (or plan from --compose files) and evaluate in one step, no snapshot file needed.
 
     [dim]Exit codes: 0 nothing at or above --fail-on fails; 1 something does (default: any failing
     result; waived findings never count); 2 usage, input or policy error.[/dim]
@@ -435,7 +467,10 @@ def audit(
     chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
     options = _collect_options(docker_host, host_root, True, label)
     options.tls = _remote_tls(docker_host, tls, tlsverify, tlscacert, tlscert, tlskey)
-    if fallback_example:
+    if compose:
+        planned = _planned(compose, project_directory, env_file, profile, images_from_engine, docker_host)
+        source = Source(name="planned from Compose", data=dumps(planned).encode())
+    elif fallback_example:
         try:
             snapshot = collect(options)
         except EngineUnreachable as exc:
@@ -728,6 +763,9 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     engine = sys.modules.get("collector.engine")
     if engine is not None:
         errors.append(engine.EngineUnreachable)
+    compose = sys.modules.get("collector.compose.source")
+    if compose is not None:
+        errors.append(compose.ComposeError)
     return tuple(errors)
 
 
