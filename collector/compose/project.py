@@ -154,6 +154,8 @@ def load_project(options: ComposeOptions) -> Project:
     reader = _Reader(environ)
     services: dict[str, LDict] = {}
     top: dict[str, Any] = {"networks": {}, "volumes": {}, "name": None}
+    for path in paths:  # the -f files first in meta.source.files, then any reached through extends
+        reader.read(path)
     for path in paths:
         file_services = reader.services(path, directory)
         for name, service in file_services.items():
