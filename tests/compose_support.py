@@ -46,7 +46,7 @@ def plan(name: str, **overrides: Any) -> dict[str, Any]:
     from collector.compose import ComposeOptions, collect_compose
 
     with staged(name):
-        options = ComposeOptions(files=list(FILES[name]), environ={}, **overrides)
+        options = ComposeOptions(files=list(FILES[name]), **{"environ": {}, **overrides})
         return collect_compose(options)
 
 
