@@ -12,7 +12,12 @@ import pytest
 import yaml
 
 from collector import dumps, validate
-from collector.compose import ComposeError, ComposeOptions, collect_compose, load_project
+from collector.compose import (
+    ComposeError,
+    ComposeOptions,
+    collect_compose,
+    load_project,
+)
 from collector.compose.normalize import parse_port, parse_volume
 from evaluator import Source
 from evaluator.render import sarif

@@ -98,3 +98,28 @@ def test_planned_and_live_verdicts_agree(name, daemon, evaluator, tmp_path):
     assert not disagreements, "\n".join(disagreements)
     print(f"{name}: {compared} planned verdicts compared with live, {len(planned['containers'])} containers")
     assert compared >= 20 * len(planned["containers"]), compared
+
+
+def test_images_from_engine_fill_in_what_only_the_image_knows(daemon, evaluator, tmp_path):
+    client = daemon.client()
+    try:
+        build_busybox(client, "hullcheck-test/busybox-user:1", b'USER 1000:1000\nHEALTHCHECK CMD ["true"]\n')
+    finally:
+        client.close()
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: hullcheck-test/busybox-user:1\n  bare:\n    image: hullcheck-test/busybox:1\n"
+        "  gone:\n    image: hullcheck-test/not-built:1\n")
+    from collector.compose import ComposeOptions, collect_compose
+
+    snap = collect_compose(ComposeOptions(files=[str(tmp_path / "compose.yaml")], environ={}, images_from_engine=True,
+                                          docker_host=daemon.url))
+    by = {c["planned"]["service"]: c["inspect"] for c in snap["containers"]}
+    assert by["app"]["Config"]["User"] == "1000:1000" and "Health" in by["app"]["State"]
+    assert by["bare"]["Config"]["User"] == "" and "Health" not in by["bare"]["State"]
+    document = evaluator.evaluate(Source(name="planned", data=dumps(snap).encode()))
+    results = {r["id"]: r for r in document["results"]}
+    verdicts = {f["resource"]["key"].split("/")[-2]: f["status"] for f in results["cis-docker-4.1"]["findings"]}
+    verdicts.update({p["key"].split("/")[-2]: "pass" for p in results["cis-docker-4.1"]["passed"]})
+    # an image the engine lacks stays unknown: error, never pass
+    assert verdicts == {"app": "pass", "bare": "fail", "gone": "error"}, verdicts
+    assert any(e["source"].startswith("/images/") for e in snap["meta"]["errors"])

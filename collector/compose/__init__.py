@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -137,6 +138,8 @@ def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | N
             inspect, positions, unknown = plan_container(
                 project.name, name, service, number, images.get(ref), env, project.networks, project.volumes,
                 project.directory, config_files)
+            if ref in images:
+                inspect["Image"] = images[ref].get("Id") or ""
             index = len(containers)
             for ptr, reason in sorted(unknown.items()):
                 errors.add(f"/containers/{index}{ptr}", reason)

@@ -8,7 +8,8 @@ and merged, so a required variable left unset is reported at the line that needs
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .source import ComposeError, LDict, LList, Pos
 
@@ -23,7 +24,7 @@ class Interpolator:
         self.used: dict[str, str] = {}
 
     def text(self, value: str, pos: Pos | None) -> str:
-        out, i = self._scan(value, 0, pos, None)
+        out, _end = self._scan(value, 0, pos, None)
         return out
 
     def _lookup(self, name: str) -> str | None:

@@ -9,7 +9,8 @@ supplies brings its own position, so a finding points at the file that really se
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .source import LDict, LList
 

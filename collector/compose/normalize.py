@@ -96,7 +96,7 @@ def _range(text: str, pos: Pos | None, whole: Any) -> list[int]:
 
 def _expand(target: str, published: str, host_ip: str, protocol: str, pos: Pos | None, whole: Any) -> list[LDict]:
     targets = _range(target, pos, whole)
-    hosts: list[int | None] = _range(published, pos, whole) if published else [None] * len(targets)  # type: ignore[list-item]
+    hosts: list[int | None] = list(_range(published, pos, whole)) if published else [None] * len(targets)
     if published and len(hosts) != len(targets):
         if len(targets) == 1:  # 8000-8010:80 -> one of the host ports; Compose picks at start
             hosts = [None]
@@ -177,9 +177,7 @@ def normalize_service(service: LDict, base_dir: str) -> LDict:
     for key, value in service.items():
         pos = service.keypos.get(key)
         out.keypos[key] = pos  # type: ignore[assignment]
-        if key in _DICT_KEYS:
-            out[key] = _list_to_dict(value, key, pos)
-        elif key == "extra_hosts":
+        if key in _DICT_KEYS or key == "extra_hosts":
             out[key] = _list_to_dict(value, key, pos)
         elif key in _STR_OR_LIST:
             seq = _as_list(value, pos)

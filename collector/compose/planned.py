@@ -165,7 +165,7 @@ def plan_container(project: str, name: str, service: LDict, number: int, image: 
         unknown["/inspect/State"] = ("planned from Compose without the image: whether the image defines a HEALTHCHECK "
                                      "is unknown (define healthcheck: in the service, or collect with --images-from-engine)")
     ports = service.get("ports") or LList()
-    exposed = {f"{p['target']}/{p['protocol']}": {} for p in ports}
+    exposed: dict[str, dict[str, Any]] = {f"{p['target']}/{p['protocol']}": {} for p in ports}
     for item in service.get("expose") or []:
         text = str(item)
         exposed.setdefault(text if "/" in text else f"{text}/tcp", {})

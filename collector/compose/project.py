@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -110,7 +111,7 @@ class _Reader:
 
     def _service(self, path: Path, base_dir: Path, name: str, stack: tuple[tuple[Path, str], ...]) -> LDict:
         doc = self.read(path)
-        services = doc.get("services") or {}
+        services: LDict = doc.get("services") or LDict()
         shown = shown_path(path)
         if name not in services:
             where = stack[-1] if stack else None

@@ -42,7 +42,7 @@ class LDict(dict):
     def __init__(self, *args: Any, pos: Pos | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pos = pos
-        self.keypos: dict[Any, Pos] = {}
+        self.keypos: dict[Any, Pos | None] = {}
 
 
 class LList(list):
