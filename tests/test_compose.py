@@ -20,8 +20,9 @@ from collector.compose import (
 )
 from collector.compose.normalize import parse_port, parse_volume
 from evaluator import Source
-from evaluator.render import sarif
+from evaluator.render import render, sarif
 from tests.compose_support import EXAMPLES, FILES, PROJECTS, comparable, plan, staged
+from tests.test_reports_html import browse, chromium  # noqa: F401 - chromium is a fixture
 
 
 def _line_of(path: Path, text: str) -> int:
@@ -110,6 +111,10 @@ def test_findings_point_at_the_offending_lines(evaluator):
     assert physical["artifactLocation"] == {"uri": "compose.yaml", "uriBaseId": "%SRCROOT%"}
     assert physical["region"]["startLine"] == _line_of(compose, "network_mode: host")
     assert "%SRCROOT%" in run["originalUriBaseIds"]
+    host_line = f"compose.yaml:{_line_of(compose, 'network_mode: host')}"
+    for fmt in ("text", "markdown", "junit"):
+        assert host_line in render(document, fmt), fmt
+    assert '"locations"' in render(document, "html")  # the page's script shows them as file:line
 
 
 def test_what_a_plan_cannot_know_is_error_never_pass(evaluator):
@@ -211,3 +216,11 @@ def test_compose_error_is_a_value_with_a_position(tmp_path):
     (tmp_path / "c.yaml").write_text("services:\n  a:\n    extends: {service: missing}\n")
     with pytest.raises(ComposeError, match="missing"):
         load_project(ComposeOptions(files=[str(tmp_path / "c.yaml")], environ={}))
+
+
+def test_html_report_shows_the_lines_in_a_browser(chromium, tmp_path, evaluator):
+    _, document = _results(evaluator, plan("misconfigured"))
+    page = tmp_path / "report.html"
+    page.write_text(render(document, "html"))
+    compose = PROJECTS / "misconfigured" / "compose.yaml"
+    assert f"compose.yaml:{_line_of(compose, 'network_mode: host')}" in browse(chromium, page, tmp_path)

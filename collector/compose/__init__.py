@@ -41,7 +41,7 @@ def _environment_of(service: Any, project_env: dict[str, str]) -> dict[str, str]
     for env_file in service.get("env_file") or []:
         path = Path(env_file)
         if not path.is_file():
-            raise ComposeError("env_file not found", file=str(env_file))
+            raise ComposeError(f"env_file {env_file} not found", service.keypos.get("env_file"), file=str(env_file))
         out.update({k: v for k, v in dotenv_values(path).items() if v is not None})
     for key, value in (service.get("environment") or {}).items():
         if value is None:

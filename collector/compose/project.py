@@ -106,17 +106,17 @@ class _Reader:
         raw = doc.get("services") or {}
         resolved: dict[str, LDict] = {}
         for name in raw:
-            resolved[name] = self._service(path, base_dir, name, ())
+            resolved[name] = self._service(path, base_dir, name, (), None)
         return resolved
 
-    def _service(self, path: Path, base_dir: Path, name: str, stack: tuple[tuple[Path, str], ...]) -> LDict:
+    def _service(self, path: Path, base_dir: Path, name: str, stack: tuple[tuple[Path, str], ...],
+                 at: Pos | None) -> LDict:
+        """Service `name` of `path`, extends resolved; `at` is the extends line that asked for it."""
         doc = self.read(path)
         services: LDict = doc.get("services") or LDict()
         shown = shown_path(path)
         if name not in services:
-            where = stack[-1] if stack else None
-            raise ComposeError(f"extends names service {name!r}, which {shown} does not define",
-                               file=shown if where is None else shown_path(where[0]))
+            raise ComposeError(f"extends names service {name!r}, which {shown} does not define", at, file=shown)
         if (path.resolve(), name) in stack:
             raise ComposeError(f"extends loops back to service {name!r}", services.keypos.get(name))
         service = services[name] or LDict(pos=services.keypos.get(name))
@@ -134,7 +134,10 @@ class _Reader:
         if extends.get("file"):
             other = (path.parent / str(extends["file"])).resolve()
             other_base = other.parent
-        base = self._service(other, other_base, str(extends["service"]), (*stack, (path.resolve(), name)))
+        if not other.is_file():
+            raise ComposeError(f"extends file {extends['file']} not found", normal.keypos.get("extends"))
+        base = self._service(other, other_base, str(extends["service"]), (*stack, (path.resolve(), name)),
+                             normal.keypos.get("extends"))
         own = LDict(pos=normal.pos)
         for k, v in normal.items():
             if k != "extends":

@@ -15,7 +15,7 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from .common import case_name, waiver_text
+from .common import case_name, location_text, waiver_text
 
 
 def _section_name(section: str) -> str:
@@ -85,6 +85,8 @@ def render(document: dict[str, Any], **_: Any) -> str:
             body = [f"{title} ({result['id']}, {result.get('severity')})"]
             if finding.get("baseline"):
                 body.append(f"baseline: {finding['baseline']}")
+            if finding.get("locations"):
+                body.append(f"at: {location_text(finding)}")
             evidence = _evidence(finding)
             if evidence:
                 body += ["evidence:", evidence]
