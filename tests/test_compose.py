@@ -218,7 +218,7 @@ def test_compose_error_is_a_value_with_a_position(tmp_path):
         load_project(ComposeOptions(files=[str(tmp_path / "c.yaml")], environ={}))
 
 
-def test_html_report_shows_the_lines_in_a_browser(chromium, tmp_path, evaluator):
+def test_html_report_shows_the_lines_in_a_browser(chromium, tmp_path, evaluator):  # noqa: F811 - the fixture imported above
     _, document = _results(evaluator, plan("misconfigured"))
     page = tmp_path / "report.html"
     page.write_text(render(document, "html"))

@@ -20,6 +20,8 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from hullcheck_common import __version__
+
 from .. import redact
 from ..errors import ErrorLog, pointer
 from .planned import plan_container
@@ -119,7 +121,7 @@ def _networks(project: Project, containers: list[dict[str, Any]]) -> list[dict[s
 
 def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The planned snapshot of a Compose application (raises ComposeError on bad input)."""
-    from ..snapshot import SCHEMA_VERSION, _hullcheck_version, validate
+    from ..snapshot import SCHEMA_VERSION, validate
 
     say = progress or (lambda _m: None)
     started = _now()
@@ -164,7 +166,7 @@ def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | N
     snapshot: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "meta": {
-            "hullcheck_version": _hullcheck_version(),
+            "hullcheck_version": __version__,
             "started_at": started,
             "finished_at": _now(),
             "hostname": f"compose:{project.name}",

@@ -96,7 +96,7 @@ class Interpolator:
             out = LDict(pos=value.pos)
             for key, item in value.items():
                 out[key] = self.tree(item, value.keypos.get(key, pos))
-                out.keypos[key] = value.keypos.get(key) or pos  # type: ignore[assignment]
+                out.keypos[key] = value.keypos.get(key) or pos
             return out
         if isinstance(value, LList):
             seq = LList(pos=value.pos)

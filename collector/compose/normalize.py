@@ -30,7 +30,7 @@ def _list_to_dict(value: Any, key: str, pos: Pos | None, sep: str = "=") -> LDic
         out = LDict(pos=value.pos)
         for k, v in value.items():
             out[k] = None if v is None else (str(v).lower() if isinstance(v, bool) else str(v))
-            out.keypos[k] = value.keypos.get(k) or pos  # type: ignore[assignment]
+            out.keypos[k] = value.keypos.get(k) or pos
         return out
     out = LDict(pos=getattr(value, "pos", pos))
     for i, item in enumerate(value or []):
@@ -39,7 +39,7 @@ def _list_to_dict(value: Any, key: str, pos: Pos | None, sep: str = "=") -> LDic
         if key == "extra_hosts" and not has:
             name, has, val = text.partition(":")
         out[name.strip()] = val if has else None
-        out.keypos[name.strip()] = _entry_pos(value, i, pos)  # type: ignore[assignment]
+        out.keypos[name.strip()] = _entry_pos(value, i, pos)
     return out
 
 
@@ -176,7 +176,7 @@ def normalize_service(service: LDict, base_dir: str) -> LDict:
     out = LDict(pos=service.pos)
     for key, value in service.items():
         pos = service.keypos.get(key)
-        out.keypos[key] = pos  # type: ignore[assignment]
+        out.keypos[key] = pos
         if key in _DICT_KEYS or key == "extra_hosts":
             out[key] = _list_to_dict(value, key, pos)
         elif key in _STR_OR_LIST:

@@ -142,7 +142,7 @@ class _Reader:
         for k, v in normal.items():
             if k != "extends":
                 own[k] = v
-                own.keypos[k] = normal.keypos.get(k)  # type: ignore[assignment]
+                own.keypos[k] = normal.keypos.get(k)
         merged = merge(base, own)
         merged.pos = normal.pos
         return merged

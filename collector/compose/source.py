@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from hullcheck_common.errors import HullcheckError
+
 
 @dataclass(frozen=True)
 class Pos:
@@ -27,7 +29,7 @@ class Pos:
         return {"file": self.file, "line": self.line, "column": self.column}
 
 
-class ComposeError(Exception):
+class ComposeError(HullcheckError):
     """Bad Compose input, said in one line that names the file and the line."""
 
     def __init__(self, message: str, pos: Pos | None = None, file: str | None = None) -> None:
@@ -141,7 +143,7 @@ def _own_keys_first(node: yaml.Node, seen: set[int]) -> None:
                         f"a merge key (<<) needs a mapping, found {sub.id}", sub.start_mark)
                 merged.extend(sub.value)
         node.value = own + merged
-        for k, v in own:
+        for _key, v in own:
             _own_keys_first(v, seen)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:

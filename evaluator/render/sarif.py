@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from .common import SECURITY_SEVERITY, fingerprint, host_of, resource_key, waiver_text
 
