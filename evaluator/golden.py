@@ -33,6 +33,10 @@ def compact(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
         offenders = failing_names(result)
         if offenders:
             entry["offenders"] = offenders
+        where = {str(f["resource"]["name"]): [f"{loc['file']}:{loc['line']}" for loc in f["locations"]]
+                 for f in result["findings"] if f["status"] == "fail" and f.get("locations")}
+        if where:  # planned from Compose: the lines a finding points at are part of the contract
+            entry["locations"] = dict(sorted(where.items()))
         errors = {str(f["resource"]["name"]): f["message"] for f in result["findings"] if f["status"] == "error"}
         if errors:
             entry["errors"] = dict(sorted(errors.items()))

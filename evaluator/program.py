@@ -58,6 +58,37 @@ def _hc_key($r):
           | "image:" + (($parts[:-1] + [$parts[-1] | split(":")[0]]) | join("/")) end
     else "\($r.type):\($r.name)" end
   ) catch null) // "\($r.type):\($r.name)";
+# Source locations of a failing resource planned from Compose files (data.planned.positions:
+# pointer -> {file, line, column}). For each evidence pointer: the recorded entries below it that
+# fail the assertion on their own (the docker.sock volume entry, the 0.0.0.0 port entry), else the
+# pointer's own line, else its nearest recorded ancestor (the service's line). Policies stay data.
+def _hc_path($segs): . as $root
+  | reduce $segs[] as $s ({v: $root, p: []};
+      if (.v | type) == "array" then ($s | tonumber) as $i | {v: .v[$i], p: (.p + [$i])} else {v: .v[$s], p: (.p + [$s])} end)
+  | .p;
+def _hc_only($segs):
+  if ($segs | length) == 0 then .
+  elif type == "array" then ($segs[0] | tonumber) as $i | [.[$i] | _hc_only($segs[1:])]
+  elif type == "object" then {($segs[0]): (.[$segs[0]] | _hc_only($segs[1:]))}
+  else . end;
+def _hc_segs: if . == "" then [] else .[1:] | split("/") | map(gsub("~1"; "/") | gsub("~0"; "~")) end;
+def _hc_locations($r; assertion; $evs):
+  ($r.data.planned.positions // null) as $pos
+  | if $pos == null then null
+    else [$evs[] | select(.pointer | startswith($r.path + "/")) | (.pointer | ltrimstr($r.path)) as $p
+          | ($p | _hc_segs) as $psegs
+          | [$pos | keys[] | select(startswith($p + "/"))] as $below
+          | [$below[] | . as $q | (($q | ltrimstr($p)) | _hc_segs) as $rel
+             | select((try ([$r.data | setpath(_hc_path($psegs); ($r.data | _hc_get($psegs) | _hc_only($rel))) | assertion] == [false])
+                       catch false))] as $alone
+          | [$alone[] | . as $q | select(any($alone[]; . != $q and startswith($q + "/")) | not)] as $leaves
+          | if ($leaves | length) > 0 then $leaves[] elif $pos[$p] != null then $p else empty end
+          | {pointer: ., at: $pos[.]}]
+      | if length == 0 and $pos[""] != null then [{pointer: "", at: $pos[""]}] else . end
+      | [.[] | .at + {pointer}] | unique_by([.file, .line, .column])
+      | if length == 0 then null else . end
+    end;
+def _hc_here($r): ($r.data.planned.positions[""] // null) as $at | if $at == null then {} else {loc: [$at + {pointer: ""}]} end;
 def _hc_image($r):
   if $r.type == "container" then (try ($r.data.inspect.Config.Image | strings) catch null) else null end;
 def _hc_item(assertion; msg; $ev):
@@ -68,7 +99,7 @@ def _hc_item(assertion; msg; $ev):
       [$ev[] | _hc_ev($r)] as $evs
       # A collector error at or above the resource itself, or at or above any evidence, blocks it.
       | (_hc_blocked($r.path // "") // first($evs[] | _hc_blocked(.pointer) | select(. != null)) // null) as $blk
-      | if $blk != null then {r: $ref, s: "error", reason: $blk}
+      | if $blk != null then {r: $ref, s: "error", reason: $blk} + _hc_here($r)
         else ([$evs[] | select(.segs as $s | .base | _hc_present($s) | not) | .pointer]) as $absent
         | if ($absent | length) > 0 then {r: $ref, s: "error", reason: "evidence absent from the snapshot: \($absent | join(", "))"}
           else [$r.data | assertion] as $ok
@@ -76,10 +107,11 @@ def _hc_item(assertion; msg; $ev):
             elif $ok == [false] then
               {r: $ref, s: "fail", m: ((try first($r.data | msg) catch null) // null),
                ev: [$evs[] | {pointer, value: (.segs as $s | .base | _hc_get($s))}]}
+              + ((try _hc_locations($r; assertion; $evs) catch null) as $loc | if $loc == null then {} else {loc: $loc} end)
             else {r: $ref, s: "error", reason: "assert must give exactly one boolean, gave \($ok | tojson | .[0:200])"} end
           end
         end
-    ) catch {r: $ref, s: "error", reason: (if type == "string" then . else tojson end)};
+    ) catch ({r: $ref, s: "error", reason: (if type == "string" then . else tojson end)} + (try _hc_here($r) catch {}));
 '''
 
 # At most this many resources per policy; more is reported as an error, not silently cut.

@@ -71,12 +71,18 @@ def policy_result(policy: Policy, raw: RawVerdict | None) -> dict[str, Any]:
         if item.get("s") == "pass":
             passed.append(resource)
         elif item.get("s") == "fail":
-            findings.append({"resource": resource, "status": "fail",
-                             "message": item.get("m") or f"{policy.title}: not met by {resource['name']}",
-                             "evidence": item.get("ev") or []})
+            finding = {"resource": resource, "status": "fail",
+                       "message": item.get("m") or f"{policy.title}: not met by {resource['name']}",
+                       "evidence": item.get("ev") or []}
+            if item.get("loc"):
+                finding["locations"] = item["loc"]
+            findings.append(finding)
         else:
-            findings.append({"resource": resource, "status": "error",
-                             "message": str(item.get("reason") or "unknown error"), "evidence": []})
+            finding = {"resource": resource, "status": "error",
+                       "message": str(item.get("reason") or "unknown error"), "evidence": []}
+            if item.get("loc"):
+                finding["locations"] = item["loc"]
+            findings.append(finding)
     findings.sort(key=_resource_key)
     passed.sort(key=_resource_key)
     _unique_keys(findings, passed)

@@ -104,6 +104,8 @@ def _trim(raw: Any, max_output: int = DEFAULT_MAX_OUTPUT_BYTES) -> Any:
             if len(text) > MAX_EVIDENCE_CHARS:
                 ev["value"] = text[:MAX_EVIDENCE_CHARS] + "... (cut)"
                 ev["truncated"] = True
+        if "loc" in item:
+            item["loc"] = _locations(item["loc"])
         reason = item.get("reason")
         if reason is not None:
             item["reason"] = _cut(reason if isinstance(reason, str) else _as_text(reason, MAX_MESSAGE_CHARS) or "",
@@ -116,6 +118,20 @@ def _trim(raw: Any, max_output: int = DEFAULT_MAX_OUTPUT_BYTES) -> Any:
         return {"s": "error", "reason": f"policy produced {size / 2**20:.0f} MB of results for "
                                         f"{len(items or [])} resources, over the {max_output / 2**20:.0f} MB output limit"}
     return raw
+
+
+MAX_LOCATIONS = 20
+
+
+def _locations(loc: Any) -> list[dict[str, Any]]:
+    """Source locations of a planned resource, bounded: files and pointers as short text, lines as integers."""
+    out = []
+    for entry in (loc if isinstance(loc, list) else [])[:MAX_LOCATIONS]:
+        if isinstance(entry, dict) and isinstance(entry.get("line"), int) and isinstance(entry.get("file"), str):
+            out.append({"file": _as_text(entry["file"], MAX_NAME_CHARS), "line": entry["line"],
+                        "column": entry["column"] if isinstance(entry.get("column"), int) else 1,
+                        "pointer": _as_text(entry.get("pointer") or "", MAX_NAME_CHARS)})
+    return out
 
 
 def _die_with_parent(parent_pid: int | None) -> None:

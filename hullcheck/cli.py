@@ -30,6 +30,7 @@ from hullcheck_common.resources import SCHEMA_KINDS, example_snapshot_path
 from .options import (
     AuditOptions,
     CollectFlags,
+    ComposeFlags,
     EvaluateFlags,
     GateFlags,
     OutputFormat,
@@ -149,21 +150,34 @@ def with_options(*groups: Any) -> Callable[[Callable[..., None]], Callable[..., 
 # ---- commands ---------------------------------------------------------------------------------
 
 @app.command()
-@with_options(CollectFlags, TlsFlagSet)
+@with_options(CollectFlags, TlsFlagSet, ComposeFlags)
 def collect(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the snapshot here (atomically); default stdout."),
     redact: bool = typer.Option(True, "--redact/--no-redact", help="Replace environment values and secret-looking arguments with a marker (default on)."),
-    engine: Any = None, tls: Any = None,
+    engine: Any = None, tls: Any = None, plan: Any = None,
 ) -> None:
-    """Read the Docker host and engine into one JSON snapshot. Reads only: changes nothing."""
+    """Read the Docker host and engine into one JSON snapshot. Reads only: changes nothing.
+
+    With --compose: the containers a Compose application would create, planned from its files (nothing is deployed; host and daemon sections are absent, with the reason).
+    """
     from collector import dumps
 
-    snapshot = _collect(engine.options(redact=redact, tls=tls.config(engine.docker_host)))
+    snapshot = _snapshot(engine, tls, plan, redact)
     write_output(dumps(snapshot), output)
     errors = snapshot["meta"]["errors"]
     if errors:
         stderr.print(f"hullcheck: {len(errors)} source(s) could not be read; they are listed in meta.errors "
                      "and policies that need them will report ERROR")
+
+
+def _snapshot(engine: Any, tls: Any, plan: Any, redact: bool) -> dict[str, Any]:
+    """The engine's live snapshot, or with --compose the planned one of the Compose files."""
+    planned = plan.options(engine.docker_host, redact)
+    if planned is None:
+        return _collect(engine.options(redact=redact, tls=tls.config(engine.docker_host)))
+    from collector.compose import collect_compose
+
+    return collect_compose(planned)
 
 
 def _collect(options: Any) -> dict[str, Any]:
@@ -205,10 +219,10 @@ def evaluate(
 
 
 @app.command()
-@with_options(EvaluateFlags, GateFlags, ReportFlags, CollectFlags, TlsFlagSet, AuditOptions)
+@with_options(EvaluateFlags, GateFlags, ReportFlags, CollectFlags, TlsFlagSet, AuditOptions, ComposeFlags)
 def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = None, tls: Any = None,
-          audit: Any = None) -> None:
-    """Collect from the engine and evaluate in one step, no snapshot file needed.
+          audit: Any = None, plan: Any = None) -> None:
+    """Collect from the engine (or plan from --compose files) and evaluate in one step, no snapshot file needed.
 
     [dim]Exit codes: 0 nothing at or above --fail-on fails; 1 something does (default: any failing result; waived findings never count); 2 usage, input or policy error.[/dim]
     """
@@ -217,10 +231,9 @@ def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = N
     from evaluator import run as runner
 
     options = run.options([], gate_options(gate), report_options(report, _terminal))
-    collect_options = engine.options(redact=True, tls=tls.config(engine.docker_host))
-    if audit.fallback_example:
+    if audit.fallback_example and not plan.compose:
         try:
-            snapshot = collect(collect_options)
+            snapshot = collect(engine.options(redact=True, tls=tls.config(engine.docker_host)))
         except EngineUnreachable as exc:
             example = example_snapshot_path()
             stderr.print(f"hullcheck: no Docker daemon answers ({exc}); evaluating the bundled example snapshot {example}")
@@ -228,8 +241,9 @@ def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = N
         else:
             source = Source.collected("live collection", snapshot, dumps(snapshot).encode())
     else:
-        snapshot = _collect(collect_options)
-        source = Source.collected("live collection", snapshot, dumps(snapshot).encode())
+        snapshot = _snapshot(engine, tls, plan, True)
+        name = "planned from Compose" if plan.compose else "live collection"
+        source = Source.collected(name, snapshot, dumps(snapshot).encode())
     _exit(runner.audit_source(source, options, TerminalFeedback()))
 
 

@@ -154,3 +154,28 @@ class AuditOptions(_Group):
 
     arg: ClassVar[str] = "audit"
     fallback_example: bool = typer.Option(False, "--fallback-example", help="When no daemon answers, evaluate the bundled example snapshot instead (and say so).")
+
+
+@dataclasses.dataclass
+class ComposeFlags(_Group):
+    """A Compose application instead of the engine (issue 15): shared by `collect` and `audit`."""
+
+    arg: ClassVar[str] = "plan"  # not "compose": that is the --compose field's name
+    compose: List[Path] = typer.Option([], "--compose", help="Judge this Compose file before it is deployed instead of the engine (repeatable: merged in order, like docker compose -f).")
+    project_directory: Optional[Path] = typer.Option(None, "--project-directory", help="With --compose: the project directory (default: the first file's directory).")
+    env_file: List[Path] = typer.Option([], "--env-file", help="With --compose: variables to interpolate (default: .env in the project directory; the environment wins).")
+    profile: List[str] = typer.Option([], "--profile", help="With --compose: enable this profile (repeatable; default COMPOSE_PROFILES).")
+    images_from_engine: bool = typer.Option(False, "--images-from-engine", help="With --compose: read each service's image (USER, HEALTHCHECK) from the local engine.")
+
+    def options(self, docker_host: Optional[str], redact: bool) -> Any:
+        """The collector's ComposeOptions, or None without --compose (then the engine is read)."""
+        if not self.compose:
+            if self.project_directory or self.env_file or self.profile or self.images_from_engine:
+                raise UsageError("--project-directory, --env-file, --profile and --images-from-engine need --compose FILE")
+            return None
+        from collector.compose import ComposeOptions
+
+        return ComposeOptions(files=[str(f) for f in self.compose],
+                              project_directory=str(self.project_directory) if self.project_directory else None,
+                              env_files=[str(f) for f in self.env_file], profiles=list(self.profile),
+                              images_from_engine=self.images_from_engine, docker_host=docker_host, redact=redact)

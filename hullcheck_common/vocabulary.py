@@ -91,6 +91,7 @@ class RawItem(TypedDict, total=False):
     m: str | None  # the failure message
     ev: list[RawEvidence]  # evidence: JSON pointers into the snapshot and the values there
     reason: str  # why this resource could not be judged (s = error)
+    loc: list[dict[str, Any]]  # planned from Compose: where the offending values were written (file, line, column, pointer)
 
 
 class RawVerdict(TypedDict, total=False):

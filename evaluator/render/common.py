@@ -51,3 +51,8 @@ def waiver_text(waiver: dict[str, Any] | None) -> str:
         parts.append(f"ticket {waiver['ticket']}")
     parts.append(f"expires {waiver.get('expires')}")
     return f"waiver {waiver.get('id')}: " + "; ".join(parts)
+
+
+def location_text(finding: dict[str, Any]) -> str:
+    """`compose.yaml:14, common/base.yaml:6` for a finding planned from Compose files; else ''."""
+    return ", ".join(f"{loc.get('file')}:{loc.get('line')}" for loc in finding.get("locations") or [])

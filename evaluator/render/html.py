@@ -106,6 +106,7 @@ th{background:#eceff1}
 .finding{margin:4px 0 8px;padding:4px 8px;border-left:3px solid #c62828;background:#fff8f8}
 .finding.waived{border-color:#00838f;background:#f0fbfc}.finding.error{border-color:#8e24aa;background:#fbf5fd}
 .ev{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;white-space:pre-wrap;word-break:break-all;color:#333}
+.loc{margin-left:6px;font-size:12px;color:#37474f}
 .muted{color:#666}.new{background:#ffeb3b;border-radius:3px;padding:0 4px;font-size:11px}
 details summary{cursor:pointer}
 .notes{background:#fff;border:1px solid #ddd;border-radius:4px;padding:8px 14px;margin-bottom:12px}
@@ -172,6 +173,7 @@ _JS = r"""
         head.appendChild(el("b", null, (res.type || "") + " " + (res.name || "")));
         head.appendChild(document.createTextNode(" [" + f.status + "] "));
         if (f.baseline === "new") head.appendChild(el("span", {"class": "new"}, "new"));
+        if ((f.locations || []).length) head.appendChild(el("code", {"class": "loc"}, f.locations.map(function (l) { return l.file + ":" + l.line; }).join(", ")));
         box.appendChild(head);
         box.appendChild(el("div", null, f.message));
         (f.evidence || []).forEach(function (ev) {

@@ -17,7 +17,7 @@ from typing import Any
 
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
-from .common import case_name, waiver_text
+from .common import case_name, location_text, waiver_text
 
 
 def _section_name(section: str) -> str:
@@ -87,6 +87,8 @@ def render(document: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_:
             body = [f"{title} ({result['id']}, {result.get('severity')})"]
             if finding.get("baseline"):
                 body.append(f"baseline: {finding['baseline']}")
+            if finding.get("locations"):
+                body.append(f"at: {location_text(finding)}")
             evidence = _evidence(finding)
             if evidence:
                 body += ["evidence:", evidence]

@@ -14,7 +14,7 @@ from typing import Any
 
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
-from .common import STATUS_LABELS, STATUS_ORDER, host_of, resource_key, severity_rank, waiver_text
+from .common import STATUS_LABELS, STATUS_ORDER, host_of, location_text, resource_key, severity_rank, waiver_text
 
 MAX_CHARS = 60_000
 MAX_OFFENDERS_INLINE = 10
@@ -66,7 +66,9 @@ def _details(result: dict[str, Any]) -> str:
         ref = f.get("resource") or {}
         mark = {"fail": "❌", "error": "⚠️", "waived": "💤"}.get(f.get("status"), "•")
         new = " 🆕 new" if f.get("baseline") == "new" else ""
-        lines.append(f"- {mark} **{_esc(ref.get('name'))}** ({_code(resource_key(ref))}){new}: {_esc(f.get('message'))}")
+        where = location_text(f)
+        at = f" at {_code(where)}" if where else ""
+        lines.append(f"- {mark} **{_esc(ref.get('name'))}** ({_code(resource_key(ref))}){at}{new}: {_esc(f.get('message'))}")
         for ev in f.get("evidence") or []:
             value = json.dumps(ev.get("value"), ensure_ascii=False)
             if len(value) > MAX_EVIDENCE_CHARS:

@@ -10,7 +10,9 @@
 - Resources that could not be judged are tool execution notifications, not results: an error
   is hullcheck's problem, not a finding in the host.
 - There is no source file behind a host, so the physical location is a stable pseudo-path
-  (`docker-host/<host>/<type>/<name>`); the real places are the `logicalLocations`.
+  (`docker-host/<host>/<type>/<name>`); the real places are the `logicalLocations`. A resource
+  planned from Compose files has real lines: its findings point at them (repository-relative
+  `uri` under `%SRCROOT%`, `region.startLine`), so code scanning annotates the pull request.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import quote
 
 from .common import SECURITY_SEVERITY, fingerprint, host_of, resource_key, waiver_text
 
@@ -83,10 +86,30 @@ def _locations(host: str, ref: dict[str, Any]) -> tuple[list[dict[str, Any]], li
     return physical, logical
 
 
+SOURCE_ROOT = "%SRCROOT%"
+
+
+def _source_locations(finding: dict[str, Any], logical: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lines of the Compose files that set the offending values (planned snapshots only):
+    repository-relative uris under %SRCROOT% (the checkout GitHub code scanning resolves them
+    against), so the alert lands on the diff; an absolute path becomes a file:// uri."""
+    out = []
+    for loc in finding.get("locations") or []:
+        path = str(loc.get("file") or "")
+        artifact: dict[str, Any] = ({"uri": "file://" + quote(path)} if path.startswith("/")
+                                    else {"uri": quote(path), "uriBaseId": SOURCE_ROOT})
+        out.append({"physicalLocation": {"artifactLocation": artifact,
+                                         "region": {"startLine": int(loc.get("line") or 1),
+                                                    "startColumn": int(loc.get("column") or 1)}},
+                    "logicalLocations": logical})
+    return out
+
+
 def _result(result: dict[str, Any], rule_index: int, finding: dict[str, Any], host: str) -> dict[str, Any]:
     ref = finding.get("resource") or {}
     severity = str(result.get("severity") or "info")
-    locations, _ = _locations(host, ref)
+    locations, logical = _locations(host, ref)
+    locations = _source_locations(finding, logical) or locations
     out: dict[str, Any] = {
         "ruleId": result["id"],
         "ruleIndex": rule_index,
@@ -114,6 +137,10 @@ def _result(result: dict[str, Any], rule_index: int, finding: dict[str, Any], ho
     return out
 
 
+def _all_findings(document: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(r, f) for r in document.get("results", []) for f in r.get("findings", [])]
+
+
 def render(document: dict[str, Any], **_: Any) -> str:
     """The results document as one SARIF 2.1.0 log with one run."""
     host = host_of(document)
@@ -133,7 +160,8 @@ def render(document: dict[str, Any], **_: Any) -> str:
             if status in ("fail", "waived"):
                 results.append(_result(result, index, finding, host))
             elif status == "error":
-                locations, _related = _locations(host, finding.get("resource") or {})
+                locations, logical = _locations(host, finding.get("resource") or {})
+                locations = _source_locations(finding, logical) or locations
                 notifications.append({
                     "level": "error", "locations": locations,
                     "message": {"text": f"{result['id']} could not judge {(finding.get('resource') or {}).get('name')}: "
@@ -154,6 +182,8 @@ def render(document: dict[str, Any], **_: Any) -> str:
         "invocations": [invocation],
         "results": results,
         "columnKind": "unicodeCodePoints",
+        **({"originalUriBaseIds": {SOURCE_ROOT: {"description": {"text": "The directory hullcheck collect --compose ran in (the repository root in CI)."}}}}
+           if any(f.get("locations") for _r, f in _all_findings(document)) else {}),
         "properties": {
             "host": host, "snapshot": snapshot, "pack": document.get("pack") or {},
             "summary": document.get("summary") or {},

@@ -29,9 +29,13 @@ MAX_FINDINGS = 25
 
 def _finding_line(finding: dict[str, Any]) -> str:
     """The message, prefixed with the resource's name when the message does not say it."""
+    from .common import location_text
+
     name = str((finding.get("resource") or {}).get("name") or "")
     message = str(finding.get("message") or "")
-    return message if not name or name in message else f"{name}: {message}"
+    line = message if not name or name in message else f"{name}: {message}"
+    where = location_text(finding)
+    return f"{line} ({where})" if where else line
 
 
 def render(document: dict[str, Any], *, color: bool = False, verbose: bool = False, width: int = 100,
