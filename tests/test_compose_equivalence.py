@@ -39,6 +39,9 @@ NEEDS_MORE_THAN_THE_FILE = {
     "cis-docker-5.22": "the daemon's default seccomp profile, unless the service sets one",
     "cis-docker-5.26": "the daemon's no-new-privileges default",
     "cis-docker-5.27": "the image's HEALTHCHECK, unless the service defines one",
+    "cis-docker-5.11": "whether the engine enforces memory limits (its cgroup driver)",
+    "cis-docker-5.12": "whether the engine enforces CPU shares (its cgroup driver)",
+    "cis-docker-5.29": "whether the engine enforces pids limits (its cgroup driver)",
 }
 
 
