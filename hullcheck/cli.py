@@ -308,12 +308,23 @@ def collect(
 
 JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Snapshots evaluated at once (a worker process each); default: all cores.")
 OutputDirOpt = typer.Option(None, "--output-dir", help="Also write each snapshot's results JSON here, plus fleet.json (the fleet summary).")
+ExpectHostsOpt = typer.Option(None, "--expect-hosts", help="File naming the hosts that should have a snapshot (one per line, an optional reason after it); those without one are reported as not collected (exit 2).")
 
 
 def _is_fleet(snapshots: list[Path], output_dir: Optional[Path]) -> bool:
     from .fleet import is_fleet
 
     return is_fleet(snapshots, output_dir)
+
+
+def _expected_hosts(path: Optional[Path]) -> Optional[dict[str, Optional[str]]]:
+    from evaluator.fleet import ExpectedHostsError, read_expected_hosts
+
+    try:
+        return read_expected_hosts(path) if path is not None else None
+    except ExpectedHostsError as exc:
+        _fail(str(exc))
+        raise AssertionError("unreachable")
 
 
 def _evaluate_fleet(snapshots: list[Path], policies: list[Any], **options: Any) -> int:
@@ -363,6 +374,7 @@ def evaluate(
     as_of: Optional[str] = AsOfOpt,
     baseline: Optional[Path] = BaselineOpt,
     fail_on: str = FailOnOpt,
+    expect_hosts: Optional[Path] = ExpectHostsOpt,
 ) -> None:
     """Evaluate policies against a snapshot, offline (no Docker, no network needed).
 
@@ -381,13 +393,14 @@ def evaluate(
     _refuse_overwriting_inputs(output, (*snapshot, *(p for p in (waivers, baseline) if p)))  # before the work
     post = _PostProcess.prepare(waivers, as_of, baseline, fail_on)
     chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
-    if _is_fleet(snapshot, output_dir):
+    if expect_hosts is not None or _is_fleet(snapshot, output_dir):
         if baseline is not None:
             _fail("--baseline compares one host's results; with several snapshots, diff each host's results "
                   "(--output-dir) with `hullcheck diff`")
         raise typer.Exit(_evaluate_fleet(snapshot, chosen, jobs=jobs, fmt=fmt.value, output=output,
                                          output_dir=output_dir, verbose=verbose, policy_timeout=policy_timeout,
-                                         finish=post.apply, exit_code=post.exit_code))
+                                         finish=post.apply, exit_code=post.exit_code,
+                                         expected=_expected_hosts(expect_hosts)))
     snapshot = snapshot[0]
     document = _evaluate_source(Source(name=str(snapshot), path=str(snapshot)), chosen, policy_timeout,
                                 max_snapshot_size, worker_memory)
@@ -607,7 +620,7 @@ def policies_show(
 
 @app.command()
 def render(
-    results: Path = typer.Argument(..., help="A results file written by `hullcheck evaluate --format json`.", show_default=False),
+    results: Path = typer.Argument(..., help="A results file written by `hullcheck evaluate --format json`, or a fleet.json (then text, json, markdown or html).", show_default=False),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text, json, sarif, junit, markdown or html."),
     output: Optional[Path] = OutputOpt,
     verbose: bool = VerboseOpt,
@@ -625,7 +638,15 @@ def render(
     --fail-on fails; 2 bad results file or usage error.[/dim]
     """
     from evaluator.diff import ResultsError, load_results
+    from evaluator.fleet import FleetDocumentError, load_fleet
 
+    try:
+        fleet = load_fleet(results)
+    except FleetDocumentError as exc:
+        _fail(str(exc))
+    if fleet is not None:
+        _write_output(_render_fleet(fleet, fmt.value, verbose), output, (results,))
+        raise typer.Exit(EXIT_OK)
     try:
         document = load_results(results)
     except ResultsError as exc:
@@ -635,6 +656,16 @@ def render(
     post.apply(document)
     _report(document, fmt, output, verbose, inputs=tuple(p for p in (results, waivers, baseline) if p))
     raise typer.Exit(post.exit_code(document))
+
+
+def _render_fleet(fleet: dict[str, Any], fmt: str, verbose: bool) -> str:
+    from evaluator.fleet import render_fleet
+
+    try:
+        return render_fleet(fleet, fmt, verbose=verbose)
+    except ValueError as exc:
+        _fail(str(exc))
+        raise AssertionError("unreachable")
 
 
 class DiffFormat(str, Enum):

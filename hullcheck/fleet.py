@@ -106,14 +106,16 @@ def _common_base(paths: list[Path]) -> Path:
 def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Optional[int], fmt: str, output: Optional[Path],
                    output_dir: Optional[Path], verbose: bool, policy_timeout: float,
                    finish: Optional[Callable[[dict[str, Any]], dict[str, Any]]] = None,
-                   exit_code: Optional[Callable[[dict[str, Any]], int]] = None) -> int:
+                   exit_code: Optional[Callable[[dict[str, Any]], int]] = None,
+                   expected: Optional[dict[str, Optional[str]]] = None) -> int:
     """Evaluate every snapshot named, write per-host results and the fleet report; return the exit code.
 
     `cli` is the CLI module (its _fail, _write_output, stderr and exit codes: passed in because
     `python -m hullcheck.cli` runs it as __main__, whose UsageError is the one that is caught).
     `finish` may post-process each host's results document (waivers, baselines) before it is
     counted; `exit_code` says what one host's document means for the exit code (default: 1 when
-    any policy fails).
+    any policy fails). `expected` (from --expect-hosts) names the hosts that should have a
+    snapshot: those without one are reported as not collected, and the exit code is 2.
     """
     from evaluator import Evaluator, Limits, Source
     from evaluator.fleet import FleetBuilder, fleet_formats, render_fleet
@@ -127,7 +129,9 @@ def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Opt
         _fail(f"--format {fmt} describes one host; for several snapshots choose one of "
               f"{', '.join(fleet_formats())} (and --output-dir for each host's results JSON)")
     files, problems = expand(args)
-    if not files:
+    if expected:  # an empty fleet directory is what a run where every host failed leaves
+        problems = [p for p in problems if not p.endswith(": no snapshot (*.json) in this directory")]
+    if not files and not expected:
         _fail("no snapshot to evaluate: " + "; ".join(problems) if problems else "no snapshot to evaluate")
     if output_dir is not None:
         try:
@@ -157,7 +161,7 @@ def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Opt
     say = (progress.console.print if progress else stderr.print)
 
     with Evaluator(policies, Limits(policy_timeout=policy_timeout), pack_version=__version__) as ev:
-        builder = FleetBuilder(meta, ev.pack)
+        builder = FleetBuilder(meta, ev.pack, expected)
         task = progress.add_task("evaluating", total=len(sources)) if progress else None
         on_done = (lambda _src: progress.advance(task)) if progress else None
         if progress:
@@ -196,8 +200,11 @@ def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Opt
     else:
         width = 100
     _write_output(render_fleet(fleet, fmt, color=color, verbose=verbose, width=width), output, tuple(files))
+    missing = fleet["summary"].get("not_collected", 0)
+    if missing:
+        stderr.print(f"hullcheck: error: {missing} expected host(s) have no snapshot: "
+                     + ", ".join(h["key"] for h in fleet["hosts"] if h["status"] == "not_collected"), markup=False)
     if unreadable:
         stderr.print(f"hullcheck: error: {unreadable} of {len(files) + len(problems)} input(s) could not be "
                      "evaluated; the report covers the rest", markup=False)
-        return EXIT_ERROR
-    return worst
+    return EXIT_ERROR if unreadable or missing else worst
