@@ -287,6 +287,7 @@ class FleetLab:
 def build_wheelhouse(fleet_dir: Path, timeout: float = 600) -> Path:
     """Run the play's build step (its `build` tag) here, where the package index is reachable, as an
     operator's controller does: the wheel of this checkout and the wheelhouse of its dependencies."""
+    fleet_dir.parent.mkdir(parents=True, exist_ok=True)
     inventory = fleet_dir.parent / "build-inventory.ini"
     inventory.write_text("controller-only ansible_host=192.0.2.1\n")  # never contacted: build tasks run locally
     env = {**os.environ, "ANSIBLE_HOME": str(fleet_dir.parent / "ansible-home"), "ANSIBLE_NOCOLOR": "1",
