@@ -112,7 +112,8 @@ class FleetBuilder:
     def add_results(self, source: str, document: dict[str, Any], results_file: str | None = None) -> None:
         snapshot = document.get("snapshot") or {}
         self.hosts.append(_Host(
-            source=source, host=snapshot.get("host"), snapshot=snapshot, summary=document.get("summary"), label=self._label(source),
+            source=source, host=snapshot.get("host"), snapshot=snapshot, summary=document.get("summary"),
+            label=self._label(source),
             statuses={r["id"]: r["status"] for r in document.get("results", [])},
             failed_resources={r["id"]: sum(1 for f in r.get("findings", []) if f.get("status") == "fail")
                               for r in document.get("results", []) if r["status"] == "fail"},

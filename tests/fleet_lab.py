@@ -220,7 +220,7 @@ class FleetLab:
     # ---- use ---------------------------------------------------------------------------------------
     def ssh_options(self) -> list[str]:
         return ["-F", "/dev/null", "-i", str(self.client_key), "-o", f"UserKnownHostsFile={self.known_hosts}",
-                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
+                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20"]
 
     def in_controller(self, argv: list[str], timeout: float = 300, check: bool = True,
                       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SYSTEMD = REPO / "deploy" / "systemd"
 MANIFEST = REPO / "deploy" / "kubernetes" / "hullcheck-daemonset.yaml"
-HULLCHECK = Path(sys.executable).parent / "hullcheck"
+HULLCHECK = f"{sys.executable} -m hullcheck.cli"  # an executable that exists here, for verify's check
 INSTALLED_AT = "/opt/hullcheck/venv/bin/hullcheck"
 
 
@@ -35,7 +35,7 @@ def _copy_units(tmp_path: Path, edit: Any = None) -> Path:
     out = tmp_path / "units"
     out.mkdir()
     for unit in SYSTEMD.iterdir():
-        text = unit.read_text().replace(INSTALLED_AT, str(HULLCHECK))
+        text = unit.read_text().replace(INSTALLED_AT, HULLCHECK)
         (out / unit.name).write_text(edit(unit.name, text) if edit else text)
     return out
 

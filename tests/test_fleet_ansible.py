@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,7 +32,7 @@ if os.geteuid() != 0 or any(shutil.which(tool) is None for tool in NEEDS):
     pytest.skip(f"needs root and {', '.join(NEEDS)}", allow_module_level=True)
 pytest.importorskip("ansible", reason="ansible-core is a test dependency (pip install '.[test]')")
 
-HULLCHECK = Path(os.path.dirname(os.path.realpath(__import__("sys").executable))) / "hullcheck"
+HULLCHECK = [sys.executable, "-m", "hullcheck.cli"]  # this checkout's hullcheck, wherever pip put its script
 
 
 @pytest.fixture(scope="module")
@@ -156,17 +157,17 @@ def test_ssh_engine_end_to_end(lab: FleetLab, tmp_path: Path) -> None:
     host = lab.hosts[0]
     assert host.dockerd is not None
     ssh_config = tmp_path / "ssh_config"
-    ssh_config.write_text("Host *\n" + "".join(f"  {opt[3:] if opt.startswith('-o ') else opt}\n" for opt in (
+    ssh_config.write_text("Host *\n" + "".join(f"  {option}\n" for option in (
         f"IdentityFile {lab.client_key}", f"UserKnownHostsFile {lab.known_hosts}", "StrictHostKeyChecking yes",
-        "BatchMode yes", "ConnectTimeout 5", "ControlMaster no")))
+        "BatchMode yes", "ConnectTimeout 20", "ControlMaster no")))
     remote = tmp_path / "remote.json"
     done = lab.in_controller(["unshare", "--mount", "--", "sh", "-c",
                               'mount --bind "$0" /etc/ssh/ssh_config && exec "$@"', str(ssh_config),
-                              str(HULLCHECK), "collect", "--docker-host", f"ssh://root@{host.address}", "-o", str(remote)],
+                              *HULLCHECK, "collect", "--docker-host", f"ssh://root@{host.address}", "-o", str(remote)],
                              check=False, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     snapshot = json.loads(remote.read_text())
-    local = subprocess.run([*host.nsenter, str(HULLCHECK), "collect", "--docker-host", host.dockerd.url],
+    local = subprocess.run([*host.nsenter, *HULLCHECK, "collect", "--docker-host", host.dockerd.url],
                            capture_output=True, text=True, timeout=300, check=True)
     direct = json.loads(local.stdout)
     assert snapshot["meta"]["hostname"] == direct["meta"]["hostname"] == f"hcf-{lab.tag}-{host.name}"
