@@ -24,10 +24,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
-from .policy import SEVERITIES
-from .results import STATUSES
+from hullcheck_common.errors import HullcheckError
+from hullcheck_common.vocabulary import SEVERITIES, STATUSES
 
 FLEET_VERSION = "1.0"
 WORST_HOSTS = 10
@@ -59,14 +59,14 @@ class _Host:
         return (*(by_severity[s] for s in SEVERITIES), errors)
 
 
-class ExpectedHostsError(ValueError):
+class ExpectedHostsError(HullcheckError):
     """An --expect-hosts file that cannot be read: one line for the user."""
 
 
-def parse_expected_hosts(text: str, origin: str = "--expect-hosts") -> dict[str, Optional[str]]:
+def parse_expected_hosts(text: str, origin: str = "--expect-hosts") -> dict[str, str | None]:
     """Host names (one per line, `#` comments, blank lines ignored), each with an optional reason after
     whitespace: `web02 unreachable: ssh timed out`. The reason says why it has no snapshot, if it has none."""
-    expected: dict[str, Optional[str]] = {}
+    expected: dict[str, str | None] = {}
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -79,7 +79,7 @@ def parse_expected_hosts(text: str, origin: str = "--expect-hosts") -> dict[str,
     return expected
 
 
-def read_expected_hosts(path: Path) -> dict[str, Optional[str]]:
+def read_expected_hosts(path: Path) -> dict[str, str | None]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -98,9 +98,9 @@ class FleetBuilder:
     """Collects hosts one at a time (results documents or unreadable snapshots), then builds the document."""
 
     def __init__(self, policies: list[dict[str, Any]], pack: dict[str, Any],
-                 expected: Optional[dict[str, Optional[str]]] = None) -> None:
+                 expected: dict[str, str | None] | None = None) -> None:
         self.policies = [{k: p.get(k) for k in ("id", "title", "severity", "level", "controls")} for p in policies]
-        self.severity_of = {p["id"]: p["severity"] for p in self.policies}
+        self.severity_of: dict[str, str] = {str(p["id"]): str(p["severity"]) for p in self.policies}
         self.pack = pack
         self.hosts: list[_Host] = []
         self.expected = expected
@@ -176,13 +176,13 @@ class FleetBuilder:
             failing, in_error = [], []
             failed_resources = 0
             for key, host in evaluated:
-                status = host.statuses.get(policy["id"])
+                status = host.statuses.get(str(policy["id"]))
                 if status is None:
                     continue
                 counts[status] = counts.get(status, 0) + 1
                 if status == "fail":
                     failing.append(key)
-                    failed_resources += host.failed_resources.get(policy["id"], 0)
+                    failed_resources += host.failed_resources.get(str(policy["id"]), 0)
                 elif status == "error":
                     in_error.append(key)
             policies_out.append({**policy, "counts": counts, "failing_hosts": failing, "error_hosts": in_error,
@@ -253,37 +253,18 @@ def is_fleet_document(document: Any) -> bool:
     return isinstance(document, dict) and "fleet_version" in document
 
 
-def render_fleet_json(fleet: dict[str, Any], **_: Any) -> str:
-    import json
-
-    return json.dumps(fleet, indent=2, ensure_ascii=False) + "\n"
-
-
-def fleet_formats() -> dict[str, Callable[..., str]]:
-    """The formats a fleet report comes in (per-host documents use the single-host renderers)."""
-    from .render import fleet_html, fleet_markdown, fleet_text
-
-    return {"text": fleet_text.render, "json": render_fleet_json, "markdown": fleet_markdown.render,
-            "html": fleet_html.render}
-
-
-def render_fleet(fleet: dict[str, Any], fmt: str, **options: Any) -> str:
-    formats = fleet_formats()
-    if fmt not in formats:
-        raise ValueError(f"format '{fmt}' is not available for a fleet (choose from {', '.join(formats)})")
-    return formats[fmt](fleet, **options)
-
-
-class FleetDocumentError(ValueError):
+class FleetDocumentError(HullcheckError):
     """A fleet.json that does not match its schema: one line for the user."""
 
 
-def load_fleet(path: Path) -> Optional[dict[str, Any]]:
+def load_fleet(path: Path) -> dict[str, Any] | None:
     """The fleet document stored at `path`, checked against its schema; None when the file holds
     another kind of document (a results document: the caller reads it as one)."""
     import json
 
     from jsonschema import Draft202012Validator
+
+    from hullcheck_common.resources import schema_text
 
     from .diff import ResultsError, read_json
 
@@ -293,7 +274,7 @@ def load_fleet(path: Path) -> Optional[dict[str, Any]]:
         return None  # the results reader says what is wrong with it
     if not is_fleet_document(document):
         return None
-    schema = json.loads((Path(__file__).parent / "fleet.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads(schema_text("fleet"))
     error = next(iter(Draft202012Validator(schema).iter_errors(document)), None)
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top)"

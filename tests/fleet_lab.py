@@ -28,7 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from collector_support import PrivateDockerd, build_busybox
 
@@ -58,8 +58,8 @@ class Host:
     netns: str
     address: str
     dir: Path
-    dockerd: Optional[PrivateDockerd] = None
-    sshd: Optional[subprocess.Popen[bytes]] = None
+    dockerd: PrivateDockerd | None = None
+    sshd: subprocess.Popen[bytes] | None = None
     host_key_pub: str = ""
     extra_vars: dict[str, str] = field(default_factory=dict)
 
@@ -123,7 +123,7 @@ class FleetLab:
         self.known_hosts = self.dir / "known_hosts"
 
     # ---- set up ----------------------------------------------------------------------------------
-    def start(self) -> "FleetLab":
+    def start(self) -> FleetLab:
         try:
             self._network()
             _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hullcheck-fleet-test", "-f", str(self.client_key)])
@@ -277,7 +277,7 @@ class FleetLab:
         self.namespaces = []
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "FleetLab":
+    def __enter__(self) -> FleetLab:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

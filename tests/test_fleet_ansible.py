@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
 from fleet_lab import FleetLab, Host, build_wheelhouse
 
 pytestmark = pytest.mark.docker

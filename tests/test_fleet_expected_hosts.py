@@ -15,7 +15,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from conftest import REPO
 
 EXAMPLES = REPO / "snapshots" / "examples"
