@@ -42,7 +42,31 @@ class _Client(docker.APIClient):
     requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's CA file, so a site
     proxy bundle in the environment would make every verified tcp:// engine fail; the Docker
     CLI trusts exactly the CA it is given.
+
+    And an ssh:// engine reached through OpenSSH keeps ssh's stderr (collector/sshclient.py): a
+    failure is one line that says what ssh said, not ssh's line on the terminal plus ours.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.openssh: Any = None  # the OpenSSH transport of an ssh:// engine, set by mount()
+        try:
+            super().__init__(*args, **kwargs)  # with version="auto" this is the first request
+        except DockerException as exc:
+            raise self.failure(exc) from None
+
+    def mount(self, prefix: str, adapter: Any) -> None:
+        if prefix == "http+docker://ssh" and getattr(adapter, "ssh_client", False) is None:  # shell-out ssh
+            from .sshclient import OpenSSHAdapter
+
+            adapter = self.openssh = self._custom_adapter = OpenSSHAdapter.like(adapter)
+        super().mount(prefix, adapter)
+
+    def failure(self, exc: BaseException) -> BaseException:
+        """EngineUnreachable with ssh's own words when ssh said why; else `exc` itself."""
+        said = self.openssh.said() if self.openssh is not None else ""
+        if not said:
+            return exc
+        return EngineUnreachable(said if said.startswith("ssh:") else f"ssh: {said}")
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
@@ -72,7 +96,10 @@ def connect(base_url: str | None, tls: Any = None, timeout: int = 30, concurrenc
                 base_url=base_url, tls=tls or False, timeout=timeout, max_pool_size=concurrency + 2, version="auto",
                 use_ssh_client=_ssh_via_cli(),
             )
-        client.ping()
+        try:
+            client.ping()
+        except (DockerException, RequestException, OSError) as exc:
+            raise client.failure(exc) from None
         return client
     except (DockerException, RequestException, OSError) as exc:
         raise EngineUnreachable(_short_reason(exc)) from None

@@ -9,13 +9,24 @@ many failures of each severity, and which snapshots could not be evaluated at al
 Worst hosts are ranked by their failing policies severity by severity (more critical failures
 first, then high, ...), then by policies in error: a host with one critical failure is worse than
 one with ten low ones.
+
+Expected hosts (`hullcheck evaluate --expect-hosts FILE`, written by the Ansible play in
+deploy/ansible): a fleet directory only holds the snapshots that arrived, so a host whose
+collection failed would simply be absent and the fleet would look smaller, not incomplete. The
+file names every host that should be there; one without a snapshot is listed as `not_collected`
+(with the reason the file gives) and counts as incomplete for the exit code, like an unreadable
+snapshot. A snapshot named `NAME.json` for an expected NAME is keyed by that name (the inventory
+name the operator knows), else by the snapshot's host name.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from hullcheck_common.errors import HullcheckError
 from hullcheck_common.vocabulary import SEVERITIES, STATUSES
 
 FLEET_VERSION = "1.0"
@@ -32,6 +43,8 @@ class _Host:
     statuses: dict[str, str] = field(default_factory=dict)
     failed_resources: dict[str, int] = field(default_factory=dict)
     results_file: str | None = None
+    label: str | None = None  # the expected host name its file is named after
+    not_collected: bool = False
 
     def failed_by_severity(self, severity_of: dict[str, str]) -> dict[str, int]:
         counts = {s: 0 for s in SEVERITIES}
@@ -46,19 +59,61 @@ class _Host:
         return (*(by_severity[s] for s in SEVERITIES), errors)
 
 
+class ExpectedHostsError(HullcheckError):
+    """An --expect-hosts file that cannot be read: one line for the user."""
+
+
+def parse_expected_hosts(text: str, origin: str = "--expect-hosts") -> dict[str, str | None]:
+    """Host names (one per line, `#` comments, blank lines ignored), each with an optional reason after
+    whitespace: `web02 unreachable: ssh timed out`. The reason says why it has no snapshot, if it has none."""
+    expected: dict[str, str | None] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, *rest = line.split(None, 1)
+        reason = rest[0].strip() if rest else ""
+        if name in expected:
+            raise ExpectedHostsError(f"{origin} line {number}: host {name!r} is named twice")
+        expected[name] = reason or None
+    return expected
+
+
+def read_expected_hosts(path: Path) -> dict[str, str | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ExpectedHostsError(f"--expect-hosts {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ExpectedHostsError(f"--expect-hosts {path}: not UTF-8 text") from None
+    return parse_expected_hosts(text, f"--expect-hosts {path}")
+
+
+def _stem(source: str) -> str:
+    name = os.path.basename(source)
+    return name[: -len(".json")] if name.endswith(".json") else name
+
+
 class FleetBuilder:
     """Collects hosts one at a time (results documents or unreadable snapshots), then builds the document."""
 
-    def __init__(self, policies: list[dict[str, Any]], pack: dict[str, Any]) -> None:
+    def __init__(self, policies: list[dict[str, Any]], pack: dict[str, Any],
+                 expected: dict[str, str | None] | None = None) -> None:
         self.policies = [{k: p.get(k) for k in ("id", "title", "severity", "level", "controls")} for p in policies]
         self.severity_of: dict[str, str] = {str(p["id"]): str(p["severity"]) for p in self.policies}
         self.pack = pack
         self.hosts: list[_Host] = []
+        self.expected = expected
+
+    def _label(self, source: str) -> str | None:
+        stem = _stem(source)
+        return stem if self.expected is not None and stem in self.expected else None
 
     def add_results(self, source: str, document: dict[str, Any], results_file: str | None = None) -> None:
         snapshot = document.get("snapshot") or {}
         self.hosts.append(_Host(
             source=source, host=snapshot.get("host"), snapshot=snapshot, summary=document.get("summary"),
+            label=self._label(source),
             statuses={r["id"]: r["status"] for r in document.get("results", [])},
             failed_resources={r["id"]: sum(1 for f in r.get("findings", []) if f.get("status") == "fail")
                               for r in document.get("results", []) if r["status"] == "fail"},
@@ -66,15 +121,27 @@ class FleetBuilder:
         ))
 
     def add_unreadable(self, source: str, error: str) -> None:
-        self.hosts.append(_Host(source=source, host=None, error=error))
+        self.hosts.append(_Host(source=source, host=None, error=error, label=self._label(source)))
+
+    def _add_not_collected(self) -> None:
+        """Every expected host no snapshot answered for (by file name or by host name), as not_collected."""
+        if not self.expected:
+            return
+        present = {h.label for h in self.hosts if h.label} | {h.host for h in self.hosts if h.host}
+        for name, reason in self.expected.items():
+            if name not in present:
+                self.hosts.append(_Host(source=name, host=None, label=name, not_collected=True,
+                                        error=f"{name}: not collected" + (f" ({reason})" if reason else "")))
 
     # -- the document ---------------------------------------------------------------------------
     def _keys(self) -> list[str]:
         """A label per host: its host name, or name plus snapshot file when two snapshots share a name."""
-        names = [h.host if h.error is None and h.host else None for h in self.hosts]
+        names = [h.label or (h.host if h.error is None and h.host else None) for h in self.hosts]
         keys = []
         for host, name in zip(self.hosts, names):
-            if name is None:
+            if host.label:
+                keys.append(host.label)
+            elif name is None:
                 keys.append(host.source)
             elif names.count(name) > 1:
                 keys.append(f"{name} ({host.source})")
@@ -83,6 +150,7 @@ class FleetBuilder:
         return keys
 
     def document(self, evaluated_at: str, tool: dict[str, Any]) -> dict[str, Any]:
+        self._add_not_collected()
         keys = self._keys()
         evaluated = [(k, h) for k, h in zip(keys, self.hosts) if h.error is None]
         hosts_out = []
@@ -91,7 +159,7 @@ class FleetBuilder:
                 "key": key,
                 "host": host.host,
                 "source": host.source,
-                "status": "unreadable" if host.error is not None else "evaluated",
+                "status": "not_collected" if host.not_collected else "unreadable" if host.error is not None else "evaluated",
                 "error": host.error,
                 "results_file": host.results_file,
                 "snapshot": host.snapshot,
@@ -132,6 +200,7 @@ class FleetBuilder:
             for status in host.statuses.values():
                 statuses[status] = statuses.get(status, 0) + 1
         failing_hosts = sum(1 for _k, h in evaluated if "fail" in h.statuses.values())
+        not_collected = sum(1 for h in self.hosts if h.not_collected)
         return {
             "fleet_version": FLEET_VERSION,
             "tool": tool,
@@ -140,7 +209,8 @@ class FleetBuilder:
             "summary": {
                 "hosts": len(self.hosts),
                 "evaluated": len(evaluated),
-                "unreadable": len(self.hosts) - len(evaluated),
+                "unreadable": len(self.hosts) - len(evaluated) - not_collected,
+                "not_collected": not_collected,
                 "hosts_failing": failing_hosts,
                 "hosts_passing": len(evaluated) - failing_hosts,
                 "failures_by_severity": failures_by_severity,
@@ -169,3 +239,44 @@ def hosts_by_rank(fleet: dict[str, Any]) -> list[dict[str, Any]]:
         return (0, tuple(-by.get(s, 0) for s in SEVERITIES) + (-len(h["errors"]),), h["key"])
 
     return sorted(fleet["hosts"], key=rank)
+
+
+def not_evaluated(fleet: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The hosts without results, as (section title, hosts) for the renderers: unreadable snapshots,
+    then expected hosts that sent none. Sections without hosts are left out."""
+    sections = [("Unreadable snapshots", [h for h in fleet["hosts"] if h["status"] == "unreadable"]),
+                ("Not collected", [h for h in fleet["hosts"] if h["status"] == "not_collected"])]
+    return [(title, hosts) for title, hosts in sections if hosts]
+
+
+def is_fleet_document(document: Any) -> bool:
+    return isinstance(document, dict) and "fleet_version" in document
+
+
+class FleetDocumentError(HullcheckError):
+    """A fleet.json that does not match its schema: one line for the user."""
+
+
+def load_fleet(path: Path) -> dict[str, Any] | None:
+    """The fleet document stored at `path`, checked against its schema; None when the file holds
+    another kind of document (a results document: the caller reads it as one)."""
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    from hullcheck_common.resources import schema_text
+
+    from .diff import ResultsError, read_json
+
+    try:
+        document = read_json(path)
+    except ResultsError:
+        return None  # the results reader says what is wrong with it
+    if not is_fleet_document(document):
+        return None
+    schema = json.loads(schema_text("fleet"))
+    error = next(iter(Draft202012Validator(schema).iter_errors(document)), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top)"
+        raise FleetDocumentError(f"{path}: not a fleet report this hullcheck reads: {where}: {error.message[:200]}")
+    return document

@@ -29,7 +29,7 @@ from hullcheck_common.errors import UsageError
 from hullcheck_common.vocabulary import utc_timestamp
 
 from .engine import Evaluator, Source
-from .fleet import FleetBuilder
+from .fleet import FleetBuilder, read_expected_hosts
 from .pipeline import Outcome, ResultsPipeline
 from .policy import Policy
 from .render import formats, render
@@ -153,14 +153,18 @@ def evaluate_fleet(options: EvaluateOptions, policies: list[Policy], pipeline: R
     """Evaluate every snapshot named, write per-host results and the fleet report.
 
     Each host's document goes through `pipeline` (waivers) before it is counted. A snapshot that
-    cannot be read is reported and counted; the outcome is then INCOMPLETE.
+    cannot be read is reported and counted; the outcome is then INCOMPLETE. So is a host named in
+    `options.expect_hosts` that has no snapshot: it is reported as not collected.
     """
     report = options.report
     if report.fmt not in formats("fleet"):
         raise UsageError(f"--format {report.fmt} describes one host; for several snapshots choose one of "
                          f"{', '.join(formats('fleet'))} (and --output-dir for each host's results JSON)")
+    expected = read_expected_hosts(options.expect_hosts) if options.expect_hosts is not None else None
     files, problems = expand(options.snapshots)
-    if not files:
+    if expected:  # an empty fleet directory is what a run where every host failed leaves
+        problems = [p for p in problems if not p.endswith(": no snapshot (*.json) in this directory")]
+    if not files and not expected:
         raise UsageError("no snapshot to evaluate: " + "; ".join(problems) if problems else "no snapshot to evaluate")
     _prepare_output_dir(options.output_dir)
     for problem in problems:
@@ -170,7 +174,7 @@ def evaluate_fleet(options: EvaluateOptions, policies: list[Policy], pipeline: R
     worst, unreadable = Outcome.CLEAN, len(problems)
     evaluated_at = utc_timestamp()
     with Evaluator(policies, options.limits, pack_version=__version__) as ev:
-        builder = FleetBuilder([p.metadata() for p in policies], ev.pack)
+        builder = FleetBuilder([p.metadata() for p in policies], ev.pack, expected)
         with feedback.progress("evaluating", len(sources)) as advance:
             done = ev.evaluate_many(sources, jobs=options.jobs, on_done=lambda _src: advance())
             for (source, result), path in zip(done, files):
@@ -186,8 +190,11 @@ def evaluate_fleet(options: EvaluateOptions, policies: list[Policy], pipeline: R
     if options.output_dir is not None:
         write_output(render(fleet, "json", kind="fleet"), options.output_dir / "fleet.json", tuple(files))
     write_output(render(fleet, report.fmt, kind="fleet", **report.style()), report.output, tuple(files))
+    missing = fleet["summary"].get("not_collected", 0)
+    if missing:
+        feedback.warn(f"hullcheck: error: {missing} expected host(s) have no snapshot: "
+                      + ", ".join(h["key"] for h in fleet["hosts"] if h["status"] == "not_collected"))
     if unreadable:
         feedback.warn(f"hullcheck: error: {unreadable} of {len(files) + len(problems)} input(s) could not be "
                       "evaluated; the report covers the rest")
-        return Outcome.INCOMPLETE
-    return worst
+    return Outcome.INCOMPLETE if unreadable or missing else worst

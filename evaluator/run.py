@@ -21,9 +21,10 @@ from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 from . import golden
 from .diff import diff_files, has_drift, load_results
 from .engine import Evaluator, Limits, Source
+from .fleet import load_fleet
 from .pipeline import GateOptions, Outcome, ResultsPipeline
 from .policy import Policy, Selection, load_pack
-from .render import render
+from .render import formats, render
 from .testing import case_report
 from .waivers import check_file, lint, parse_as_of
 
@@ -75,6 +76,7 @@ class EvaluateOptions:
     limits: Limits = field(default_factory=Limits)
     jobs: int | None = None
     output_dir: Path | None = None
+    expect_hosts: Path | None = None  # --expect-hosts: the hosts a fleet should hold (evaluator.fleet)
     gate: GateOptions = field(default_factory=GateOptions)
     report: ReportOptions = field(default_factory=ReportOptions)
 
@@ -103,7 +105,7 @@ def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outc
     refuse_overwriting_inputs(report.output, (*options.snapshots, *gate.files()))  # before the work
     pipeline = ResultsPipeline.prepare(gate, warn=feedback.warn)
     policies = load_policies(options.policy_dirs, options.selection)
-    if is_fleet(options.snapshots, options.output_dir):
+    if options.expect_hosts is not None or is_fleet(options.snapshots, options.output_dir):
         if gate.baseline is not None:
             raise UsageError("--baseline compares one host's results; with several snapshots, diff each host's "
                              "results (--output-dir) with `hullcheck diff`")
@@ -130,7 +132,15 @@ def _evaluate_one(source: Source, policies: list[Policy], options: EvaluateOptio
 
 
 def render_results(results: Path, gate: GateOptions, report: ReportOptions, feedback: Feedback | None = None) -> Outcome:
-    """`hullcheck render`: stored results in another format, waivers and a baseline applied."""
+    """`hullcheck render`: stored results in another format, waivers and a baseline applied; a stored
+    fleet.json is rendered as a fleet report (no gate: its hosts' results are not in it)."""
+    fleet = load_fleet(results)
+    if fleet is not None:
+        if report.fmt not in formats("fleet"):
+            raise UsageError(f"format '{report.fmt}' is not available for a fleet report "
+                             f"(choose from {', '.join(formats('fleet'))})")
+        write_output(render(fleet, report.fmt, kind="fleet", **report.style()), report.output, (results,))
+        return Outcome.CLEAN
     document = load_results(results)
     pipeline = ResultsPipeline.prepare(gate, marked="baseline" in document, warn=(feedback or PlainFeedback()).warn)
     pipeline.apply(document)

@@ -32,6 +32,7 @@ from .options import (
     CollectFlags,
     ComposeFlags,
     EvaluateFlags,
+    FleetFlags,
     GateFlags,
     OutputFormat,
     ReportFlags,
@@ -197,13 +198,13 @@ def _collect(options: Any) -> dict[str, Any]:
 
 
 @app.command()
-@with_options(EvaluateFlags, GateFlags, ReportFlags)
+@with_options(EvaluateFlags, FleetFlags, GateFlags, ReportFlags)
 def evaluate(
     snapshot: List[Path] = typer.Argument(..., help="A snapshot file written by `hullcheck collect`; or several files, directories or globs for a fleet report.", show_default=False,
                                           readable=False),  # hullcheck reads it itself and says why it cannot
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Snapshots evaluated at once (a worker process each); default: all cores."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Also write each snapshot's results JSON here, plus fleet.json (the fleet summary)."),
-    run: Any = None, gate: Any = None, report: Any = None,
+    run: Any = None, fleet: Any = None, gate: Any = None, report: Any = None,
 ) -> None:
     """Evaluate policies against a snapshot, offline (no Docker, no network needed).
 
@@ -214,7 +215,7 @@ def evaluate(
     from evaluator import run as runner
 
     options = run.options(snapshot, gate_options(gate), report_options(report, _terminal), jobs=jobs,
-                          output_dir=output_dir)
+                          output_dir=output_dir, expect_hosts=fleet.expect_hosts)
     _exit(runner.evaluate(options, TerminalFeedback()))
 
 
@@ -320,7 +321,7 @@ def policies_show(
 @app.command()
 @with_options(GateFlags, ReportFlags)
 def render(
-    results: Path = typer.Argument(..., help="A results file written by `hullcheck evaluate --format json`.", show_default=False),
+    results: Path = typer.Argument(..., help="A results file written by `hullcheck evaluate --format json`, or a fleet.json (then text, json, markdown or html).", show_default=False),
     fail_on: str = typer.Option("none", "--fail-on", help="Exit 1 when a result at or above this fails (any, a severity, new, none). Default none: rendering is not gating."),
     gate: Any = None, report: Any = None,
 ) -> None:

@@ -78,6 +78,14 @@ def selection(flags: EvaluateFlags) -> Any:
 
 
 @dataclasses.dataclass
+class FleetFlags(_Group):
+    """What only `evaluate` over a fleet has: the hosts the fleet should hold (the Ansible play writes it)."""
+
+    arg: ClassVar[str] = "fleet"
+    expect_hosts: Optional[Path] = typer.Option(None, "--expect-hosts", help="File naming the hosts that should have a snapshot (one per line, an optional reason after it); those without one are reported as not collected (exit 2).")
+
+
+@dataclasses.dataclass
 class GateFlags(_Group):
     """Waivers and a baseline: shared by `evaluate`, `audit` and `render` (--fail-on differs: not here)."""
 

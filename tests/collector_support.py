@@ -27,9 +27,10 @@ class PrivateDockerd:
     """A dockerd started by us and stopped by us (by its pid), with its own everything."""
 
     def __init__(self, config: dict[str, Any] | None = None, extra_args: tuple[str, ...] = (),
-                 own_netns: bool = False) -> None:
+                 own_netns: bool = False, prefix: tuple[str, ...] = ()) -> None:
         """own_netns: run dockerd in a network namespace of its own (unshare --net), where it may
-        keep iptables and a bridge (needed for icc=false) without touching the host's rules."""
+        keep iptables and a bridge (needed for icc=false) without touching the host's rules.
+        prefix: a command that runs dockerd somewhere else (nsenter into a test host's netns)."""
         self.dir = Path(tempfile.mkdtemp(prefix="hc-dd-", dir="/tmp"))
         self.dir.chmod(0o711)  # userns-remap: the remapped root must traverse to its data-root
         self.socket = self.dir / "docker.sock"
@@ -39,6 +40,7 @@ class PrivateDockerd:
         # config=None with own_netns: no --config-file at all, dockerd falls back to its default path.
         self.config: dict[str, Any] | None = None if (config is None and own_netns) else {**base, **(config or {})}
         self.extra_args = extra_args
+        self.prefix = prefix
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"unix://{self.socket}"
 
@@ -55,6 +57,7 @@ class PrivateDockerd:
         argv = self.argv
         if self.own_netns:  # a new namespace starts with loopback down: bring it up, then become dockerd
             argv = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
+        argv = [*self.prefix, *argv]
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -405,10 +405,14 @@ def test_ssh_engines_count_as_remote() -> None:
 
 
 def test_ssh_engine_that_cannot_be_reached_is_one_line(hullcheck_cli: Any) -> None:
-    """Without paramiko the SDK has no ssh transport: say how to get it; with it, say what failed."""
+    """Without paramiko the SDK has no ssh transport: say how to get it; with it, say what failed.
+    With OpenSSH installed, ssh's own complaint is the cause on hullcheck's line, not a second line."""
     import importlib.util
+    import shutil
 
     line = _one_error_line(hullcheck_cli("collect", "--docker-host", "ssh://nobody@127.0.0.1:1"))
     assert "ssh://nobody@127.0.0.1:1" in line
     if importlib.util.find_spec("paramiko") is None:
         assert "pip install 'hullcheck[ssh]'" in line
+    elif shutil.which("ssh") is not None:
+        assert "(ssh: connect to host 127.0.0.1 port 1: Connection refused)" in line, line

@@ -47,7 +47,7 @@ def _shade(failed: int) -> str:
 
 
 def render(fleet: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_: Any) -> str:
-    from ..fleet import hosts_by_rank, policies_by_spread
+    from ..fleet import hosts_by_rank, not_evaluated, policies_by_spread
 
     s = fleet["summary"]
     tool = fleet.get("tool") or {}
@@ -65,7 +65,10 @@ def render(fleet: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_: An
         '<div class="cards" id="summary">',
     ]
     for label, key in (("hosts", "hosts"), ("evaluated", "evaluated"), ("failing", "hosts_failing"),
-                       ("without failures", "hosts_passing"), ("unreadable", "unreadable")):
+                       ("without failures", "hosts_passing"), ("unreadable", "unreadable"),
+                       ("not collected", "not_collected")):
+        if key == "not_collected" and not s.get(key):
+            continue
         out.append(f'<div class="card" data-count="{key}"><b>{s[key]}</b>{label}</div>')
     out.append("</div>")
 
@@ -126,10 +129,10 @@ def render(fleet: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_: An
                        f'{escape(p["title"])}</td><td class="sev-{escape(p["severity"])}">{escape(p["severity"])}</td>'
                        f'<td>{escape(", ".join(p["failing_hosts"]))}</td></tr>')
         out.append("</table>")
-    unreadable_hosts = [h for h in fleet["hosts"] if h["status"] != "evaluated"]
-    if unreadable_hosts:
-        out += [f"<h2>Unreadable snapshots ({len(unreadable_hosts)})</h2>", '<ul id="unreadable">']
-        out += [f"<li>{escape(str(h['error']))}</li>" for h in unreadable_hosts]
+    for title, hosts in not_evaluated(fleet):
+        ident = "unreadable" if hosts[0]["status"] == "unreadable" else "not-collected"
+        out += [f"<h2>{title} ({len(hosts)})</h2>", f'<ul id="{ident}">']
+        out += [f"<li>{escape(str(h['error']))}</li>" for h in hosts]
         out.append("</ul>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"

@@ -15,7 +15,7 @@ def _cell(text: Any) -> str:
 
 
 def render(fleet: dict[str, Any], *, verbose: bool = False, **_: Any) -> str:
-    from ..fleet import hosts_by_rank, policies_by_spread
+    from ..fleet import hosts_by_rank, not_evaluated, policies_by_spread
     from .fleet_text import names
 
     s = fleet["summary"]
@@ -25,6 +25,8 @@ def render(fleet: dict[str, Any], *, verbose: bool = False, **_: Any) -> str:
            f"{_cell(tool.get('version', ''))}, evaluated {_cell(fleet['evaluated_at'])}.", "",
            "| hosts | evaluated | failing | without failures | unreadable |", "|---:|---:|---:|---:|---:|",
            f"| {s['hosts']} | {s['evaluated']} | {s['hosts_failing']} | {s['hosts_passing']} | {s['unreadable']} |", "",
+           *([f"{s['not_collected']} expected host(s) sent no snapshot (listed under Not collected).", ""]
+             if s.get("not_collected") else []),
            "## Failures by severity", "",
            "| severity | failing results | hosts |", "|---|---:|---:|"]
     for sev in SEVERITIES:
@@ -48,10 +50,9 @@ def render(fleet: dict[str, Any], *, verbose: bool = False, **_: Any) -> str:
                        f"{p['severity']} | {_cell(names(p['failing_hosts'], 1000 if verbose else 20))} |")
     else:
         out.append("No policy fails on any host.")
-    unreadable = [h for h in fleet["hosts"] if h["status"] != "evaluated"]
-    if unreadable:
-        out += ["", f"## Unreadable snapshots ({len(unreadable)})", ""]
-        out += [f"- {_cell(h['error'])}" for h in unreadable]
+    for title, hosts in not_evaluated(fleet):
+        out += ["", f"## {title} ({len(hosts)})", ""]
+        out += [f"- {_cell(h['error'])}" for h in hosts]
     text = "\n".join(out) + "\n"
     if len(text) > MAX_CHARS:
         cut = text[:MAX_CHARS].rsplit("\n", 1)[0]

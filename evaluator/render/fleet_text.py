@@ -23,7 +23,7 @@ def names(keys: list[str], limit: int = MAX_NAMES) -> str:
 
 
 def render(fleet: dict[str, Any], *, color: bool = False, verbose: bool = False, width: int = 100, **_: Any) -> str:
-    from ..fleet import hosts_by_rank, policies_by_spread
+    from ..fleet import hosts_by_rank, not_evaluated, policies_by_spread
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False,
@@ -34,7 +34,8 @@ def render(fleet: dict[str, Any], *, color: bool = False, verbose: bool = False,
                   f"{fleet['pack'].get('policies', 0)} policies, evaluated {escape(str(fleet['evaluated_at']))}")
     console.print(f"{s['evaluated']} evaluated: [bold red]{s['hosts_failing']} failing[/bold red], "
                   f"[green]{s['hosts_passing']} without failures[/green]"
-                  + (f"; [magenta]{s['unreadable']} unreadable[/magenta]" if s["unreadable"] else ""))
+                  + (f"; [magenta]{s['unreadable']} unreadable[/magenta]" if s["unreadable"] else "")
+                  + (f"; [magenta]{s['not_collected']} not collected[/magenta]" if s.get("not_collected") else ""))
     parts = []
     for sev in SEVERITIES:
         parts.append(f"[{SEVERITY_STYLE[sev]}]{sev}[/{SEVERITY_STYLE[sev]}] {s['failures_by_severity'][sev]} "
@@ -77,10 +78,9 @@ def render(fleet: dict[str, Any], *, color: bool = False, verbose: bool = False,
     if errors and not verbose:
         console.print(f"[magenta]{errors} policy result(s) are errors[/magenta] (missing data); --verbose lists them")
 
-    unreadable = [h for h in fleet["hosts"] if h["status"] != "evaluated"]
-    if unreadable:
+    for title, hosts in not_evaluated(fleet):
         console.print()
-        console.print(f"[bold magenta]Unreadable snapshots ({len(unreadable)})[/bold magenta]")
-        for host in unreadable:
+        console.print(f"[bold magenta]{title} ({len(hosts)})[/bold magenta]")
+        for host in hosts:
             console.print(f"  ! {escape(str(host['error']))}")
     return buffer.getvalue()
