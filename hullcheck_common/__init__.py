@@ -1,0 +1,1 @@
+"""Pieces both halves of hullcheck share (below the collector, the evaluator and the CLI)."""
