@@ -28,6 +28,7 @@ class _Host:
     source: str
     host: str | None
     error: str | None = None
+    refused: bool = False
     snapshot: dict[str, Any] | None = None
     summary: dict[str, Any] | None = None
     statuses: dict[str, str] = field(default_factory=dict)
@@ -69,6 +70,10 @@ class FleetBuilder:
     def add_unreadable(self, source: str, error: str) -> None:
         self.hosts.append(_Host(source=source, host=None, error=error))
 
+    def add_refused(self, source: str, error: str) -> None:
+        """A snapshot not evaluated because its signature was missing, bad or not trusted (--trust)."""
+        self.hosts.append(_Host(source=source, host=None, error=error, refused=True))
+
     # -- the document ---------------------------------------------------------------------------
     def _keys(self) -> list[str]:
         """A label per host: its host name, or name plus snapshot file when two snapshots share a name."""
@@ -92,7 +97,7 @@ class FleetBuilder:
                 "key": key,
                 "host": host.host,
                 "source": host.source,
-                "status": "unreadable" if host.error is not None else "evaluated",
+                "status": ("refused" if host.refused else "unreadable") if host.error is not None else "evaluated",
                 "error": host.error,
                 "results_file": host.results_file,
                 "snapshot": host.snapshot,
@@ -141,7 +146,8 @@ class FleetBuilder:
             "summary": {
                 "hosts": len(self.hosts),
                 "evaluated": len(evaluated),
-                "unreadable": len(self.hosts) - len(evaluated),
+                "unreadable": sum(1 for h in self.hosts if h.error is not None and not h.refused),
+                "refused": sum(1 for h in self.hosts if h.refused),
                 "hosts_failing": failing_hosts,
                 "hosts_passing": len(evaluated) - failing_hosts,
                 "failures_by_severity": failures_by_severity,

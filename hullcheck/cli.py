@@ -85,8 +85,9 @@ def _root(
 
 # ---- shared pieces ----------------------------------------------------------------------------
 
-def _write_output(text: str, output: Optional[Path], inputs: tuple[Path, ...] = ()) -> None:
-    """Write to a file atomically (never over an input), or to stdout."""
+def _write_output(text: str, output: Optional[Path], inputs: tuple[Path, ...] = (), signer: Any = None,
+                  namespace: str = "") -> None:
+    """Write to a file atomically (never over an input), or to stdout; with `signer`, also FILE.sig."""
     if output is None or str(output) == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -97,7 +98,12 @@ def _write_output(text: str, output: Optional[Path], inputs: tuple[Path, ...] = 
         _refuse_overwriting_inputs(output, inputs)
         if output.is_dir():
             _fail(f"{output}: is a directory")
-        write_atomic(output, text)
+        if signer is not None:
+            from .custody import write_signed
+
+            write_signed(output, text, signer, namespace, write_atomic)
+        else:
+            write_atomic(output, text)
     except OSError as exc:
         _fail(f"{output}: cannot write: {exc.strerror or exc}")
 
@@ -137,12 +143,13 @@ def _exit_code(document: dict[str, Any]) -> int:
 
 
 def _report(document: dict[str, Any], fmt: OutputFormat, output: Optional[Path], verbose: bool,
-            inputs: tuple[Path, ...] = ()) -> None:
+            inputs: tuple[Path, ...] = (), signer: Any = None, namespace: str = "") -> None:
     from evaluator.render import render
 
     color = fmt is OutputFormat.text and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     width = Console().width if color else 100
-    _write_output(render(document, fmt.value, color=color, verbose=verbose, width=width), output, inputs)
+    _write_output(render(document, fmt.value, color=color, verbose=verbose, width=width), output, inputs,
+                  signer=signer, namespace=namespace)
 
 
 SelectionPolicy = typer.Option([], "--policy", "-p", help="Only these policy ids or globs (repeatable), e.g. 'cis-docker-5.*'.")
@@ -211,6 +218,31 @@ def _remote_tls(docker_host: Optional[str], tls: bool, tlsverify: bool, tlscacer
         return tls_config(docker_host, TLSFlags(tls, tlsverify, tlscacert, tlscert, tlskey))
     except RemoteSettingsError as exc:
         _fail(str(exc))
+
+
+# ---- chain of custody: --sign and --trust (issue 16) ------------------------------------------
+
+SignOpt = typer.Option(None, "--sign", metavar="KEY", help="Sign what is written to a file: FILE.sig beside it (an SSH signature, as `ssh-keygen -Y sign` makes; check it with `ssh-keygen -Y verify`). KEY: a private key file (passphrase from $HULLCHECK_KEY_PASSPHRASE, else asked on the terminal), or a .pub file whose key ssh-agent holds ($SSH_AUTH_SOCK).")
+TrustOpt = typer.Option(None, "--trust", metavar="ALLOWED_SIGNERS", help="Refuse input whose FILE.sig is missing, bad, or made by a key this ssh-keygen allowed-signers file does not trust (for a snapshot: for its meta.hostname). Exit 2, one line saying which.")
+
+
+def _signer(key: Optional[Path], *outputs: Optional[Path]) -> Any:
+    """The --sign key, loaded (and its passphrase asked) before any work; None without --sign."""
+    if key is None:
+        return None
+    if not any(o is not None and str(o) != "-" for o in outputs):
+        _fail("--sign writes FILE.sig beside an output file: give -o FILE (standard output cannot be signed)")
+    from .custody import load_signer
+
+    return load_signer(key)
+
+
+def _trust(path: Optional[Path]) -> Any:
+    if path is None:
+        return None
+    from .custody import load_trust
+
+    return load_trust(path)
 
 
 # ---- reports, waivers, baselines and --fail-on (issue 7) ---------------------------------------
@@ -292,14 +324,18 @@ def collect(
     tlscacert: Optional[Path] = TlsCaOpt,
     tlscert: Optional[Path] = TlsCertOpt,
     tlskey: Optional[Path] = TlsKeyOpt,
+    sign: Optional[Path] = SignOpt,
 ) -> None:
     """Read the Docker host and engine into one JSON snapshot. Reads only: changes nothing."""
     from collector import dumps
 
+    from .custody import SNAPSHOT_NAMESPACE
+
+    signer = _signer(sign, output)
     options = _collect_options(docker_host, host_root, redact, label)
     options.tls = _remote_tls(docker_host, tls, tlsverify, tlscacert, tlscert, tlskey)
     snapshot = _collect(options)
-    _write_output(dumps(snapshot), output)
+    _write_output(dumps(snapshot), output, signer=signer, namespace=SNAPSHOT_NAMESPACE)
     errors = snapshot["meta"]["errors"]
     if errors:
         stderr.print(f"hullcheck: {len(errors)} source(s) could not be read; they are listed in meta.errors "
@@ -363,6 +399,8 @@ def evaluate(
     as_of: Optional[str] = AsOfOpt,
     baseline: Optional[Path] = BaselineOpt,
     fail_on: str = FailOnOpt,
+    trust: Optional[Path] = TrustOpt,
+    sign: Optional[Path] = SignOpt,
 ) -> None:
     """Evaluate policies against a snapshot, offline (no Docker, no network needed).
 
@@ -378,21 +416,29 @@ def evaluate(
     """
     from evaluator import Source
 
+    from .custody import RESULTS_NAMESPACE, attach, verify_snapshot
+
     _refuse_overwriting_inputs(output, (*snapshot, *(p for p in (waivers, baseline) if p)))  # before the work
     post = _PostProcess.prepare(waivers, as_of, baseline, fail_on)
     chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
+    allowed, signer = _trust(trust), _signer(sign, output, output_dir)
     if _is_fleet(snapshot, output_dir):
         if baseline is not None:
             _fail("--baseline compares one host's results; with several snapshots, diff each host's results "
                   "(--output-dir) with `hullcheck diff`")
         raise typer.Exit(_evaluate_fleet(snapshot, chosen, jobs=jobs, fmt=fmt.value, output=output,
                                          output_dir=output_dir, verbose=verbose, policy_timeout=policy_timeout,
-                                         finish=post.apply, exit_code=post.exit_code))
+                                         finish=post.apply, exit_code=post.exit_code, trust=allowed,
+                                         signer=signer, max_snapshot_bytes=max_snapshot_size * 1024 * 1024))
     snapshot = snapshot[0]
-    document = _evaluate_source(Source(name=str(snapshot), path=str(snapshot)), chosen, policy_timeout,
-                                max_snapshot_size, worker_memory)
+    verified = verify_snapshot(snapshot, allowed, max_snapshot_size * 1024 * 1024) if allowed else None
+    source = Source(name=str(snapshot), data=verified.data) if verified else Source(name=str(snapshot), path=str(snapshot))
+    document = _evaluate_source(source, chosen, policy_timeout, max_snapshot_size, worker_memory)
+    if verified:
+        attach(document, verified)
     post.apply(document)
-    _report(document, fmt, output, verbose, inputs=tuple(p for p in (snapshot, waivers, baseline) if p))
+    _report(document, fmt, output, verbose, inputs=tuple(p for p in (snapshot, waivers, baseline) if p),
+            signer=signer, namespace=RESULTS_NAMESPACE)
     raise typer.Exit(post.exit_code(document))
 
 
@@ -422,6 +468,8 @@ def audit(
     as_of: Optional[str] = AsOfOpt,
     baseline: Optional[Path] = BaselineOpt,
     fail_on: str = FailOnOpt,
+    keep_snapshot: Optional[Path] = typer.Option(None, "--keep-snapshot", metavar="FILE", help="Also write the collected snapshot to FILE (with --sign: and FILE.sig), as `collect -o FILE` would."),
+    sign: Optional[Path] = SignOpt,
 ) -> None:
     """Collect from the engine and evaluate in one step, no snapshot file needed.
 
@@ -431,8 +479,11 @@ def audit(
     from collector import EngineUnreachable, collect, dumps
     from evaluator import Source
 
+    from .custody import RESULTS_NAMESPACE, SNAPSHOT_NAMESPACE
+
     post = _PostProcess.prepare(waivers, as_of, baseline, fail_on)
     chosen = _load_policies(policies, policy, skip, level, _check_severity(min_severity), tag)
+    signer = _signer(sign, keep_snapshot, output)
     options = _collect_options(docker_host, host_root, True, label)
     options.tls = _remote_tls(docker_host, tls, tlsverify, tlscacert, tlscert, tlskey)
     if fallback_example:
@@ -446,9 +497,12 @@ def audit(
             source = Source(name="live collection", data=dumps(snapshot).encode())
     else:
         source = Source(name="live collection", data=dumps(_collect(options)).encode())
+    if keep_snapshot is not None and source.data is not None:
+        _write_output(source.data.decode(), keep_snapshot, signer=signer, namespace=SNAPSHOT_NAMESPACE)
     document = _evaluate_source(source, chosen, policy_timeout, worker_memory_mb=worker_memory)
     post.apply(document)
-    _report(document, fmt, output, verbose, inputs=tuple(p for p in (waivers, baseline) if p))
+    _report(document, fmt, output, verbose, inputs=tuple(p for p in (waivers, baseline) if p),
+            signer=signer, namespace=RESULTS_NAMESPACE)
     raise typer.Exit(post.exit_code(document))
 
 
@@ -615,6 +669,7 @@ def render(
     as_of: Optional[str] = AsOfOpt,
     baseline: Optional[Path] = BaselineOpt,
     fail_on: str = typer.Option("none", "--fail-on", help="Exit 1 when a result at or above this fails (any, a severity, new, none). Default none: rendering is not gating."),
+    trust: Optional[Path] = TrustOpt,
 ) -> None:
     """Render stored results in another format, without evaluating again.
 
@@ -626,8 +681,14 @@ def render(
     """
     from evaluator.diff import ResultsError, load_results
 
+    data = None
+    if trust is not None:  # the bytes verified are the bytes rendered
+        from .custody import verify_results
+
+        data, note = verify_results(results, _trust(trust))
+        stderr.print(note, markup=False)
     try:
-        document = load_results(results)
+        document = load_results(results, data)
     except ResultsError as exc:
         _fail(str(exc))
         raise AssertionError("unreachable")
@@ -724,7 +785,9 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     """
     from evaluator import PolicyError, SnapshotError
 
-    errors: list[type[BaseException]] = [UsageError, PolicyError, SnapshotError]
+    from hullcheck_common.sshsig import SignatureError
+
+    errors: list[type[BaseException]] = [UsageError, PolicyError, SnapshotError, SignatureError]
     engine = sys.modules.get("collector.engine")
     if engine is not None:
         errors.append(engine.EngineUnreachable)

@@ -106,20 +106,24 @@ def _common_base(paths: list[Path]) -> Path:
 def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Optional[int], fmt: str, output: Optional[Path],
                    output_dir: Optional[Path], verbose: bool, policy_timeout: float,
                    finish: Optional[Callable[[dict[str, Any]], dict[str, Any]]] = None,
-                   exit_code: Optional[Callable[[dict[str, Any]], int]] = None) -> int:
+                   exit_code: Optional[Callable[[dict[str, Any]], int]] = None, trust: Any = None,
+                   signer: Any = None, max_snapshot_bytes: Optional[int] = None) -> int:
     """Evaluate every snapshot named, write per-host results and the fleet report; return the exit code.
 
     `cli` is the CLI module (its _fail, _write_output, stderr and exit codes: passed in because
     `python -m hullcheck.cli` runs it as __main__, whose UsageError is the one that is caught).
     `finish` may post-process each host's results document (waivers, baselines) before it is
     counted; `exit_code` says what one host's document means for the exit code (default: 1 when
-    any policy fails).
+    any policy fails). `trust` (allowed signers): each snapshot is verified before it is evaluated
+    and a refused one is reported as refused, the others evaluated; `signer`: every file written
+    gets its FILE.sig (namespace hullcheck-results).
     """
     from evaluator import Evaluator, Limits, Source
     from evaluator.fleet import FleetBuilder, fleet_formats, render_fleet
     from evaluator.render import render as render_host
 
     from . import __version__
+    from .custody import RESULTS_NAMESPACE, SignatureRefused, attach, verify_snapshot
     EXIT_ERROR, EXIT_FINDINGS, EXIT_OK = cli.EXIT_ERROR, cli.EXIT_FINDINGS, cli.EXIT_OK
     _fail, _write_output, stderr = cli._fail, cli._write_output, cli.stderr
 
@@ -146,6 +150,16 @@ def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Opt
     meta = [p.metadata() for p in policies]
     worst = EXIT_OK
     unreadable = len(problems)
+    refused = 0
+    verified: dict[str, Any] = {}
+    prepare = None
+    if trust is not None:
+        def prepare(src: Any) -> Any:
+            """Verify in the evaluating thread, and evaluate exactly the bytes verified."""
+            checked = verify_snapshot(Path(src.path), trust, max_snapshot_bytes or 256 * 1024 * 1024)
+            verified[src.name] = checked
+            return Source(name=src.name, data=checked.data)
+    signed = {"signer": signer, "namespace": RESULTS_NAMESPACE}
     evaluated_at = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
     progress = None
@@ -163,12 +177,20 @@ def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Opt
         if progress:
             progress.start()
         try:
-            for (source, result), path in zip(ev.evaluate_many(sources, jobs=jobs, on_done=on_done), files):
+            for (source, result), path in zip(ev.evaluate_many(sources, jobs=jobs, on_done=on_done, prepare=prepare),
+                                              files):
+                if isinstance(result, SignatureRefused):
+                    refused += 1
+                    builder.add_refused(source.name, str(result))
+                    say(f"hullcheck: error: {result}", markup=False)
+                    continue
                 if not isinstance(result, dict):
                     unreadable += 1
                     builder.add_unreadable(source.name, str(result))
                     say(f"hullcheck: error: {result}", markup=False)
                     continue
+                if trust is not None:
+                    attach(result, verified.pop(source.name))
                 document = finish(result) if finish else result
                 results_file = None
                 if output_dir is not None:
@@ -178,7 +200,7 @@ def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Opt
                     if count:
                         name = name[: -len(OWN_SUFFIX)] + f"-{count + 1}" + OWN_SUFFIX
                     results_file = str(output_dir / name)
-                    _write_output(render_host(document, "json"), Path(results_file), tuple(files))
+                    _write_output(render_host(document, "json"), Path(results_file), tuple(files), **signed)
                 builder.add_results(source.name, document, results_file)
                 worst = max(worst, exit_code(document))
         finally:
@@ -187,7 +209,7 @@ def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Opt
     tool = {"name": "hullcheck", "version": __version__}
     fleet = builder.document(evaluated_at, tool)
     if output_dir is not None:
-        _write_output(render_fleet(fleet, "json"), output_dir / "fleet.json", tuple(files))
+        _write_output(render_fleet(fleet, "json"), output_dir / "fleet.json", tuple(files), **signed)
     color = fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     if color:
         from rich.console import Console
@@ -195,8 +217,12 @@ def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Opt
         width = Console().width
     else:
         width = 100
-    _write_output(render_fleet(fleet, fmt, color=color, verbose=verbose, width=width), output, tuple(files))
-    if unreadable:
+    _write_output(render_fleet(fleet, fmt, color=color, verbose=verbose, width=width), output, tuple(files),
+                  **(signed if output is not None and str(output) != "-" else {}))
+    if refused:
+        stderr.print(f"hullcheck: error: {refused} of {len(files) + len(problems)} snapshot(s) were refused "
+                     "(signature missing, bad or not trusted for their host); the report lists them", markup=False)
+    if unreadable or refused:
         stderr.print(f"hullcheck: error: {unreadable} of {len(files) + len(problems)} input(s) could not be "
                      "evaluated; the report covers the rest", markup=False)
         return EXIT_ERROR

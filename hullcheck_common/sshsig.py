@@ -70,6 +70,10 @@ class NotTrusted(SignatureError):
     """The signing key is not trusted for the principal (unknown key, other principal, namespace, validity)."""
 
 
+class OutsideValidity(NotTrusted):
+    """The key is trusted for the principal, but not now (valid-after / valid-before)."""
+
+
 class AllowedSignersError(SignatureError):
     """The allowed-signers file cannot be used."""
 
@@ -795,5 +799,7 @@ class AllowedSigners:
         for_whom = f" for {principal!r}" if principal is not None else ""
         if not reasons:
             raise NotTrusted(f"signed by {key.label} key {key.fingerprint}, which {self.name} does not list")
-        _priority, reason = max(reasons, key=lambda r: r[0])
+        priority, reason = max(reasons, key=lambda r: r[0])
+        if priority == 5:
+            raise OutsideValidity(f"{key.label} key {key.fingerprint}{for_whom}: {reason}")
         raise NotTrusted(f"{key.label} key {key.fingerprint} is not trusted{for_whom}: {reason}")

@@ -65,7 +65,9 @@ def render(fleet: dict[str, Any], **_: Any) -> str:
         '<div class="cards" id="summary">',
     ]
     for label, key in (("hosts", "hosts"), ("evaluated", "evaluated"), ("failing", "hosts_failing"),
-                       ("without failures", "hosts_passing"), ("unreadable", "unreadable")):
+                       ("without failures", "hosts_passing"), ("unreadable", "unreadable"), ("refused", "refused")):
+        if key == "refused" and not s.get(key):
+            continue
         out.append(f'<div class="card" data-count="{key}"><b>{s[key]}</b>{label}</div>')
     out.append("</div>")
 
@@ -126,10 +128,11 @@ def render(fleet: dict[str, Any], **_: Any) -> str:
                        f'{escape(p["title"])}</td><td class="sev-{escape(p["severity"])}">{escape(p["severity"])}</td>'
                        f'<td>{escape(", ".join(p["failing_hosts"]))}</td></tr>')
         out.append("</table>")
-    unreadable_hosts = [h for h in fleet["hosts"] if h["status"] != "evaluated"]
-    if unreadable_hosts:
-        out += [f"<h2>Unreadable snapshots ({len(unreadable_hosts)})</h2>", '<ul id="unreadable">']
-        out += [f"<li>{escape(str(h['error']))}</li>" for h in unreadable_hosts]
-        out.append("</ul>")
+    for status, title in (("unreadable", "Unreadable snapshots"), ("refused", "Refused snapshots: signature not accepted")):
+        hosts = [h for h in fleet["hosts"] if h["status"] == status]
+        if hosts:
+            out += [f"<h2>{title} ({len(hosts)})</h2>", f'<ul id="{status}">']
+            out += [f"<li>{escape(str(h['error']))}</li>" for h in hosts]
+            out.append("</ul>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"

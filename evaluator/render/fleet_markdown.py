@@ -48,10 +48,14 @@ def render(fleet: dict[str, Any], *, verbose: bool = False, **_: Any) -> str:
                        f"{p['severity']} | {_cell(names(p['failing_hosts'], 1000 if verbose else 20))} |")
     else:
         out.append("No policy fails on any host.")
-    unreadable = [h for h in fleet["hosts"] if h["status"] != "evaluated"]
+    unreadable = [h for h in fleet["hosts"] if h["status"] == "unreadable"]
     if unreadable:
         out += ["", f"## Unreadable snapshots ({len(unreadable)})", ""]
         out += [f"- {_cell(h['error'])}" for h in unreadable]
+    refused = [h for h in fleet["hosts"] if h["status"] == "refused"]
+    if refused:
+        out += ["", f"## Refused snapshots: signature not accepted ({len(refused)})", ""]
+        out += [f"- {_cell(h['error'])}" for h in refused]
     text = "\n".join(out) + "\n"
     if len(text) > MAX_CHARS:
         cut = text[:MAX_CHARS].rsplit("\n", 1)[0]

@@ -34,7 +34,8 @@ def render(fleet: dict[str, Any], *, color: bool = False, verbose: bool = False,
                   f"{fleet['pack'].get('policies', 0)} policies, evaluated {escape(str(fleet['evaluated_at']))}")
     console.print(f"{s['evaluated']} evaluated: [bold red]{s['hosts_failing']} failing[/bold red], "
                   f"[green]{s['hosts_passing']} without failures[/green]"
-                  + (f"; [magenta]{s['unreadable']} unreadable[/magenta]" if s["unreadable"] else ""))
+                  + (f"; [magenta]{s['unreadable']} unreadable[/magenta]" if s["unreadable"] else "")
+                  + (f"; [magenta]{s['refused']} refused (signature)[/magenta]" if s.get("refused") else ""))
     parts = []
     for sev in SEVERITIES:
         parts.append(f"[{SEVERITY_STYLE[sev]}]{sev}[/{SEVERITY_STYLE[sev]}] {s['failures_by_severity'][sev]} "
@@ -77,10 +78,11 @@ def render(fleet: dict[str, Any], *, color: bool = False, verbose: bool = False,
     if errors and not verbose:
         console.print(f"[magenta]{errors} policy result(s) are errors[/magenta] (missing data); --verbose lists them")
 
-    unreadable = [h for h in fleet["hosts"] if h["status"] != "evaluated"]
-    if unreadable:
-        console.print()
-        console.print(f"[bold magenta]Unreadable snapshots ({len(unreadable)})[/bold magenta]")
-        for host in unreadable:
-            console.print(f"  ! {escape(str(host['error']))}")
+    for status, title in (("unreadable", "Unreadable snapshots"), ("refused", "Refused snapshots: signature not accepted")):
+        hosts = [h for h in fleet["hosts"] if h["status"] == status]
+        if hosts:
+            console.print()
+            console.print(f"[bold magenta]{title} ({len(hosts)})[/bold magenta]")
+            for host in hosts:
+                console.print(f"  ! {escape(str(host['error']))}")
     return buffer.getvalue()

@@ -14,7 +14,7 @@ import html
 import json
 from typing import Any
 
-from .common import SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER, host_of
+from .common import SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER, host_of, signed_by
 
 COLORS = {"pass": "#2e7d32", "fail": "#c62828", "error": "#8e24aa", "waived": "#00838f",
           "manual": "#f9a825", "not_applicable": "#9e9e9e"}
@@ -245,6 +245,7 @@ def render(document: dict[str, Any], **_: Any) -> str:
     script = (_JS.replace("%LABELS%", json.dumps(STATUS_LABELS)).replace("%COLORS%", json.dumps(COLORS))
               .replace("%SEVERITIES%", json.dumps(list(SEVERITY_ORDER))))
     score = summary.get("score")
+    signed = f" · signed by {_e(signed_by(document))}" if signed_by(document) else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -258,7 +259,7 @@ def render(document: dict[str, Any], **_: Any) -> str:
 <header><h1>hullcheck report: {_e(host)}</h1>
 <p>snapshot {_e(str(snap.get('sha256', ''))[:12])} collected {_e(snap.get('collected_at'))} · evaluated {_e(document.get('evaluated_at'))} ·
 hullcheck {_e((document.get('tool') or {}).get('version'))} · pack {_e(str((document.get('pack') or {}).get('digest', ''))[:12])} ·
-score {_e('n/a' if score is None else f'{score}%')} of judged policies passed</p></header>
+score {_e('n/a' if score is None else f'{score}%')} of judged policies passed{signed}</p></header>
 <main>
 <section class="cards" aria-label="Summary">{''.join(cards)}</section>
 {''.join(f'<div class="notes">{n}</div>' for n in notes)}

@@ -15,7 +15,7 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from .common import case_name, waiver_text
+from .common import case_name, signed_by, waiver_text
 
 
 def _section_name(section: str) -> str:
@@ -53,6 +53,9 @@ def render(document: dict[str, Any], **_: Any) -> str:
                 suites[section].set("timestamp", str(document["evaluated_at"]).replace("Z", ""))
             if host:
                 suites[section].set("hostname", host)
+            if signed_by(document):
+                props = ET.SubElement(suites[section], "properties")
+                ET.SubElement(props, "property", {"name": "signed_by", "value": str(signed_by(document))})
             counts[section] = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         suite, count = suites[section], counts[section]
         classname = f"hullcheck.{result['id']}"

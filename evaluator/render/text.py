@@ -13,6 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from .common import signed_by
+
 LABELS = {
     "pass": ("[PASS]", "green"),
     "fail": ("[FAIL]", "bold red"),
@@ -46,6 +48,8 @@ def render(document: dict[str, Any], *, color: bool = False, verbose: bool = Fal
     console.print(f"[bold]hullcheck[/bold] {escape(str((document.get('tool') or {}).get('version', '')))} - "
                   f"host {escape(str(snap.get('host')))} - snapshot {str(snap.get('sha256', ''))[:12]} "
                   f"collected {escape(str(snap.get('collected_at')))}")
+    if signed_by(document):
+        console.print(f"snapshot signed by {escape(str(signed_by(document)))}")
     if snap.get("collector_errors"):
         console.print(f"[magenta]note:[/magenta] the collector could not read {snap['collector_errors']} source(s); "
                       "policies that need them report ERROR")
