@@ -116,19 +116,26 @@ def _read_signature(path: Path) -> bytes:
         return fh.read(sshsig.MAX_SIGNATURE_BYTES + 1)
 
 
-def check_bytes(path: Path, data: bytes, trust: sshsig.AllowedSigners, namespace: str,
-                principal: Optional[str], what: str) -> sshsig.Trusted:
-    """Verify `path.sig` over `data` and the key's trust for `principal`; one line saying which check failed."""
+def check_bytes(path: Path, data: bytes, namespace: str, what: str) -> sshsig.PublicKey:
+    """The key whose signature `path.sig` is good over `data` in `namespace`; one line saying which check failed.
+
+    Checked before the bytes are even parsed: a tampered file says "changed since signing", never
+    a JSON error."""
     armored = _read_signature(path)
     sig = signature_path(path)
     try:
-        key = sshsig.verify(data, armored, namespace)
+        return sshsig.verify(data, armored, namespace)
     except sshsig.WrongNamespace as exc:
         raise SignatureRefused(f"{path}: refused: wrong namespace: {exc} (is {sig} the signature of a {what}?)") from None
     except sshsig.BadSignature as exc:
         raise SignatureRefused(f"{path}: refused: changed since signing: {exc} (or {sig} belongs to another file)") from None
     except sshsig.SignatureError as exc:
         raise SignatureRefused(f"{path}: refused: malformed signature {sig}: {exc}") from None
+
+
+def check_trust(path: Path, key: sshsig.PublicKey, trust: sshsig.AllowedSigners, namespace: str,
+                principal: Optional[str]) -> sshsig.Trusted:
+    """The allowed-signers line that trusts `key` for `principal` now, or a one-line refusal."""
     try:
         return trust.check(key, principal, namespace)
     except sshsig.OutsideValidity as exc:
@@ -140,13 +147,14 @@ def check_bytes(path: Path, data: bytes, trust: sshsig.AllowedSigners, namespace
 def verify_snapshot(path: Path, trust: sshsig.AllowedSigners, max_bytes: int) -> Verified:
     """Read a snapshot once and accept it only signed by a key trusted for the host it names."""
     data = read_bytes(path, max_bytes)
+    key = check_bytes(path, data, SNAPSHOT_NAMESPACE, "snapshot")
     snapshot = parse(data, str(path))
     meta = snapshot.get("meta")
     host = meta.get("hostname") if isinstance(meta, dict) else None
     if not isinstance(host, str) or not host:
         raise SignatureRefused(f"{path}: refused: the snapshot names no host (meta.hostname), so no key can be "
                                "trusted for it")
-    trusted = check_bytes(path, data, trust, SNAPSHOT_NAMESPACE, host, "snapshot")
+    trusted = check_trust(path, key, trust, SNAPSHOT_NAMESPACE, host)
     return Verified(path=str(path), data=data, sha256=hashlib.sha256(data).hexdigest(), trusted=trusted)
 
 
@@ -158,7 +166,7 @@ def verify_results(path: Path, trust: sshsig.AllowedSigners, max_bytes: int = 25
     `namespaces="hullcheck-snapshot"` so that a host cannot sign results.
     """
     data = read_bytes(path, max_bytes)
-    trusted = check_bytes(path, data, trust, RESULTS_NAMESPACE, None, "results file")
+    trusted = check_trust(path, check_bytes(path, data, RESULTS_NAMESPACE, "results file"), trust, RESULTS_NAMESPACE, None)
     return data, (f"hullcheck: {path}: good signature by {trusted.principal} with {trusted.key.label} key "
                   f"{trusted.key.fingerprint} ({trust.name}:{trusted.entry.line})")
 
