@@ -414,9 +414,7 @@ def evaluate(
     result; waived findings never count); 2 usage, input or policy error (for a fleet: 2 when any
     snapshot could not be evaluated, after reporting the rest).[/dim]
     """
-    from evaluator import Source
-
-    from .custody import RESULTS_NAMESPACE, attach, verify_snapshot
+    from .custody import RESULTS_NAMESPACE, attach, snapshot_source
 
     _refuse_overwriting_inputs(output, (*snapshot, *(p for p in (waivers, baseline) if p)))  # before the work
     post = _PostProcess.prepare(waivers, as_of, baseline, fail_on)
@@ -431,8 +429,7 @@ def evaluate(
                                          finish=post.apply, exit_code=post.exit_code, trust=allowed,
                                          signer=signer, max_snapshot_bytes=max_snapshot_size * 1024 * 1024))
     snapshot = snapshot[0]
-    verified = verify_snapshot(snapshot, allowed, max_snapshot_size * 1024 * 1024) if allowed else None
-    source = Source(name=str(snapshot), data=verified.data) if verified else Source(name=str(snapshot), path=str(snapshot))
+    source, verified = snapshot_source(snapshot, allowed, max_snapshot_size * 1024 * 1024)
     document = _evaluate_source(source, chosen, policy_timeout, max_snapshot_size, worker_memory)
     if verified:
         attach(document, verified)
@@ -499,6 +496,9 @@ def audit(
         source = Source(name="live collection", data=dumps(_collect(options)).encode())
     if keep_snapshot is not None and source.data is not None:
         _write_output(source.data.decode(), keep_snapshot, signer=signer, namespace=SNAPSHOT_NAMESPACE)
+    elif keep_snapshot is not None:
+        stderr.print(f"hullcheck: {keep_snapshot} not written: nothing was collected (the bundled example was evaluated)",
+                     markup=False)
     document = _evaluate_source(source, chosen, policy_timeout, worker_memory_mb=worker_memory)
     post.apply(document)
     _report(document, fmt, output, verbose, inputs=tuple(p for p in (waivers, baseline) if p),

@@ -22,15 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from evaluator.snapshot import SnapshotError, parse, read_bytes
-from hullcheck_common import sshsig
+from hullcheck_common import sshsig  # the evaluator is imported only when a file is verified: collect stays light
 
 SNAPSHOT_NAMESPACE = "hullcheck-snapshot"
 RESULTS_NAMESPACE = "hullcheck-results"
 SUFFIX = ".sig"
 
 
-class SignatureRefused(SnapshotError):
+class SignatureRefused(sshsig.SignatureError):
     """A snapshot (or results file) whose signature is missing, bad or not trusted: not evaluated."""
 
 
@@ -146,6 +145,8 @@ def check_trust(path: Path, key: sshsig.PublicKey, trust: sshsig.AllowedSigners,
 
 def verify_snapshot(path: Path, trust: sshsig.AllowedSigners, max_bytes: int) -> Verified:
     """Read a snapshot once and accept it only signed by a key trusted for the host it names."""
+    from evaluator.snapshot import parse, read_bytes
+
     data = read_bytes(path, max_bytes)
     key = check_bytes(path, data, SNAPSHOT_NAMESPACE, "snapshot")
     snapshot = parse(data, str(path))
@@ -165,10 +166,22 @@ def verify_results(path: Path, trust: sshsig.AllowedSigners, max_bytes: int = 25
     may have signed, as long as its line allows the hullcheck-results namespace: give host keys
     `namespaces="hullcheck-snapshot"` so that a host cannot sign results.
     """
+    from evaluator.snapshot import read_bytes
+
     data = read_bytes(path, max_bytes)
     trusted = check_trust(path, check_bytes(path, data, RESULTS_NAMESPACE, "results file"), trust, RESULTS_NAMESPACE, None)
     return data, (f"hullcheck: {path}: good signature by {trusted.principal} with {trusted.key.label} key "
                   f"{trusted.key.fingerprint} ({trust.name}:{trusted.entry.line})")
+
+
+def snapshot_source(path: Path, trust: Optional[sshsig.AllowedSigners], max_bytes: int) -> tuple[Any, Optional[Verified]]:
+    """What `evaluate` hands the evaluator: the verified bytes with --trust, else the file itself."""
+    from evaluator import Source
+
+    if trust is None:
+        return Source(name=str(path), path=str(path)), None
+    verified = verify_snapshot(path, trust, max_bytes)
+    return Source(name=str(path), data=verified.data), verified
 
 
 def attach(document: dict[str, Any], verified: Verified) -> dict[str, Any]:

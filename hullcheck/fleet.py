@@ -123,7 +123,12 @@ def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Opt
     from evaluator.render import render as render_host
 
     from . import __version__
+    from evaluator import SnapshotError
+
     from .custody import RESULTS_NAMESPACE, SignatureRefused, attach, verify_snapshot
+
+    class Refused(SnapshotError):
+        """A refused signature, as the evaluator reports a source it could not evaluate."""
     EXIT_ERROR, EXIT_FINDINGS, EXIT_OK = cli.EXIT_ERROR, cli.EXIT_FINDINGS, cli.EXIT_OK
     _fail, _write_output, stderr = cli._fail, cli._write_output, cli.stderr
 
@@ -156,7 +161,10 @@ def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Opt
     if trust is not None:
         def prepare(src: Any) -> Any:
             """Verify in the evaluating thread, and evaluate exactly the bytes verified."""
-            checked = verify_snapshot(Path(src.path), trust, max_snapshot_bytes or 256 * 1024 * 1024)
+            try:
+                checked = verify_snapshot(Path(src.path), trust, max_snapshot_bytes or 256 * 1024 * 1024)
+            except SignatureRefused as exc:
+                raise Refused(str(exc)) from None
             verified[src.name] = checked
             return Source(name=src.name, data=checked.data)
     signed = {"signer": signer, "namespace": RESULTS_NAMESPACE}
@@ -179,7 +187,7 @@ def evaluate_fleet(cli: Any, args: list[Path], policies: list[Any], *, jobs: Opt
         try:
             for (source, result), path in zip(ev.evaluate_many(sources, jobs=jobs, on_done=on_done, prepare=prepare),
                                               files):
-                if isinstance(result, SignatureRefused):
+                if isinstance(result, Refused):
                     refused += 1
                     builder.add_refused(source.name, str(result))
                     say(f"hullcheck: error: {result}", markup=False)

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import base64
 import calendar
+import datetime
 import hashlib
 import os
 import re
 import socket
 import struct
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
@@ -291,10 +293,16 @@ class KeySigner:
     """A private key held in this process's memory only (never written anywhere)."""
 
     def __init__(self, private_key: Any) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+        supported = isinstance(private_key, (ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey)) or (
+            isinstance(private_key, ec.EllipticCurvePrivateKey)
+            and private_key.curve.name in ("secp256r1", "secp384r1", "secp521r1"))
+        if not supported:  # DSA, Ed448, other curves
+            raise SigningError(f"cannot sign with this {type(private_key).__name__.replace('PrivateKey', '')} key: "
+                               "hullcheck signs with ed25519, ECDSA (nistp256/384/521) and RSA keys")
         self._private_key = private_key
         self.public_key = public_key_of(private_key)
-        if self.public_key.key_type not in KEY_TYPES:
-            raise SigningError(f"cannot sign with a {self.public_key.key_type} key")
 
     def sign_data(self, data: bytes) -> bytes:
         return _sign_with(self._private_key, self.public_key.key_type, data)
@@ -416,7 +424,11 @@ def load_signer(path: str | os.PathLike[str], passphrase: Optional[Callable[[], 
         where = f"the ssh-agent at {agent_socket}" if agent_socket else "no ssh-agent (SSH_AUTH_SOCK is not set)"
         raise SigningError(f"{p} is a public key and {where} does not hold its private half "
                            f"({public.fingerprint if public else ''}): ssh-add the key, or pass the private key file")
-    return KeySigner(_load_private(p, text.encode(), passphrase))  # a stale .pub beside it does not matter
+    private_key = _load_private(p, text.encode(), passphrase)
+    try:
+        return KeySigner(private_key)  # a stale .pub beside it does not matter: the private key signs
+    except SigningError as exc:
+        raise SigningError(f"{p}: {exc}") from None
 
 
 def _read_key_file(path: Path) -> str:
@@ -443,9 +455,11 @@ def _load_private(path: Path, data: bytes, passphrase: Optional[Callable[[], Opt
     openssh = b"-----BEGIN OPENSSH PRIVATE KEY-----" in data
 
     def load(password: Optional[bytes]) -> Any:
-        if openssh:
-            return serialization.load_ssh_private_key(data, password)
-        return serialization.load_pem_private_key(data, password)
+        with warnings.catch_warnings():  # "DSA keys are deprecated": refused just below, by name
+            warnings.simplefilter("ignore")
+            if openssh:
+                return serialization.load_ssh_private_key(data, password)
+            return serialization.load_pem_private_key(data, password)
 
     try:
         return load(None)
@@ -602,15 +616,13 @@ def parse_time(text: str) -> int:
     digits = text[:-1] if utc else text
     if not digits.isdigit() or len(digits) not in (8, 12, 14):
         raise ValueError(f"{text!r} is not YYYYMMDD[Z], YYYYMMDDHHMM[Z] or YYYYMMDDHHMMSS[Z]")
-    fields = [int(digits[0:4]), int(digits[4:6]), int(digits[6:8]),
-              int(digits[8:10] or 0), int(digits[10:12] or 0), int(digits[12:14] or 0)]
+    year, month, day = int(digits[0:4]), int(digits[4:6]), int(digits[6:8])
+    hour, minute, second = int(digits[8:10] or 0), int(digits[10:12] or 0), int(digits[12:14] or 0)
     try:
-        import datetime as _dt
-
-        _dt.datetime(*fields)  # range check: month 13 or 25:00 is an error, not a wrap-around
+        datetime.datetime(year, month, day, hour, minute, second)  # month 13 or 25:00 is an error, not a wrap-around
     except ValueError:
         raise ValueError(f"{text!r} is not a valid date and time") from None
-    parts = (*fields, 0, 0, -1)
+    parts = (year, month, day, hour, minute, second, 0, 0, -1)
     return calendar.timegm(parts) if utc else int(time.mktime(parts))
 
 

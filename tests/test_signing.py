@@ -486,3 +486,19 @@ def test_collect_and_audit_sign_what_they_write(docker_client: Any, keys: dict[s
     assert json.loads(report.read_text())["snapshot"]["sha256"] == hashlib.sha256(kept.read_bytes()).hexdigest()
 
     refused(hullcheck_cli("collect", "--sign", str(keys["ed25519"])), "-o FILE")
+
+
+def test_keys_hullcheck_cannot_sign_with_are_refused_by_name(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed448
+
+    path = tmp_path / "ed448.pem"
+    path.write_bytes(ed448.Ed448PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    with pytest.raises(sshsig.SigningError, match="cannot sign with this Ed448 key"):
+        sshsig.load_signer(path)
+    (tmp_path / "not-a-key").write_text("hello\n")
+    with pytest.raises(sshsig.SigningError, match="not an SSH public key"):
+        sshsig.load_signer(tmp_path / "not-a-key")
+    with pytest.raises(sshsig.SigningError, match="no such key file"):
+        sshsig.load_signer(tmp_path / "absent")
