@@ -719,7 +719,7 @@ def _dequote(text: str, pos: int, where: str) -> tuple[str, int]:
     raise AllowedSignersError(f"{where}: an option value has no closing quote")
 
 
-_KEY_TYPE_LIKE = re.compile(r"^(ssh-|ecdsa-|sk-)|@openssh\.com$")
+_KEY_TYPE_LIKE = re.compile(r"^(ssh-|ecdsa-|sk-)")  # a key type (options never start so)
 
 
 def parse_allowed_signers(text: str, name: str = "allowed_signers") -> list[AllowedSigner]:
