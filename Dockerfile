@@ -19,6 +19,7 @@ FROM python:3.12-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY hullcheck ./hullcheck
+COPY hullcheck_common ./hullcheck_common
 COPY collector ./collector
 COPY evaluator ./evaluator
 COPY policies ./policies

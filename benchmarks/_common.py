@@ -8,7 +8,6 @@ script.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import platform
@@ -17,7 +16,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,8 +29,9 @@ CACHE = Path(os.environ.get("HULLCHECK_BENCH_CACHE", "/tmp/hullcheck-bench-cache
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from testimage import IMAGE, build_busybox  # noqa: E402  (after the path: the repository's root)
+
 BENCH_LABEL = "hullcheck.bench"
-IMAGE = "hullcheck-test/busybox:1"  # the same image tests/conftest.py builds
 
 
 # ---- machine ----------------------------------------------------------------------------------
@@ -55,7 +54,7 @@ def machine() -> dict[str, str]:
         from importlib.metadata import version
 
         jq_binding = version("jq")
-    except Exception:  # noqa: BLE001
+    except Exception:  # build it
         jq_binding = "absent"
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -80,7 +79,7 @@ def jq_build() -> str:
         import jq
 
         path = jq.__file__
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "not importable"
     ldd = subprocess.run(["ldd", path], capture_output=True, text=True).stdout if shutil.which("ldd") else ""
     if "libjq" in ldd:
@@ -90,7 +89,7 @@ def jq_build() -> str:
         from importlib.metadata import distribution
 
         wheel = distribution("jq").read_text("WHEEL") or ""
-    except Exception:  # noqa: BLE001
+    except Exception:
         wheel = ""
     if "manylinux" in wheel:
         return "PyPI manylinux wheel: bundled libjq compiled without optimisation"
@@ -200,27 +199,16 @@ def docker_client() -> Any:
 
 
 def ensure_busybox_image(client: Any) -> str:
-    """The FROM-scratch busybox image of tests/conftest.py (no registry is reachable)."""
+    """The FROM-scratch busybox test image (testimage.py, shared with the tests), built when missing."""
     try:
         client.images.get(IMAGE)
         return IMAGE
-    except Exception:  # noqa: BLE001 - build it
+    except Exception:  # build it
         pass
-    busybox = next((Path(p).resolve() for p in ("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox") or "")
-                    if p and Path(p).is_file()), None)
-    if busybox is None:
-        raise SystemExit("busybox-static is not installed (apt-get install busybox-static)")
-    dockerfile = (b"FROM scratch\nCOPY busybox /bin/busybox\n"
-                  b'RUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["/bin/sh"]\n')
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-        tar.add(str(busybox), arcname="busybox")
-    context.seek(0)
-    client.images.build(fileobj=context, custom_context=True, tag=IMAGE, rm=True, forcerm=True)
-    return IMAGE
+    try:
+        return build_busybox(client, IMAGE)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 class BenchContainers:
@@ -232,7 +220,7 @@ class BenchContainers:
         self.client, self.count, self.bench_id, self.network = client, count, bench_id, network
         self.containers: list[Any] = []
 
-    def __enter__(self) -> "BenchContainers":
+    def __enter__(self) -> BenchContainers:
         image = ensure_busybox_image(self.client)
         from concurrent.futures import ThreadPoolExecutor
 
@@ -261,12 +249,12 @@ class BenchContainers:
         # Remove by label too, so a container whose start raised is not left behind.
         try:
             leftover = self.client.containers.list(all=True, filters={"label": f"{BENCH_LABEL}={self.bench_id}"})
-        except Exception:  # noqa: BLE001
+        except Exception:
             leftover = self.containers
         for container in leftover:
             try:
                 container.remove(force=True, v=True)
-            except Exception:  # noqa: BLE001 - already gone
+            except Exception:  # already gone
                 pass
 
 

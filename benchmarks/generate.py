@@ -230,7 +230,7 @@ def _container(rng: random.Random, template: dict[str, Any], index: int, images:
         ip = f"172.{17 + CUSTOM_NETWORKS.index(net_name) + 1 if net_name in CUSTOM_NETWORKS else 17}.{index // 250 % 250}.{index % 250 + 2}"
         endpoints = {net_name: {**template_endpoint, "IPAddress": ip if running else "",
                                 "EndpointID": _hex(rng) if running else "",
-                                "NetworkID": networks[net_name]["Id"], "MacAddress": "02:42:ac:11:%02x:%02x" % (index // 256 % 256, index % 256)}}
+                                "NetworkID": networks[net_name]["Id"], "MacAddress": f"02:42:ac:11:{index // 256 % 256:02x}:{index % 256:02x}"}}
         if running and net_name in networks:
             networks[net_name].setdefault("Containers", {})[cid] = {
                 "EndpointID": endpoints[net_name]["EndpointID"], "IPv4Address": f"{ip}/16", "IPv6Address": "",

@@ -7,6 +7,6 @@ It only reads. It never changes the host or the engine and never execs into cont
 """
 
 from .engine import EngineUnreachable
-from .snapshot import SCHEMA_VERSION, CollectOptions, collect, dumps, validate, write_atomic
+from .snapshot import SCHEMA_VERSION, CollectOptions, collect, dumps, validate
 
-__all__ = ["CollectOptions", "EngineUnreachable", "SCHEMA_VERSION", "collect", "dumps", "validate", "write_atomic"]
+__all__ = ["CollectOptions", "EngineUnreachable", "SCHEMA_VERSION", "collect", "dumps", "validate"]

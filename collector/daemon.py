@@ -13,9 +13,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from . import redact
 from .errors import ErrorLog, pointer
 from .hostfs import HostFS, describe_oserror
-from . import redact
 
 DEFAULT_CONFIG_FILE = "/etc/docker/daemon.json"
 UNITS = ("docker.service", "docker.socket", "containerd.service")
@@ -118,7 +118,7 @@ def collect_daemon(fs: HostFS, errors: ErrorLog, *, redact_secrets: bool, collec
         why = "could not be read" if config_file is None else f"does not parse ({config_file['parse_error']})"
         errors.add("/daemon/options", f"the daemon config file in force {why}, so the effective settings are unknown")
     else:
-        options = effective_options(redact.redact_argv(argv) if redact_secrets else argv, config_file.get("parsed"))
+        options = effective_options((redact.redact_argv(argv) or []) if redact_secrets else argv, config_file.get("parsed"))
     if process:
         process["environment"] = _process_environment(fs, process["pid"])
         if options is not None:
@@ -332,7 +332,8 @@ def parse_argv(argv: list[str]) -> dict[str, list[str | None]]:
         i += 1
         if not arg.startswith("-") or arg in ("-", "--"):
             continue
-        name, eq, value = arg.partition("=")
+        name, eq, text = arg.partition("=")
+        value: str | None = text
         if not name.startswith("--") and len(name) > 2 and not eq:  # -Hunix:///x
             name, value, eq = name[:2], name[2:], "="
         opt = _BY_FLAG.get(name)

@@ -12,14 +12,16 @@ import docker
 from docker.errors import APIError, DockerException, NotFound
 from requests.exceptions import RequestException
 
-from .errors import ErrorLog, pointer
+from hullcheck_common.errors import HullcheckError
+
 from . import redact
+from .errors import ErrorLog, pointer
 
 # Enough parallel requests to hide the engine's per-call latency, few enough not to load it.
 DEFAULT_CONCURRENCY = 8
 
 
-class EngineUnreachable(Exception):
+class EngineUnreachable(HullcheckError):
     """No Docker Engine answered at the endpoint."""
 
 

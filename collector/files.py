@@ -42,7 +42,7 @@ BINARY_DIRS = ("/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/b
 
 
 def _names(fs: HostFS, path: str) -> dict[int, str]:
-    out = {}
+    out: dict[int, str] = {}
     for line in (fs.read_text_or_none(path) or "").splitlines():
         parts = line.split(":")
         if len(parts) >= 3 and parts[2].isdigit():
@@ -103,8 +103,8 @@ def paths_to_stat(fs: HostFS, daemon: dict[str, Any], data_root: str | None, inf
                 if flag in argv[:-1]:
                     add(argv[argv.index(flag) + 1], f"containerd {flag} (running process)")
     for runtime in ((info or {}).get("Runtimes") or {}).values():
-        path = runtime.get("path") if isinstance(runtime, dict) else None
-        if isinstance(path, str):
+        runtime_path = runtime.get("path") if isinstance(runtime, dict) else None
+        if isinstance(runtime_path, str):
             _add_binary(fs, add, path, "runtime named by the engine (info.Runtimes)")
     for name in BINARIES:
         for d in BINARY_DIRS:

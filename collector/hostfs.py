@@ -67,7 +67,7 @@ class HostFS:
         except OSError:
             return None
 
-    def read_or_record(self, path: str, errors: "ErrorLog", source: str) -> str | None:
+    def read_or_record(self, path: str, errors: ErrorLog, source: str) -> str | None:
         """Text of a host file; None when it does not exist (not an error: absence is a fact the
         snapshot records elsewhere); any other failure is recorded under `source` and gives None."""
         try:

@@ -94,7 +94,7 @@ def redact_container(inspect: dict[str, Any]) -> dict[str, Any]:
     if isinstance(inspect.get("Args"), list):
         inspect["Args"] = redact_argv(inspect["Args"])
     if isinstance(inspect.get("Path"), str):
-        inspect["Path"] = redact_argv([inspect["Path"]])[0]
+        inspect["Path"] = (redact_argv([inspect["Path"]]) or [inspect["Path"]])[0]
     return inspect
 
 

@@ -1,4 +1,4 @@
-"""Assembling one snapshot from the engine and the host, validating it, writing it safely."""
+"""Assembling one snapshot from the engine and the host and validating it (hullcheck_common.atomic writes it)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import json
 import os
 import re
 import socket
-import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any, Callable
 
 import jsonschema
+
+from hullcheck_common import __version__
+from hullcheck_common.resources import snapshot_schema_path
+from hullcheck_common.vocabulary import utc_timestamp
 
 from .audit import collect_audit
 from .daemon import collect_daemon
@@ -42,7 +44,7 @@ class CollectOptions:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_timestamp("milliseconds")
 
 
 
@@ -126,13 +128,13 @@ def collect(options: CollectOptions) -> dict[str, Any]:
         reason = "host files not read: the engine is remote and no --host-root was given"
         for section in ("host", "files", "audit"):
             errors.add(f"/{section}", reason)
-        host = files = audit = None
+        host = files = audit = None  # type: ignore[assignment]  # null in the snapshot: not read
     container_id = own_container_id()
     in_container = container_id is not None or _in_container()
     snapshot = {
         "schema_version": SCHEMA_VERSION,
         "meta": {
-            "hullcheck_version": _hullcheck_version(),
+            "hullcheck_version": __version__,
             "started_at": started,
             "finished_at": _now(),
             "hostname": info.get("Name") or socket.gethostname(),
@@ -159,19 +161,8 @@ def collect(options: CollectOptions) -> dict[str, Any]:
     return snapshot
 
 
-def _hullcheck_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("hullcheck")
-    except Exception:  # noqa: BLE001 - a source tree without metadata still collects
-        return "0.0.0+source"
-
-
 @cache
 def _validator() -> jsonschema.protocols.Validator:
-    from hullcheck.resources import snapshot_schema_path
-
     schema = json.loads(snapshot_schema_path().read_text())
     return jsonschema.Draft202012Validator(schema)
 
@@ -186,88 +177,3 @@ def validate(snapshot: dict[str, Any]) -> None:
 
 def dumps(snapshot: dict[str, Any]) -> str:
     return json.dumps(snapshot, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _default_mode() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_atomic(path: str | os.PathLike[str], text: str, mode: int | None = None) -> None:
-    """Write to a temporary file beside the target, then rename: never a half-written file.
-
-    On Linux the data goes into an unnamed O_TMPFILE first, which vanishes by itself if the
-    process dies mid-write (even by SIGKILL); it gets a name only once complete, and that name is
-    renamed over the target at once. Elsewhere a named temporary file is removed on any exception
-    (Ctrl-C and, through the CLI, SIGTERM included). The file gets `mode`, or what a plain shell
-    redirect would give it (0666 less the umask).
-    """
-    target = Path(path)
-    directory = str(target.parent or ".")
-    data = text.encode("utf-8")
-    perm = _default_mode() if mode is None else mode
-    fd = _unnamed_tmpfile(directory)
-    if fd is not None:
-        tmp = None
-        try:
-            os.fchmod(fd, perm)
-            _write_all(fd, data)
-            os.fsync(fd)
-            tmp = os.path.join(directory, f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-            _link_fd(fd, tmp)  # a name for the finished file, then the atomic rename
-            os.replace(tmp, target)
-            tmp = None
-        finally:
-            os.close(fd)
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-        return
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        os.fchmod(fd, perm)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _unnamed_tmpfile(directory: str) -> int | None:
-    """An O_TMPFILE descriptor in `directory`, or None where the OS or filesystem has none."""
-    flag = getattr(os, "O_TMPFILE", None)
-    if flag is None or not os.path.isdir("/proc/self/fd"):
-        return None
-    try:
-        return os.open(directory, flag | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), 0o600)
-    except OSError:
-        return None
-
-
-def _link_fd(fd: int, name: str) -> None:
-    """linkat(/proc/self/fd/N, name, AT_SYMLINK_FOLLOW): give an O_TMPFILE file a name.
-
-    An explicit directory descriptor makes os.link use linkat with AT_SYMLINK_FOLLOW; plain
-    link() would try to link the /proc symlink itself and fail with EXDEV.
-    """
-    proc = os.open("/proc/self/fd", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.link(str(fd), name, src_dir_fd=proc, follow_symlinks=True)
-    finally:
-        os.close(proc)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]

@@ -12,12 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hullcheck_common.errors import HullcheckError
+from hullcheck_common.vocabulary import resource_key
+
 from .snapshot import SnapshotError, parse, read_bytes, validate
 
 RESULTS_MAJOR = "1"
 
 
-class ResultsError(Exception):
+class ResultsError(HullcheckError):
     """A results file that cannot be used (exit code 2 at the CLI)."""
 
 
@@ -79,11 +82,6 @@ def load_results(path: Path | str, data: bytes | None = None) -> dict[str, Any]:
 
 # ---- results against results --------------------------------------------------------------------
 
-def resource_key(ref: dict[str, Any]) -> str:
-    """The stable key of a resource (results written before keys existed fall back to type:name)."""
-    return str(ref.get("key") or f"{ref.get('type')}:{ref.get('name')}")
-
-
 def finding_index(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     """(policy id, resource key) -> {status, severity, title, message} for every fail, waived or error finding."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
@@ -108,11 +106,11 @@ def diff_results(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     new_items, fixed, unchanged = [], [], []
     for key in sorted(set(before) | set(after)):
         b, a = before.get(key), after.get(key)
-        if _failing(a) and not _failing(b):
+        if a is not None and _failing(a) and not _failing(b):
             new_items.append({**a, "before": b["status"] if b else None})
-        elif _failing(b) and not _failing(a):
+        elif b is not None and _failing(b) and not _failing(a):
             fixed.append({**b, "after": a["status"] if a else None})
-        elif _failing(a) and _failing(b):
+        elif a is not None and b is not None and _failing(a) and _failing(b):
             unchanged.append({**a, "before": b["status"]})
     old_ids = {r["id"] for r in old.get("results", [])}
     new_ids = {r["id"] for r in new.get("results", [])}
@@ -200,7 +198,7 @@ def _container_view(entry: dict[str, Any]) -> dict[str, Any]:
 def _by_name(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     for entry in snapshot.get("containers") or []:
-        name = str(((entry.get("inspect") or {}).get("Name") or "")).lstrip("/")
+        name = str((entry.get("inspect") or {}).get("Name") or "").lstrip("/")
         out[name] = entry
     return out
 
@@ -211,7 +209,7 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _image_names(snapshot: dict[str, Any]) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for image in snapshot.get("images") or []:
         inspect = image.get("inspect") or {}
         tags = inspect.get("RepoTags") or []
@@ -268,44 +266,12 @@ def has_drift(report: dict[str, Any]) -> bool:
                                            "images_removed", "files_changed"))
 
 
-# ---- showing a diff ------------------------------------------------------------------------------
-
-def _short(value: Any, limit: int = 120) -> str:
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def render_text(report: dict[str, Any]) -> str:
-    """A diff for people: one line per change, grouped."""
-    lines = [f"hullcheck diff ({report['kind']}): {report['old'].get('host')} "
-             f"{report['old'].get('collected_at')} -> {report['new'].get('host')} {report['new'].get('collected_at')}"]
-    if report["kind"] == "results":
-        for title, items, mark in (("New findings", report["new_findings"], "+"), ("Fixed", report["fixed"], "-"),
-                                   ("Unchanged", report["unchanged"], "=")):
-            lines.append(f"{title}: {len(items)}")
-            for f in items:
-                status = f" ({f['status']})" if f.get("status") == "waived" else ""
-                lines.append(f"  {mark} {f['policy']} [{f['key']}] {f['severity']}{status}: {f.get('message') or f.get('title')}")
-        for title, ids in (("Policies added", report["policies_added"]), ("Policies removed", report["policies_removed"])):
-            if ids:
-                lines.append(f"{title}: {', '.join(ids)}")
-        return "\n".join(lines) + "\n"
-    lines.append(f"Containers added: {len(report['containers_added'])}")
-    lines += [f"  + {n}" for n in report["containers_added"]]
-    lines.append(f"Containers removed: {len(report['containers_removed'])}")
-    lines += [f"  - {n}" for n in report["containers_removed"]]
-    lines.append(f"Containers changed: {len(report['containers_changed'])}")
-    for c in report["containers_changed"]:
-        lines.append(f"  ~ {c['name']}")
-        lines += [f"      {ch['setting']}: {_short(ch['old'])} -> {_short(ch['new'])}" for ch in c["changes"]]
-    lines.append(f"Daemon options changed: {len(report['daemon_options_changed'])}")
-    lines += [f"  ~ {d['option']}: {_short(d['old'])} ({d['old_source']}) -> {_short(d['new'])} ({d['new_source']})"
-              for d in report["daemon_options_changed"]]
-    if report["engine_version"]:
-        lines.append(f"Engine version: {report['engine_version']['old']} -> {report['engine_version']['new']}")
-    lines.append(f"Images added: {len(report['images_added'])}, removed: {len(report['images_removed'])}")
-    lines += [f"  + {n}" for n in report["images_added"]] + [f"  - {n}" for n in report["images_removed"]]
-    lines.append(f"Files changed: {len(report['files_changed'])}")
-    for f in report["files_changed"]:
-        lines.append(f"  ~ {f['path']}: " + ", ".join(f"{c['setting']} {_short(c['old'])} -> {_short(c['new'])}" for c in f["changes"]))
-    return "\n".join(lines) + "\n"
+def diff_files(old: Path | str, new: Path | str) -> dict[str, Any]:
+    """`hullcheck diff OLD NEW`: two snapshots or two results files in, the drift report out."""
+    before, after = read_json(old), read_json(new)
+    kinds = [kind_of(before), kind_of(after)]
+    if kinds[0] != kinds[1] or "unknown" in kinds:
+        raise ResultsError(f"{old} is {kinds[0]} and {new} is {kinds[1]}: diff two snapshots or two results files")
+    if kinds[0] == "results":
+        return diff_results(check_results(before, str(old)), check_results(after, str(new)))
+    return diff_snapshots(check_snapshot(before, str(old)), check_snapshot(after, str(new)))

@@ -15,12 +15,13 @@ import socket
 import subprocess
 import sys
 import threading
-from multiprocessing.connection import Connection
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
+
+from hullcheck_common.vocabulary import RawVerdict, utc_timestamp
 
 from .policy import Policy, pack_digest
 from .program import combined_program
@@ -166,10 +167,10 @@ class Evaluator:
         for worker in workers:
             try:
                 worker.kill()
-            except Exception:  # noqa: BLE001 - closing must reach every worker
+            except Exception:  # closing must reach every worker
                 pass
 
-    def __enter__(self) -> "Evaluator":
+    def __enter__(self) -> Evaluator:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -185,9 +186,9 @@ class Evaluator:
 
     # -- evaluation -------------------------------------------------------------------------
     def raw_verdicts(self, source: Source, policy_ids: tuple[str, ...] | None = None
-                     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+                     ) -> tuple[dict[str, Any], dict[str, RawVerdict]]:
         """Run the automated policies (all, or those named) over one snapshot: (snapshot summary, raw verdict by id)."""
-        verdicts: dict[str, dict[str, Any]] = {}
+        verdicts: dict[str, RawVerdict] = {}
         pending = tuple(i for i, p in enumerate(self.automated) if policy_ids is None or p.id in policy_ids)
         info: dict[str, Any] | None = None
         worker: _Worker | None = None
@@ -267,7 +268,7 @@ class Evaluator:
                  policy_ids: tuple[str, ...] | None = None) -> dict[str, Any]:
         """The results document for one snapshot (all policies, or only those named)."""
         info, verdicts = self.raw_verdicts(source, policy_ids)
-        when = evaluated_at or datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        when = evaluated_at or utc_timestamp()
         policies = self.policies if policy_ids is None else [p for p in self.policies if p.id in policy_ids]
         return build_document(policies, verdicts, info, self.pack, when)
 

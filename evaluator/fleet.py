@@ -14,10 +14,9 @@ one with ten low ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from .policy import SEVERITIES
-from .results import STATUSES
+from hullcheck_common.vocabulary import SEVERITIES, STATUSES
 
 FLEET_VERSION = "1.0"
 WORST_HOSTS = 10
@@ -53,7 +52,7 @@ class FleetBuilder:
 
     def __init__(self, policies: list[dict[str, Any]], pack: dict[str, Any]) -> None:
         self.policies = [{k: p.get(k) for k in ("id", "title", "severity", "level", "controls")} for p in policies]
-        self.severity_of = {p["id"]: p["severity"] for p in self.policies}
+        self.severity_of: dict[str, str] = {str(p["id"]): str(p["severity"]) for p in self.policies}
         self.pack = pack
         self.hosts: list[_Host] = []
 
@@ -114,13 +113,13 @@ class FleetBuilder:
             failing, in_error = [], []
             failed_resources = 0
             for key, host in evaluated:
-                status = host.statuses.get(policy["id"])
+                status = host.statuses.get(str(policy["id"]))
                 if status is None:
                     continue
                 counts[status] = counts.get(status, 0) + 1
                 if status == "fail":
                     failing.append(key)
-                    failed_resources += host.failed_resources.get(policy["id"], 0)
+                    failed_resources += host.failed_resources.get(str(policy["id"]), 0)
                 elif status == "error":
                     in_error.append(key)
             policies_out.append({**policy, "counts": counts, "failing_hosts": failing, "error_hosts": in_error,
@@ -176,24 +175,3 @@ def hosts_by_rank(fleet: dict[str, Any]) -> list[dict[str, Any]]:
         return (0, tuple(-by.get(s, 0) for s in SEVERITIES) + (-len(h["errors"]),), h["key"])
 
     return sorted(fleet["hosts"], key=rank)
-
-
-def render_fleet_json(fleet: dict[str, Any], **_: Any) -> str:
-    import json
-
-    return json.dumps(fleet, indent=2, ensure_ascii=False) + "\n"
-
-
-def fleet_formats() -> dict[str, Callable[..., str]]:
-    """The formats a fleet report comes in (per-host documents use the single-host renderers)."""
-    from .render import fleet_html, fleet_markdown, fleet_text
-
-    return {"text": fleet_text.render, "json": render_fleet_json, "markdown": fleet_markdown.render,
-            "html": fleet_html.render}
-
-
-def render_fleet(fleet: dict[str, Any], fmt: str, **options: Any) -> str:
-    formats = fleet_formats()
-    if fmt not in formats:
-        raise ValueError(f"format '{fmt}' is not available for a fleet (choose from {', '.join(formats)})")
-    return formats[fmt](fleet, **options)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from hullcheck_common.errors import HullcheckError
+from hullcheck_common.vocabulary import SEVERITIES
+
 FAIL_ON_CHOICES = ("any", *SEVERITIES, "new", "none")
 
 
-class GateError(ValueError):
+class GateError(HullcheckError, ValueError):
     """A threshold that cannot be applied (unknown name, `new` without a baseline)."""
 
 

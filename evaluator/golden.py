@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hullcheck_common.atomic import write_atomic
+from hullcheck_common.vocabulary import offenders as failing_names
+
 from .engine import Evaluator, Limits, Source
 from .policy import Policy
 
@@ -27,7 +30,7 @@ def compact(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for result in document["results"]:
         entry: dict[str, Any] = {"status": result["status"]}
-        offenders = sorted(str(f["resource"]["name"]) for f in result["findings"] if f["status"] == "fail")
+        offenders = failing_names(result)
         if offenders:
             entry["offenders"] = offenders
         errors = {str(f["resource"]["name"]): f["message"] for f in result["findings"] if f["status"] == "error"}
@@ -149,20 +152,7 @@ def write(outcomes: list[HostGolden], orphans: list[Path], golden_dir: Path) -> 
     """Approve: write every golden file and remove those whose snapshot is gone."""
     golden_dir.mkdir(parents=True, exist_ok=True)
     for outcome in outcomes:
-        _write_atomic(outcome.golden_path, outcome.text)
+        write_atomic(outcome.golden_path, outcome.text)
     for orphan in orphans:
         orphan.unlink()
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

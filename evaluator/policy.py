@@ -19,14 +19,16 @@ import jq
 import jsonschema
 import yaml
 
+from hullcheck_common.errors import HullcheckError
+from hullcheck_common.vocabulary import SEVERITIES
+
 from .jqsafety import JqSafetyError, check
 from .program import PRELUDE, fragment_check_program, prelude_line_count
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 JQ_FIELDS = ("resources", "applies", "assert", "message")
 
 
-class PolicyError(Exception):
+class PolicyError(HullcheckError):
     """A policy file that cannot be used: where it is, and why."""
 
     def __init__(self, path: Path | str, message: str, line: int | None = None) -> None:
@@ -82,7 +84,7 @@ class Policy:
 
 @cache
 def _schema_validator() -> jsonschema.protocols.Validator:
-    from hullcheck.resources import policy_schema_path
+    from hullcheck_common.resources import policy_schema_path
 
     return jsonschema.Draft202012Validator(json.loads(policy_schema_path().read_text()),
                                            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
@@ -173,23 +175,25 @@ def load_policy(path: Path) -> Policy:
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         top = str(error.absolute_path[0]) if error.absolute_path else None
+        if top is None and error.validator == "additionalProperties":  # an unknown field: point at it
+            top = next((k for k in lines if k not in error.schema.get("properties", {})), None)
         raise PolicyError(path, f"{where or 'policy'}: {error.message}", lines[top].line if top in lines else None)
     for name in JQ_FIELDS:
         fragment = data.get(name)
         if fragment is None:
             continue
-        where = lines.get(name)
+        field_at = lines.get(name)
         if not isinstance(fragment, str):
-            raise PolicyError(path, f"{name}: must be a jq program (a string)", where.line if where else None)
+            raise PolicyError(path, f"{name}: must be a jq program (a string)", field_at.line if field_at else None)
         try:
             check(fragment)
         except JqSafetyError as exc:
-            line = where.source_line(text, fragment, exc.offset) if where and exc.offset is not None else None
-            raise PolicyError(path, f"{name}: {exc}", line or (where.line if where else None)) from None
+            line = field_at.source_line(text, fragment, exc.offset) if field_at and exc.offset is not None else None
+            raise PolicyError(path, f"{name}: {exc}", line or (field_at.line if field_at else None)) from None
         try:
             jq.compile(fragment_check_program(fragment))
         except ValueError as exc:
-            raise PolicyError(path, f"{name}: jq: {_jq_message(exc, fragment)}", _jq_line(exc, text, fragment, where)) from None
+            raise PolicyError(path, f"{name}: jq: {_jq_message(exc, fragment)}", _jq_line(exc, text, fragment, field_at)) from None
     return Policy(
         id=data["id"], title=data["title"], description=data["description"].strip(), remediation=data["remediation"].strip(),
         severity=data["severity"], level=data["level"], controls={k: str(v) for k, v in data["controls"].items()},
@@ -229,7 +233,7 @@ def _jq_line(exc: ValueError, text: str, fragment: str, where: _Field | None) ->
     column = int(match.group(2) or 1)  # jq counts bytes from 1
     line_text = lines[fragment_line - 1]
     chars = len(line_text.encode("utf-8")[:max(column - 1, 0)].decode("utf-8", "ignore"))
-    offset = sum(len(l) + 1 for l in lines[:fragment_line - 1]) + min(chars, max(len(line_text) - 1, 0))
+    offset = sum(len(line) + 1 for line in lines[:fragment_line - 1]) + min(chars, max(len(line_text) - 1, 0))
     return where.source_line(text, fragment, offset)
 
 

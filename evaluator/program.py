@@ -105,7 +105,7 @@ def _requires_literal(requires: Iterable[str]) -> str:
     return json.dumps([[p, _pointer_segments(p)] for p in requires])
 
 
-def policy_body(policy: "Policy") -> str:
+def policy_body(policy: Policy) -> str:
     """The jq for one policy, producing its raw verdict object: requires and applies first, then the verdict.
 
     A manual policy with `applies` is only checked for applicability: {s: "manual"} when it
@@ -132,7 +132,7 @@ def policy_body(policy: "Policy") -> str:
 )"""
 
 
-def combined_program(policies: list["Policy"]) -> str:
+def combined_program(policies: list[Policy]) -> str:
     """One program emitting one raw verdict per automated policy, in the order given."""
     bodies = []
     for policy in policies:

@@ -9,11 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hullcheck_common import __version__
+from hullcheck_common.vocabulary import STATUSES, RawVerdict, resource_key
+
 from .policy import Policy
 from .program import MAX_RESOURCES
 
 RESULTS_VERSION = "1.0"
-STATUSES = ("pass", "fail", "error", "not_applicable", "manual", "waived")
 
 # The JSON Schema (2020-12) of the document build_document() returns; shipped inside the package.
 SCHEMA_PATH = Path(__file__).resolve().parent / "results.schema.json"
@@ -24,7 +26,7 @@ def _resource_key(item: dict[str, Any]) -> tuple[str, str, str]:
     return (str(ref.get("type") or ""), str(ref.get("name") or ""), str(ref.get("id") or ""))
 
 
-def policy_result(policy: Policy, raw: dict[str, Any] | None) -> dict[str, Any]:
+def policy_result(policy: Policy, raw: RawVerdict | None) -> dict[str, Any]:
     """One policy's result: status, reason, findings (fail and error per resource), passes."""
     out: dict[str, Any] = policy.metadata()
     out.update({"status": "error", "reason": None, "findings": [], "passed": []})
@@ -34,7 +36,7 @@ def policy_result(policy: Policy, raw: dict[str, Any] | None) -> dict[str, Any]:
             out["status"] = "not_applicable"
             out["reason"] = policy.not_applicable_reason or "does not apply to this host"
         elif kind == "error":
-            out["reason"] = str(raw.get("reason") or "unknown error")  # type: ignore[union-attr]
+            out["reason"] = str((raw or {}).get("reason") or "unknown error")
         else:
             out["status"] = "manual"
             out["reason"] = "needs a person to judge: see the audit steps"
@@ -62,8 +64,8 @@ def policy_result(policy: Policy, raw: dict[str, Any] | None) -> dict[str, Any]:
     passed = []
     for item in items:
         ref = item.get("r") or {}
-        resource = {"type": ref.get("type"), "name": ref.get("name"), "id": ref.get("id"),
-                    "key": ref.get("key") or f"{ref.get('type')}:{ref.get('name')}"}
+        resource: dict[str, Any] = {"type": ref.get("type"), "name": ref.get("name"), "id": ref.get("id"),
+                                    "key": resource_key(dict(ref))}
         if ref.get("image"):
             resource["image"] = ref["image"]
         if item.get("s") == "pass":
@@ -104,7 +106,7 @@ def _unique_keys(findings: list[dict[str, Any]], passed: list[dict[str, Any]]) -
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
-    counts = {status: 0 for status in STATUSES}
+    counts: dict[str, Any] = {status: 0 for status in STATUSES}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
     judged = counts["pass"] + counts["fail"]
@@ -114,10 +116,8 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     return counts
 
 
-def build_document(policies: list[Policy], verdicts: dict[str, dict[str, Any]], snapshot: dict[str, Any],
+def build_document(policies: list[Policy], verdicts: dict[str, RawVerdict], snapshot: dict[str, Any],
                    pack: dict[str, Any], evaluated_at: str) -> dict[str, Any]:
-    from hullcheck import __version__
-
     results = [policy_result(p, verdicts.get(p.id)) for p in policies]
     return {
         "results_version": RESULTS_VERSION,

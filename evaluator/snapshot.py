@@ -17,11 +17,13 @@ from typing import Any
 
 import jsonschema
 
+from hullcheck_common.errors import HullcheckError
+
 SUPPORTED_MAJOR = 1
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024  # a 5,000-container host is about 35 MB
 
 
-class SnapshotError(Exception):
+class SnapshotError(HullcheckError):
     """The snapshot cannot be evaluated; the message says why in one line."""
 
 
@@ -160,7 +162,7 @@ def parse(data: bytes, name: str = "snapshot") -> dict[str, Any]:
 
 @cache
 def _schema() -> dict[str, Any]:
-    from hullcheck.resources import snapshot_schema_path
+    from hullcheck_common.resources import snapshot_schema_path
 
     return json.loads(snapshot_schema_path().read_text())
 
@@ -223,7 +225,7 @@ def _fast_validator() -> Any:
         return None
     try:
         return fastjsonschema.compile(schema, use_formats=False)  # jsonschema does not check formats either
-    except Exception:  # noqa: BLE001 - fall back to jsonschema
+    except Exception:  # fall back to jsonschema
         return None
 
 

@@ -161,7 +161,8 @@ def run_cases(policies: list[Policy], examples_dir: Path, limits: Limits | None 
 
 def coverage(policies: Iterable[Policy]) -> tuple[list[str], list[str]]:
     """(covered, uncovered): automated policies with at least one passing and one failing case."""
-    covered, uncovered = [], []
+    covered: list[str] = []
+    uncovered: list[str] = []
     for policy in policies:
         if not policy.automated:
             continue
@@ -170,28 +171,20 @@ def coverage(policies: Iterable[Policy]) -> tuple[list[str], list[str]]:
     return covered, uncovered
 
 
-def junit_xml(results: list[CaseResult]) -> str:
-    """JUnit XML of the case results: one testsuite per policy, one testcase per case.
+@dataclass
+class CaseReport:
+    """What `hullcheck test` reports: every case's result and which policies lack a pass or fail case."""
 
-    A wrong verdict is a `failure`; a case that cannot run (bad base, patch or snapshot) an `error`.
-    """
-    from xml.etree import ElementTree as ET
+    results: list[CaseResult]
+    covered: list[str]
+    uncovered: list[str]
 
-    broken = sum(bool(r.problem) for r in results)
-    wrong = sum(not r.ok and not r.problem for r in results)
-    root = ET.Element("testsuites", name="hullcheck policy tests", tests=str(len(results)),
-                      failures=str(wrong), errors=str(broken))
-    by_policy: dict[str, list[CaseResult]] = {}
-    for result in results:
-        by_policy.setdefault(result.policy_id, []).append(result)
-    for policy_id, cases in by_policy.items():
-        suite = ET.SubElement(root, "testsuite", name=policy_id, tests=str(len(cases)),
-                              failures=str(sum(not c.ok and not c.problem for c in cases)),
-                              errors=str(sum(bool(c.problem) for c in cases)))
-        for case in cases:
-            element = ET.SubElement(suite, "testcase", classname=policy_id, name=case.case)
-            if not case.ok:
-                tag = "error" if case.problem else "failure"
-                failure = ET.SubElement(element, tag, message=case.describe())
-                failure.text = case.describe()
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results) and not self.uncovered
+
+
+def case_report(policies: list[Policy], examples: Path) -> CaseReport:
+    """Run every policy's cases against the recorded examples and measure coverage."""
+    covered, uncovered = coverage(policies)
+    return CaseReport(run_cases(policies, examples), covered, uncovered)

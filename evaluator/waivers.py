@@ -25,12 +25,14 @@ from typing import Any, Iterable
 import jsonschema
 import yaml
 
+from hullcheck_common.errors import HullcheckError
+
 from .jqsafety import JqSafetyError, check
 
 SOON_DAYS = 14
 
 
-class WaiverError(Exception):
+class WaiverError(HullcheckError):
     """A waivers file that cannot be used: where, and why (exit code 2 at the CLI)."""
 
 
@@ -105,7 +107,7 @@ class Waiver:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
-    from hullcheck.resources import policies_dir
+    from hullcheck_common.resources import policies_dir
 
     schema = json.loads((policies_dir() / "waiver.schema.json").read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
@@ -159,7 +161,7 @@ def check_file(path: Path | str) -> tuple[list[Waiver], list[Issue]]:
     except OSError as exc:
         return [], [Issue("error", None, None, f"cannot read: {exc.strerror or exc}")]
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]

@@ -189,6 +189,6 @@ def main(conn: Connection, memory_limit: int | None) -> None:
         except MemoryError:
             conn.send(("crash", "out of memory (worker limit reached)"))
             return
-        except Exception as exc:  # noqa: BLE001 - report, never die silently
+        except Exception as exc:  # report, never die silently
             conn.send(("crash", f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
                        if str(exc) else traceback.format_exc(limit=1)[-500:]))

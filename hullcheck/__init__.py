@@ -1,12 +1,10 @@
 """hullcheck: a security auditor for Docker hosts.
 
-The package is the thin front door that joins the two halves: `collector` (host -> snapshot)
-and `evaluator` (snapshot -> results). Neither half imports the other.
+This package is the thin command line that joins the two halves: `collector` (host -> snapshot)
+and `evaluator` (snapshot -> results). Neither half imports the other nor this package; what they
+share (version, data locations, vocabulary, atomic writer, errors) lives in `hullcheck_common`.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from hullcheck_common import __version__
 
-try:
-    __version__ = version("hullcheck")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+source"
+__all__ = ["__version__"]

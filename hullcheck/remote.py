@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from hullcheck_common.errors import HullcheckError
 
-class RemoteSettingsError(ValueError):
+
+class RemoteSettingsError(HullcheckError, ValueError):
     """A TLS option that cannot work (missing file, key without certificate): one line for the user."""
 
 

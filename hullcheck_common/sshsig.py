@@ -34,7 +34,9 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Protocol
+
+from .errors import HullcheckError
 
 MAGIC = b"SSHSIG"
 VERSION = 1
@@ -52,8 +54,8 @@ _LABEL = {"ssh-ed25519": "ED25519", "ssh-rsa": "RSA", **{k: "ECDSA" for k in _EC
 
 # ---- errors ------------------------------------------------------------------------------------
 
-class SignatureError(Exception):
-    """Anything wrong with a signature, a key or an allowed-signers file; the message is one line."""
+class SignatureError(HullcheckError):
+    """Anything wrong with a signature, a key or an allowed-signers file; the message is one line (exit 2)."""
 
 
 class MalformedSignature(SignatureError):
@@ -151,7 +153,7 @@ class PublicKey:
         """The `type base64` form of authorized_keys and allowed-signers lines."""
         return f"{self.key_type} {base64.b64encode(self.blob).decode()}"
 
-    def same_key(self, other: "PublicKey") -> bool:
+    def same_key(self, other: PublicKey) -> bool:
         return self.key_type == other.key_type and self.blob == other.blob
 
 
@@ -350,7 +352,7 @@ def agent_request(socket_path: str, message: bytes) -> tuple[int, bytes]:
             if not 1 <= length <= MAX_AGENT_REPLY:
                 raise SigningError(f"ssh-agent at {socket_path} sent a reply of {length} bytes")
             body = _recv_exactly(sock, length)
-    except socket.timeout:
+    except TimeoutError:
         raise SigningError(f"ssh-agent at {socket_path} did not answer in {AGENT_TIMEOUT:.0f}s") from None
     except OSError as exc:
         raise SigningError(f"cannot reach ssh-agent at {socket_path} (SSH_AUTH_SOCK): {exc.strerror or exc}") from None
@@ -387,8 +389,8 @@ def agent_keys(socket_path: str) -> list[PublicKey]:
 PASSPHRASE_ENV = "HULLCHECK_KEY_PASSPHRASE"
 
 
-def load_signer(path: str | os.PathLike[str], passphrase: Optional[Callable[[], Optional[str]]] = None,
-                agent_socket: Optional[str] = None) -> Signer:
+def load_signer(path: str | os.PathLike[str], passphrase: Callable[[], str | None] | None = None,
+                agent_socket: str | None = None) -> Signer:
     """The signer for `--sign PATH`, chosen as `ssh-keygen -Y sign -f PATH` chooses.
 
     PATH is a private key file (OpenSSH or PEM), or a public key file whose private half ssh-agent
@@ -401,7 +403,7 @@ def load_signer(path: str | os.PathLike[str], passphrase: Optional[Callable[[], 
     text = _read_key_file(p)
     stripped = text.lstrip()
     is_private = stripped.startswith("-----BEGIN ")
-    public: Optional[PublicKey] = None
+    public: PublicKey | None = None
     if not is_private:
         public = parse_public_line(stripped.splitlines()[0] if stripped else "", str(p))
     else:
@@ -448,13 +450,13 @@ def _read_key_file(path: Path) -> str:
         raise SigningError(f"{path}: not a text SSH key file (OpenSSH or PEM)") from None
 
 
-def _load_private(path: Path, data: bytes, passphrase: Optional[Callable[[], Optional[str]]]) -> Any:
+def _load_private(path: Path, data: bytes, passphrase: Callable[[], str | None] | None) -> Any:
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     openssh = b"-----BEGIN OPENSSH PRIVATE KEY-----" in data
 
-    def load(password: Optional[bytes]) -> Any:
+    def load(password: bytes | None) -> Any:
         with warnings.catch_warnings():  # "DSA keys are deprecated": refused just below, by name
             warnings.simplefilter("ignore")
             if openssh:
@@ -594,9 +596,9 @@ class AllowedSigner:
     line: int
     principals: str
     key: PublicKey
-    namespaces: Optional[str] = None
-    valid_after: Optional[int] = None    # epoch seconds, inclusive
-    valid_before: Optional[int] = None   # epoch seconds, inclusive
+    namespaces: str | None = None
+    valid_after: int | None = None    # epoch seconds, inclusive
+    valid_before: int | None = None   # epoch seconds, inclusive
     cert_authority: bool = False
 
 
@@ -756,7 +758,7 @@ class AllowedSigners:
         self.name = name
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "AllowedSigners":
+    def load(cls, path: str | os.PathLike[str]) -> AllowedSigners:
         p = Path(path)
         try:
             data = p.read_bytes()
@@ -776,7 +778,7 @@ class AllowedSigners:
                                       "ssh-keygen(1) ALLOWED SIGNERS)")
         return cls(entries, str(p))
 
-    def check(self, key: PublicKey, principal: Optional[str], namespace: str, when: Optional[float] = None) -> Trusted:
+    def check(self, key: PublicKey, principal: str | None, namespace: str, when: float | None = None) -> Trusted:
         """The line that trusts `key` for `principal` (None: any principal) in `namespace` at `when`
         (default now), or NotTrusted saying the nearest reason it is not."""
         now = time.time() if when is None else when

@@ -22,9 +22,9 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import docker  # noqa: E402
+from collector_support import build_busybox  # noqa: E402
 
 from collector import CollectOptions, collect  # noqa: E402
-from collector_support import build_busybox  # noqa: E402
 
 
 def main(count: int) -> None:

@@ -20,8 +20,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(REPO), str(HERE)]
 
-from collector import CollectOptions, collect, dumps, write_atomic  # noqa: E402
 from collector_support import PrivateDockerd, build_busybox  # noqa: E402
+
+from collector import CollectOptions, collect, dumps  # noqa: E402
+from hullcheck_common.atomic import write_atomic  # noqa: E402
 
 OUT = REPO / "snapshots" / "examples"
 IMAGE = "hullcheck-fixture/busybox:1"
@@ -40,11 +42,11 @@ def _run(client: Any, log: list[str], name: str, command: list[str] | None = Non
     try:
         container = client.containers.run(image, command=command or ["sleep", "86400"], name=name, detach=True,
                                           labels={**LABEL, **kwargs.pop("labels", {})}, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - record what cannot start here and carry on
+    except Exception as exc:  # record what cannot start here and carry on
         log.append(f"SKIPPED {name}: {str(exc).splitlines()[0][:200]}")
         try:
             client.containers.get(name).remove(force=True)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         return None
     if wait:

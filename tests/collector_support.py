@@ -7,39 +7,20 @@ stream without anyone else's activity, and never disturbs the shared daemon.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import signal
 import subprocess
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from testimage import build_busybox, static_busybox
 
-def busybox_path() -> Path:
-    for candidate in ("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox") or ""):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate).resolve()
-    raise RuntimeError("busybox-static is not installed (apt-get install busybox-static)")
-
-
-def build_busybox(client: Any, tag: str, extra_dockerfile: bytes = b"") -> str:
-    """Build a FROM-scratch image holding the host's static busybox (no registry needed)."""
-    dockerfile = (b"FROM scratch\nCOPY busybox /bin/busybox\n"
-                  b'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n' + extra_dockerfile + b'CMD ["/bin/sh"]\n')
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-        tar.add(str(busybox_path()), arcname="busybox")
-    context.seek(0)
-    client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, network_mode="none")
-    return tag
+busybox_path = static_busybox  # the names the collector tests use
+__all__ = ["PrivateDockerd", "build_busybox", "busybox_path"]
 
 
 class PrivateDockerd:
@@ -67,10 +48,10 @@ class PrivateDockerd:
         return [shutil.which("dockerd") or "dockerd", *config, "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
                 "--pidfile", str(self.dir / "docker.pid"), "-H", self.url, *self.extra_args]
 
-    def start(self, timeout: float = 60) -> "PrivateDockerd":
+    def start(self, timeout: float = 60) -> PrivateDockerd:
         if self.config is not None:
             self.config_file.write_text(json.dumps(self.config, indent=2) + "\n")
-        log = open(self.dir / "dockerd.log", "wb")  # noqa: SIM115 - kept open for the daemon's life
+        log = open(self.dir / "dockerd.log", "wb")  # kept open for the daemon's life
         argv = self.argv
         if self.own_netns:  # a new namespace starts with loopback down: bring it up, then become dockerd
             argv = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
@@ -83,7 +64,7 @@ class PrivateDockerd:
                 try:
                     self.client().ping()
                     return self
-                except Exception:  # noqa: BLE001 - not ready yet
+                except Exception:  # not ready yet
                     pass
             time.sleep(0.2)
         self.stop()
@@ -109,7 +90,7 @@ class PrivateDockerd:
                 for container in client.containers.list(all=True):
                     container.remove(force=True)
                 client.close()
-            except Exception:  # noqa: BLE001 - stopping must go on regardless
+            except Exception:  # stopping must go on regardless
                 pass
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -155,7 +136,7 @@ class PrivateDockerd:
                 points.append(point)
         return sorted(points, key=len, reverse=True)
 
-    def __enter__(self) -> "PrivateDockerd":
+    def __enter__(self) -> PrivateDockerd:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -7,20 +7,18 @@ says this run has no engine on purpose: a skipped collector test must never pass
 
 from __future__ import annotations
 
-import io
 import os
-import shutil
 import subprocess
 import sys
-import tarfile
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
+from testimage import IMAGE, build_busybox, static_busybox
+
 REPO = Path(__file__).resolve().parent.parent
-IMAGE = "hullcheck-test/busybox:1"
 LABEL_KEY = "hullcheck.test"
 
 
@@ -37,7 +35,7 @@ def docker_client() -> Iterator[Any]:
     try:
         client = docker.from_env(timeout=60)
         client.ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if os.environ.get("HULLCHECK_ALLOW_NO_DOCKER") == "1":
             pytest.skip(f"no Docker engine ({exc}); HULLCHECK_ALLOW_NO_DOCKER=1")
         pytest.fail(f"these tests need a live Docker engine and none answers: {exc}")
@@ -46,32 +44,17 @@ def docker_client() -> Iterator[Any]:
 
 
 def _static_busybox() -> Path:
-    for candidate in ("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox") or ""):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate).resolve()
-    pytest.fail("busybox-static is not installed (apt-get install busybox-static)")
-    raise AssertionError
+    try:
+        return static_busybox()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
 def busybox_image(docker_client: Any) -> str:
     """A local image FROM scratch holding only a static busybox; built once per session."""
-    busybox = _static_busybox()
-    dockerfile = (
-        b"FROM scratch\n"
-        b"COPY busybox /bin/busybox\n"
-        b'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-        b'CMD ["/bin/sh"]\n'
-    )
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-        tar.add(str(busybox), arcname="busybox")
-    context.seek(0)
-    docker_client.images.build(fileobj=context, custom_context=True, tag=IMAGE, rm=True, forcerm=True)
-    return IMAGE
+    _static_busybox()
+    return build_busybox(docker_client, IMAGE)
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +80,7 @@ def run_container(docker_client: Any, busybox_image: str, session_label: str) ->
     for container in started:
         try:
             container.remove(force=True, v=True)
-        except Exception:  # noqa: BLE001 - already gone
+        except Exception:  # already gone
             pass
 
 
@@ -119,7 +102,7 @@ def hullcheck_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 def pack() -> list[Any]:
     """The built-in policy pack, loaded once per session (test modules may define their own `pack`)."""
     from evaluator import load_pack
-    from hullcheck.resources import policies_dir
+    from hullcheck_common.resources import policies_dir
 
     return load_pack([policies_dir()])
 

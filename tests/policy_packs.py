@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from conftest import REPO
 
 EXAMPLES = REPO / "snapshots" / "examples"

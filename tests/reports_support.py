@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonpatch
 
 from evaluator import Evaluator, Selection, Source, load_pack
-from hullcheck.resources import policies_dir, snapshots_dir
+from hullcheck_common.resources import policies_dir, snapshots_dir
 
 EXAMPLES = snapshots_dir() / "examples"
 
@@ -46,7 +46,7 @@ def write(tmp: Path, filename: str, document: dict[str, Any]) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def _evaluator() -> Evaluator:
     return Evaluator(Selection(include=POLICIES).apply(load_pack([policies_dir()])), pack_version="test")
 
@@ -59,7 +59,7 @@ def evaluate_snapshot(snapshot: dict[str, Any] | str) -> dict[str, Any]:
     return _evaluator().evaluate(Source(name="patched", data=data))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _evaluate_file(name: str) -> dict[str, Any]:
     path = EXAMPLES / f"{name}.json"
     return _evaluator().evaluate(Source(name=str(path), path=str(path)))

@@ -17,7 +17,7 @@ import yaml
 from evaluator import Evaluator, Limits, load_pack
 from evaluator.policy import Policy
 from evaluator.testing import BaseSnapshots, run_case
-from hullcheck.resources import policies_dir, snapshots_dir
+from hullcheck_common.resources import policies_dir, snapshots_dir
 
 
 def _flipped_copy(policy: Policy, pack: Path, workdir: Path) -> Path:

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from evaluator import Evaluator, Limits, Source, load_pack
-from hullcheck.resources import policies_dir
+from hullcheck_common.resources import policies_dir
 
 REPO = Path(__file__).resolve().parent.parent
 MISCONFIGURED = REPO / "snapshots" / "examples" / "misconfigured.json"
@@ -132,9 +132,9 @@ EXPECT_REASON = {
 
 @pytest.fixture(scope="module")
 def runtime_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, Any]]:
-    from concurrent.futures import ThreadPoolExecutor  # noqa: F401 - keep imports local to the fixture
     import subprocess
     import sys
+    from concurrent.futures import ThreadPoolExecutor  # noqa: F401 - keep imports local to the fixture
 
     pack = write_pack(tmp_path_factory.mktemp("runtime") / "pack", RUNTIME)
     proc = subprocess.run(
@@ -231,7 +231,7 @@ def test_idle_worker_killed_between_evaluations() -> None:
     pack = load_pack([policies_dir()])
     with Evaluator(pack) as ev:
         first = ev.evaluate(Source(name="m", path=str(MISCONFIGURED)), evaluated_at="x")
-        for worker in list(ev._idle):  # noqa: SLF001 - the pool is what this test attacks
+        for worker in list(ev._idle):  # the pool is what this test attacks
             os.kill(worker.process.pid, signal.SIGKILL)
             worker.process.wait()
         second = ev.evaluate(Source(name="m", path=str(MISCONFIGURED)), evaluated_at="x")

@@ -19,7 +19,7 @@ import pytest
 from evaluator.engine import Evaluator, Source
 from evaluator.snapshot import validate
 from evaluator.testing import merge_patch
-from hullcheck.resources import snapshots_dir
+from hullcheck_common.resources import snapshots_dir
 
 HOST = "vm"  # the host and daemon resource name in the minimal snapshot
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from evaluator.engine import Evaluator, Source
-from hullcheck.resources import snapshots_dir
+from hullcheck_common.resources import snapshots_dir
 
 RUNNING = {"dashboard", "db", "web", "worker"}
 WORKER_ID = "9ef4b5fab0d682027b945f267f9e767be4faa06b9255ede59d4f2f1a050e166e"

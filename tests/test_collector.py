@@ -11,9 +11,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import LABEL_KEY
 
 from collector import CollectOptions, collect, validate
-from conftest import LABEL_KEY
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from collector import CollectOptions, collect, validate
 from conftest import LABEL_KEY
+
+from collector import CollectOptions, collect, validate
 
 COUNT = 100
 
@@ -30,7 +31,7 @@ def _start(api: Any, image: str, name: str, labels: dict[str, str], on_create: A
 def _remove(api: Any, cid: str) -> None:
     try:
         api.remove_container(cid, force=True)
-    except Exception:  # noqa: BLE001 - already gone is fine
+    except Exception:  # already gone is fine
         pass
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import REPO
 
 from collector import validate
-from conftest import REPO
 
 EXAMPLES = REPO / "snapshots" / "examples"
 

@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import LABEL_KEY
 
 DOCKERD_PID = 4242

@@ -12,9 +12,9 @@ import time
 from typing import Any, Iterator
 
 import pytest
+from collector_support import PrivateDockerd, build_busybox
 
 from collector import CollectOptions, collect
-from collector_support import PrivateDockerd, build_busybox
 
 ARGV_SECRET = "dd-label-s3cret"
 IMAGE = "hullcheck-test/busybox:private"

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import REPO
 
 EXAMPLES = REPO / "snapshots" / "examples"
@@ -117,7 +116,7 @@ def _os_release(path: Path) -> dict[str, str]:
 def test_a_snapshot_naming_its_collector_container_leaves_it_out() -> None:
     """Recorded: set meta.collector.container_id to `web` (host network): 5.10 no longer judges it."""
     from evaluator import Evaluator, Selection, Source, load_pack
-    from hullcheck.resources import policies_dir
+    from hullcheck_common.resources import policies_dir
 
     snapshot = json.loads((EXAMPLES / "misconfigured.json").read_text())
     web = snapshot["containers"][3]["inspect"]

@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from evaluator.diff import diff_results, diff_snapshots, mark_baseline
 from reports_support import EXAMPLES, SELECT, container_index, evaluate_snapshot, example, patched, write
+
+from evaluator.diff import diff_results, diff_snapshots, mark_baseline
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
-from pathlib import Path
+from functools import cache
 from typing import Any, Iterator
 
 import jq
@@ -22,7 +21,7 @@ import pytest
 from evaluator import Evaluator, Limits, Source, load_pack
 from evaluator.program import fragment_check_program
 from evaluator.snapshot import SnapshotError, validate
-from hullcheck.resources import policies_dir, snapshots_dir
+from hullcheck_common.resources import policies_dir, snapshots_dir
 
 PACK = load_pack([policies_dir()])
 AUTOMATED = [p for p in PACK if p.automated]
@@ -33,7 +32,7 @@ BASE_ORDER = ["misconfigured", "minimal"] + sorted(
 JUDGED = ("pass", "fail")
 
 
-@lru_cache(maxsize=None)
+@cache
 def base_snapshot(name: str) -> str:
     return (EXAMPLES / f"{name}.json").read_text(encoding="utf-8")
 

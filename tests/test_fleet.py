@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import pty
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -19,7 +19,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from conftest import REPO
 
 EXAMPLES = REPO / "snapshots" / "examples"
@@ -88,7 +87,7 @@ def fleet_run(site: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[sub
 def alone(site: Path) -> dict[str, dict[str, Any]]:
     """Each snapshot evaluated on its own, in-process, through the evaluator's single-host path."""
     from evaluator import Evaluator, Selection, Source, load_pack
-    from hullcheck.resources import policies_dir
+    from hullcheck_common.resources import policies_dir
 
     policies = Selection(include=tuple(THREE[1::2])).apply(load_pack([policies_dir()]))
     with Evaluator(policies, pack_version=__import__("hullcheck").__version__) as ev:
@@ -162,7 +161,7 @@ def test_jobs_do_not_change_the_report(site: Path, fleet_run: Any, hullcheck_cli
 
 def test_evaluate_many_runs_one_worker_process_per_job(site: Path) -> None:
     from evaluator import Evaluator, Source, load_pack
-    from hullcheck.resources import policies_dir
+    from hullcheck_common.resources import policies_dir
 
     files = sorted(site.glob("*/snapshot.json")) * 2
     with Evaluator(load_pack([policies_dir()])) as ev:
@@ -306,7 +305,7 @@ def test_html_heat_map_is_self_contained_and_matches_the_json(site: Path, fleet_
             assert seen[(host["key"], policy_id)] == expected
     rows = [c["data-host"] for c in parser.cells[:: len(policies)]]
     assert rows[:3] == ["web01", "web02", "db01"] and rows[-1] == str(broken), "worst first, unreadable last"
-    assert f'data-count="unreadable"><b>1</b>' in html
+    assert 'data-count="unreadable"><b>1</b>' in html
 
 
 def test_progress_bar_on_a_terminal_only(site: Path) -> None:
@@ -334,3 +333,35 @@ def test_progress_bar_on_a_terminal_only(site: Path) -> None:
     assert proc.returncode == 1
     assert "evaluating" in terminal and "/4" in terminal
     assert json.loads(stdout)["summary"]["hosts"] == 4
+
+
+def test_fleet_honours_every_limit_flag(tmp_path: Path, hullcheck_cli: Any) -> None:
+    """--max-snapshot-size, --policy-timeout and --worker-memory reach every host's evaluation in a
+    fleet, exactly as for one snapshot (the fleet once built its own limits and ignored them)."""
+    from policy_packs import policy, write_pack
+
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    shutil.copy(EXAMPLES / "misconfigured.json", fleet / "web01.json")
+    with (fleet / "big.json").open("wb") as fh:  # sparse: 3 MB of zeros costs nothing
+        fh.truncate(3 * 1024 * 1024)
+    pack = write_pack(tmp_path / "pack", policy("custom-endless", resources="def f: f; f"))
+    out = tmp_path / "out"
+    proc = hullcheck_cli("evaluate", str(fleet), "--policies", str(pack), "--policy", "custom-*",
+                         "--max-snapshot-size", "2", "--policy-timeout", "2", "--output-dir", str(out),
+                         "--format", "json", timeout=300)
+    assert proc.returncode == 2, proc.stderr  # one snapshot could not be evaluated
+    assert "over the 2 MB limit" in proc.stderr and "--max-snapshot-size" in proc.stderr
+    results = json.loads((out / "web01.results.json").read_text())
+    assert [(r["id"], r["status"], r["reason"]) for r in results["results"]] == [
+        ("custom-endless", "error", "exceeded the time limit of 2s")]
+
+    hungry = write_pack(tmp_path / "hungry", policy("custom-huge-string", **{"assert": '("x" * 1000000000 | length) > 0'}))
+    (fleet / "big.json").unlink()
+    shutil.copy(EXAMPLES / "minimal.json", fleet / "db01.json")
+    proc = hullcheck_cli("evaluate", str(fleet), "--policies", str(hungry), "--policy", "custom-*",
+                         "--worker-memory", "256", "--format", "json", timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    hosts = json.loads(proc.stdout)["hosts"]  # a 1 GB string does not fit the 256 MB worker on any host
+    assert [h["status"] for h in hosts] == ["unreadable", "unreadable"]
+    assert all("worker's memory limit" in h["error"] for h in hosts), hosts

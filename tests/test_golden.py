@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import yaml
+from policy_packs import policy, write_pack
 
 from evaluator import golden, load_pack
-from hullcheck.resources import policies_dir, snapshots_dir
-from policy_packs import policy, write_pack
+from hullcheck_common.resources import policies_dir, snapshots_dir
 
 EXAMPLES = snapshots_dir() / "examples"
 GOLDEN = snapshots_dir() / "golden"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evaluator import load_pack
 from evaluator.testing import coverage, run_cases
-from hullcheck.resources import policies_dir, snapshots_dir
+from hullcheck_common.resources import policies_dir, snapshots_dir
 
 
 def test_every_policy_case_passes():

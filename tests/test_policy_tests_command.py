@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from junitparser import Error, Failure, JUnitXml
-
 from conftest import REPO
+from junitparser import Error, Failure, JUnitXml
 from policy_packs import policy, write_pack
 
 HOST_NET = '.inspect.HostConfig.NetworkMode != "host"'

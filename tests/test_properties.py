@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from functools import cache
 from typing import Any, Iterator
 
 import pytest
@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 from evaluator import Evaluator, Limits, Source, load_pack
 from evaluator.results import STATUSES
 from evaluator.snapshot import validate
-from hullcheck.resources import policies_dir, snapshot_schema_path, snapshots_dir
+from hullcheck_common.resources import policies_dir, snapshot_schema_path, snapshots_dir
 
 EXAMPLES = sorted(p.stem for p in (snapshots_dir() / "examples").glob("*.json"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _example(name: str) -> str:
     return (snapshots_dir() / "examples" / f"{name}.json").read_text(encoding="utf-8")
 

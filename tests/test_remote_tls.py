@@ -12,7 +12,6 @@ namespace (nsenter), where 127.0.0.1 is the test engine's. Host-level sections m
 from __future__ import annotations
 
 import datetime
-import io
 import ipaddress
 import json
 import os
@@ -20,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,8 +26,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from conftest import LABEL_KEY, REPO
 
-from conftest import LABEL_KEY, REPO, _static_busybox
+from testimage import build_busybox
 
 pytestmark = pytest.mark.docker
 
@@ -139,15 +138,7 @@ class TLSEngine:
 
 
 def _build_busybox(client: Any) -> None:
-    dockerfile = b'FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox", "sleep", "3600"]\n'
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-        tar.add(str(_static_busybox()), arcname="busybox")
-    context.seek(0)
-    client.images.build(fileobj=context, custom_context=True, tag=REMOTE_IMAGE, rm=True, forcerm=True)
+    build_busybox(client, REMOTE_IMAGE, applets=False, cmd=b'["/bin/busybox", "sleep", "3600"]')
 
 
 def _unmount_below(base: Path) -> None:
@@ -198,7 +189,7 @@ def tls_engine(session_label: str) -> Iterator[TLSEngine]:
                 client = docker.DockerClient(base_url=unix, timeout=60)
                 client.ping()
                 break
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:  # not up yet
                 if time.monotonic() > deadline:
                     pytest.fail(f"the test dockerd did not answer: {(base / 'dockerd.log').read_text()[-2000:]}")
                 time.sleep(0.2)
@@ -215,7 +206,7 @@ def tls_engine(session_label: str) -> Iterator[TLSEngine]:
             for container in client.containers.list(all=True):
                 try:
                     container.remove(force=True)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             client.close()
         process.send_signal(signal.SIGTERM)  # our own dockerd, by its pid

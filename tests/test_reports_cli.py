@@ -7,11 +7,11 @@ import json
 import jsonschema
 import pytest
 from junitparser import JUnitXml
-
-from evaluator.render import render
-from evaluator.gate import FAIL_ON_CHOICES, gating_results
 from reports_support import EXAMPLES, SELECT, evaluate_snapshot
 from test_reports_sarif import SCHEMA
+
+from evaluator.gate import FAIL_ON_CHOICES, gating_results
+from evaluator.render import render
 
 SNAPSHOT = str(EXAMPLES / "misconfigured.json")
 

@@ -14,10 +14,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from reports_support import container_index, evaluate_snapshot, example, patched
 
 from evaluator.render import render
 from evaluator.waivers import apply_waivers, load_waivers, parse_as_of
-from reports_support import container_index, evaluate_snapshot, example, patched
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from junitparser import Failure, JUnitXml, Skipped
+from reports_support import container_index, evaluate_snapshot, example, patched
 
 from evaluator.render import render
 from evaluator.waivers import apply_waivers, load_waivers, parse_as_of
-from reports_support import container_index, evaluate_snapshot, example, patched
 
 
 def parse(tmp_path, document, name="report.xml"):

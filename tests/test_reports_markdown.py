@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from reports_support import container_index, evaluate_snapshot, example, patched
+
 from evaluator.render import render
 from evaluator.render.markdown import MAX_CHARS
-from reports_support import container_index, evaluate_snapshot, example, patched
 
 
 def test_summary_table_failures_by_severity_and_details():

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from reports_support import container_index, evaluate_snapshot, example, patched
 
 from evaluator.render import render
 from evaluator.waivers import apply_waivers, load_waivers, parse_as_of
-from reports_support import container_index, evaluate_snapshot, example, patched
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
 

@@ -12,14 +12,13 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from conftest import REPO
 
 ALWAYS_SHIPPED = ("snapshot", "policy", "fleet")
 
 
 def test_lists_every_schema_and_where_it_is(hullcheck_cli: Any) -> None:
-    from hullcheck.resources import SCHEMA_KINDS, schema_path
+    from hullcheck_common.resources import SCHEMA_KINDS, schema_path
 
     proc = hullcheck_cli("schema")
     assert proc.returncode == 0, proc.stderr
@@ -33,7 +32,7 @@ def test_lists_every_schema_and_where_it_is(hullcheck_cli: Any) -> None:
 
 @pytest.mark.parametrize("kind", ["snapshot", "policy", "results", "waiver", "fleet"])
 def test_prints_the_schema_file(kind: str, hullcheck_cli: Any) -> None:
-    from hullcheck.resources import schema_path
+    from hullcheck_common.resources import schema_path
 
     path = schema_path(kind)
     proc = hullcheck_cli("schema", kind)
@@ -66,7 +65,7 @@ def test_writes_to_a_file(hullcheck_cli: Any, tmp_path: Path) -> None:
 
 def test_a_missing_schema_is_one_clear_line(tmp_path: Path) -> None:
     """A damaged installation (schema file deleted): exit 2, one line naming the file, no traceback."""
-    for name in ("hullcheck", "collector", "evaluator", "policies", "snapshots"):
+    for name in ("hullcheck", "hullcheck_common", "collector", "evaluator", "policies", "snapshots"):
         shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "snapshots" / "snapshot.schema.json").unlink()
     proc = subprocess.run([sys.executable, "-m", "hullcheck.cli", "schema", "snapshot"], capture_output=True, text=True,

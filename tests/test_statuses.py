@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from policy_packs import MISCONFIGURED, RUNNING, offenders, patched_snapshot, policy, result_of, write_pack
 
 from evaluator import Evaluator, Source, load_pack
-from hullcheck.resources import policies_dir
-from policy_packs import MISCONFIGURED, RUNNING, offenders, patched_snapshot, policy, result_of, write_pack
+from hullcheck_common.resources import policies_dir
 
 HOST_NET = '.inspect.HostConfig.NetworkMode != "host"'
 

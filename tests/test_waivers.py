@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from reports_support import SELECT, container_index, evaluate_snapshot, example, patched
 
 from evaluator.waivers import WaiverError, apply_waivers, check_file, load_waivers, parse_as_of
-from reports_support import SELECT, container_index, evaluate_snapshot, example, patched
 
 MISCONFIGURED = "snapshots/examples/misconfigured.json"
 

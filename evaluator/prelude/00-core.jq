@@ -73,17 +73,9 @@ def owned_by($uid; $gid): .uid == $uid and .gid == $gid;
 def cap_name: ascii_upcase | ltrimstr("CAP_");
 def added_caps: [(.inspect.HostConfig.CapAdd // [])[] | cap_name];
 def dropped_caps: [(.inspect.HostConfig.CapDrop // [])[] | cap_name];
-def has_cap($c): ($c | cap_name) as $want | (added_caps | index($want)) != null or (added_caps | index("ALL")) != null;
-
-# Users that mean root: "", "0", "root", "0:0", "root:root", "0:root", "root:0".
-def is_root_user: ((. // "") | tostring | split(":")[0]) as $u | $u == "" or $u == "0" or $u == "root";
 
 # Wildcard host addresses, IPv4 and IPv6.
 def is_wildcard_ip: . == "" or . == "0.0.0.0" or . == "::" or . == "[::]";
-
-def published_ports:
-  [(.inspect.NetworkSettings.Ports // {}) | to_entries[] | .key as $port | (.value // [])[]
-   | {container_port: $port, host_ip: (.HostIp // ""), host_port: ((.HostPort // "0") | tonumber)}];
 
 def security_opts: (.inspect.HostConfig.SecurityOpt // []);
 

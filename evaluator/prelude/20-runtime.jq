@@ -3,7 +3,7 @@
 # --- containers (section 5) --------------------------------------------------------------------
 
 # Users that mean root: "", "0", "root", "0:0", "root:root", "root:<group>", "0:<group>".
-# (00-core.jq's is_root_user misses the empty user: "" | split(":") is [], so its [0] is null.)
+# ("" | split(":") is [], so the missing first part counts as "".)
 def user_is_root: ((. // "") | tostring | split(":") | (.[0] // "")) as $u | $u == "" or $u == "0" or $u == "root";
 
 # A container resource's name, for messages.

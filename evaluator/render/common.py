@@ -1,4 +1,5 @@
-"""What every report format agrees on: severity order and scores, stable names, finding lists.
+"""What every report format agrees on: severity scores, stable names, finding lists (the words
+themselves, severities and statuses, live in hullcheck_common.vocabulary).
 
 One place, so SARIF, JUnit, Markdown and HTML never disagree about which finding is which.
 """
@@ -8,31 +9,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Iterator
 
-SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+from hullcheck_common.vocabulary import STATUS_LABELS, STATUS_ORDER, resource_key, severity_rank
+
+__all__ = ["STATUS_LABELS", "STATUS_ORDER", "SECURITY_SEVERITY", "case_name", "fingerprint", "host_of",
+           "iter_findings", "resource_key", "severity_rank", "waiver_text"]
 
 # GitHub code scanning reads `security-severity` as a CVSS-like score: >= 9.0 critical,
 # 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low. info carries no security weight.
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
-
-STATUS_ORDER = ("fail", "error", "waived", "manual", "not_applicable", "pass")
-STATUS_LABELS = {"pass": "Pass", "fail": "Fail", "error": "Error", "not_applicable": "Not applicable",
-                 "manual": "Manual", "waived": "Waived"}
-
-
-def severity_rank(severity: str | None) -> int:
-    """0 for critical ... 4 for info; unknown severities sort last."""
-    try:
-        return SEVERITY_ORDER.index(str(severity))
-    except ValueError:
-        return len(SEVERITY_ORDER)
-
-
-def resource_key(ref: dict[str, Any]) -> str:
-    """The resource's stable key (container name or compose project/service, image repository...).
-
-    Results written before keys existed fall back to type:name. Never a container id.
-    """
-    return str(ref.get("key") or f"{ref.get('type')}:{ref.get('name')}")
 
 
 def case_name(policy_id: str, ref: dict[str, Any] | None) -> str:

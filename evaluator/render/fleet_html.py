@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from ..policy import SEVERITIES
+from hullcheck_common.vocabulary import DEFAULT_BENCHMARK, SEVERITIES, control_number
 
 STATUS_LABEL = {"pass": "pass", "fail": "fail", "error": "error", "not_applicable": "n/a", "manual": "manual",
                 "waived": "waived"}
@@ -46,7 +46,7 @@ def _shade(failed: int) -> str:
     return " x3" if failed >= 10 else " x2" if failed >= 3 else ""
 
 
-def render(fleet: dict[str, Any], **_: Any) -> str:
+def render(fleet: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_: Any) -> str:
     from ..fleet import hosts_by_rank, policies_by_spread
 
     s = fleet["summary"]
@@ -98,7 +98,7 @@ def render(fleet: dict[str, Any], **_: Any) -> str:
               "Hosts worst first; policies failing on most hosts first.</p>",
             '<div style="overflow-x:auto"><table class="heat" id="heatmap"><tr><th></th>']
     for p in policies:
-        cis = next((v for k, v in sorted((p.get("controls") or {}).items()) if k.startswith("cis-docker")), None)
+        cis = control_number(p, benchmark)
         label = cis or p["id"]
         out.append(f'<th class="p" title="{escape(p["id"])}: {escape(p["title"])} ({p["severity"]}); '
                    f'failing on {len(p["failing_hosts"])} host(s)"><span>{escape(label)}</span></th>')

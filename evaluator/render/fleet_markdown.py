@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..policy import SEVERITIES
+from hullcheck_common.vocabulary import SEVERITIES
 
 MAX_CHARS = 60_000
 
@@ -20,7 +20,7 @@ def render(fleet: dict[str, Any], *, verbose: bool = False, **_: Any) -> str:
 
     s = fleet["summary"]
     tool = fleet.get("tool") or {}
-    out = [f"# hullcheck fleet report", "",
+    out = ["# hullcheck fleet report", "",
            f"{s['hosts']} snapshot(s), {fleet['pack'].get('policies', 0)} policies, hullcheck "
            f"{_cell(tool.get('version', ''))}, evaluated {_cell(fleet['evaluated_at'])}.", "",
            "| hosts | evaluated | failing | without failures | unreadable |", "|---:|---:|---:|---:|---:|",

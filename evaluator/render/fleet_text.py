@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..policy import SEVERITIES
+from hullcheck_common.vocabulary import SEVERITIES
 
 MAX_NAMES = 8
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}

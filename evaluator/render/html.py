@@ -14,7 +14,10 @@ import html
 import json
 from typing import Any
 
-from .common import SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER, host_of, signed_by
+from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
+from hullcheck_common.vocabulary import SEVERITIES as SEVERITY_ORDER
+
+from .common import STATUS_LABELS, STATUS_ORDER, host_of, signed_by
 
 COLORS = {"pass": "#2e7d32", "fail": "#c62828", "error": "#8e24aa", "waived": "#00838f",
           "manual": "#f9a825", "not_applicable": "#9e9e9e"}
@@ -31,14 +34,14 @@ def _section_label(section: str) -> str:
     return SECTION_NAMES.get(section, section) if section == "other" else f"{section} {SECTION_NAMES.get(section, '')}".strip()
 
 
-def _chart(document: dict[str, Any]) -> str:
+def _chart(document: dict[str, Any], benchmark: str) -> str:
     """Inline SVG: a stacked bar per section (policies by status), bars of failing policies by severity."""
     from . import section_of
 
     sections: dict[str, dict[str, int]] = {}
     failing_by_severity = {s: 0 for s in SEVERITY_ORDER}
     for result in document.get("results", []):
-        counts = sections.setdefault(section_of(result), {s: 0 for s in STATUS_ORDER})
+        counts = sections.setdefault(section_of(result, benchmark), {s: 0 for s in STATUS_ORDER})
         counts[result.get("status", "error")] = counts.get(result.get("status", "error"), 0) + 1
         if result.get("status") == "fail" and result.get("severity") in failing_by_severity:
             failing_by_severity[result["severity"]] += 1
@@ -121,11 +124,9 @@ _JS = r"""
     if (text !== undefined && text !== null) e.textContent = String(text);
     return e;
   }
-  function sectionOf(r) {
-    var c = r.controls || {}, keys = Object.keys(c).filter(function (k) { return k.indexOf("cis-docker") === 0; }).sort().reverse();
-    return keys.length ? String(c[keys[0]]).split(".")[0] : "other";
-  }
-  function cisId(r) { var c = r.controls || {}; return c["cis-docker-1.6.0"] || c["cis-docker-1.8.0"] || ""; }
+  var BENCHMARK = %BENCHMARK%;  // the benchmark whose numbers, sections and order the page follows
+  function cisId(r) { var c = r.controls || {}; return c[BENCHMARK] ? String(c[BENCHMARK]) : ""; }
+  function sectionOf(r) { var n = cisId(r); return n ? n.split(".")[0] : "other"; }
   var results = doc.results || [];
   // Counts shown on the page are computed here, from the embedded results.
   var counts = {pass: 0, fail: 0, error: 0, not_applicable: 0, manual: 0, waived: 0};
@@ -220,7 +221,7 @@ def _embed(document: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def render(document: dict[str, Any], **_: Any) -> str:
+def render(document: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_: Any) -> str:
     """The results document as one HTML file that needs nothing but a browser."""
     host = host_of(document)
     snap = document.get("snapshot") or {}
@@ -243,7 +244,7 @@ def render(document: dict[str, Any], **_: Any) -> str:
     status_options = "".join(f'<option value="{s}">{_e(STATUS_LABELS[s])}</option>' for s in STATUS_ORDER)
     severity_options = "".join(f'<option value="{s}">{s}</option>' for s in SEVERITY_ORDER)
     script = (_JS.replace("%LABELS%", json.dumps(STATUS_LABELS)).replace("%COLORS%", json.dumps(COLORS))
-              .replace("%SEVERITIES%", json.dumps(list(SEVERITY_ORDER))))
+              .replace("%SEVERITIES%", json.dumps(list(SEVERITY_ORDER))).replace("%BENCHMARK%", json.dumps(benchmark)))
     score = summary.get("score")
     signed = f" · signed by {_e(signed_by(document))}" if signed_by(document) else ""
     return f"""<!DOCTYPE html>
@@ -263,7 +264,7 @@ score {_e('n/a' if score is None else f'{score}%')} of judged policies passed{si
 <main>
 <section class="cards" aria-label="Summary">{''.join(cards)}</section>
 {''.join(f'<div class="notes">{n}</div>' for n in notes)}
-<section class="charts" aria-label="Charts">{_chart(document)}</section>
+<section class="charts" aria-label="Charts">{_chart(document, benchmark)}</section>
 <div class="filters">
 <label>Status <select id="filter-status"><option value="">all</option>{status_options}</select></label>
 <label>Severity <select id="filter-severity"><option value="">all</option>{severity_options}</select></label>

@@ -15,6 +15,8 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
+
 from .common import case_name, signed_by, waiver_text
 
 
@@ -37,16 +39,16 @@ def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
     return ET.SubElement(suite, "testcase", {"classname": classname, "name": name, "time": "0"})
 
 
-def render(document: dict[str, Any], **_: Any) -> str:
-    """The results document as JUnit XML (testsuites > testsuite per section > testcase)."""
-    from . import section_of
+def render(document: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_: Any) -> str:
+    """The results document as JUnit XML (testsuites > testsuite per section of `benchmark` > testcase)."""
+    from . import in_benchmark_order, section_of
 
     root = ET.Element("testsuites", {"name": "hullcheck"})
     suites: dict[str, ET.Element] = {}
     counts: dict[str, dict[str, int]] = {}
     host = str((document.get("snapshot") or {}).get("host") or "")
-    for result in document.get("results", []):
-        section = section_of(result)
+    for result in in_benchmark_order(document.get("results", []), benchmark):
+        section = section_of(result, benchmark)
         if section not in suites:
             suites[section] = ET.SubElement(root, "testsuite", {"name": _section_name(section)})
             if document.get("evaluated_at"):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
+
 from .common import STATUS_LABELS, STATUS_ORDER, host_of, resource_key, severity_rank, signed_by, waiver_text
 
 MAX_CHARS = 60_000
@@ -49,10 +51,10 @@ def _offenders(result: dict[str, Any]) -> str:
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
 
-def _cis(result: dict[str, Any]) -> str:
+def _cis(result: dict[str, Any], benchmark: str) -> str:
     from . import cis_id
 
-    return cis_id(result) or ""
+    return cis_id(result, benchmark) or ""
 
 
 def _details(result: dict[str, Any]) -> str:
@@ -78,7 +80,7 @@ def _details(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render(document: dict[str, Any], *, max_chars: int = MAX_CHARS, **_: Any) -> str:
+def render(document: dict[str, Any], *, max_chars: int = MAX_CHARS, benchmark: str = DEFAULT_BENCHMARK, **_: Any) -> str:
     """The results document as a Markdown pull-request comment under `max_chars` characters."""
     summary = document.get("summary") or {}
     snapshot = document.get("snapshot") or {}
@@ -117,7 +119,7 @@ def render(document: dict[str, Any], *, max_chars: int = MAX_CHARS, **_: Any) ->
                 count = sum(1 for x in failed if x.get("severity") == current)
                 table += ["", f"#### {_esc(str(current).capitalize())} ({count})", "",
                           "| policy | CIS | title | offenders |", "|---|---|---|---|"]
-            table.append(f"| {_code(r['id'], True)} | {_esc(_cis(r))} | {_esc(r.get('title'))} | {_offenders(r)} |")
+            table.append(f"| {_code(r['id'], True)} | {_esc(_cis(r, benchmark))} | {_esc(r.get('title'))} | {_offenders(r)} |")
         table.append("")
 
     blocks: list[str] = []
@@ -152,7 +154,7 @@ def render(document: dict[str, Any], *, max_chars: int = MAX_CHARS, **_: Any) ->
     table_text = "\n".join(table) + "\n" if table else ""
     if len(out) + len(table_text) + reserve > max_chars:
         # Even the failure table is too long: keep as many of its rows as fit.
-        kept = []
+        kept: list[str] = []
         for line in table:
             if len(out) + sum(len(k) + 1 for k in kept) + len(line) + 1 + reserve > max_chars:
                 break

@@ -133,7 +133,7 @@ def render(document: dict[str, Any], **_: Any) -> str:
             if status in ("fail", "waived"):
                 results.append(_result(result, index, finding, host))
             elif status == "error":
-                locations, _ = _locations(host, finding.get("resource") or {})
+                locations, _related = _locations(host, finding.get("resource") or {})
                 notifications.append({
                     "level": "error", "locations": locations,
                     "message": {"text": f"{result['id']} could not judge {(finding.get('resource') or {}).get('name')}: "

@@ -13,6 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
+
 from .common import signed_by
 
 LABELS = {
@@ -27,10 +29,6 @@ LABEL_WIDTH = 10
 MAX_FINDINGS = 25
 
 
-def _section_order(section: str) -> tuple[int, int, str]:
-    return (0, int(section), "") if section.isdigit() else (1, 0, section)
-
-
 def _finding_line(finding: dict[str, Any]) -> str:
     """The message, prefixed with the resource's name when the message does not say it."""
     name = str((finding.get("resource") or {}).get("name") or "")
@@ -38,8 +36,9 @@ def _finding_line(finding: dict[str, Any]) -> str:
     return message if not name or name in message else f"{name}: {message}"
 
 
-def render(document: dict[str, Any], *, color: bool = False, verbose: bool = False, width: int = 100, **_: Any) -> str:
-    from . import SECTION_NAMES, cis_id, section_of
+def render(document: dict[str, Any], *, color: bool = False, verbose: bool = False, width: int = 100,
+           benchmark: str = DEFAULT_BENCHMARK, **_: Any) -> str:
+    from . import SECTION_NAMES, cis_id, in_benchmark_order, section_of
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False,
@@ -54,16 +53,15 @@ def render(document: dict[str, Any], *, color: bool = False, verbose: bool = Fal
         console.print(f"[magenta]note:[/magenta] the collector could not read {snap['collector_errors']} source(s); "
                       "policies that need them report ERROR")
     current = None
-    ordered = sorted(document.get("results", []), key=lambda r: _section_order(section_of(r)))  # stable
-    for result in ordered:
-        section = section_of(result)
+    for result in in_benchmark_order(document.get("results", []), benchmark):
+        section = section_of(result, benchmark)
         if section != current:
             current = section
             console.print()
             heading = f"{section} {SECTION_NAMES.get(section, section)}" if section != "other" else SECTION_NAMES["other"]
             console.print(f"[bold]{escape(heading)}[/bold]")
         label, style = LABELS.get(result["status"], (f"[{result['status'].upper()}]", "bold"))
-        number = cis_id(result)
+        number = cis_id(result, benchmark)
         head = f"{number} " if number else ""
         console.print(f"[{style}]{escape(label.ljust(LABEL_WIDTH))}[/{style}]{escape(head)}{escape(result['title'])} "
                       f"[dim]({escape(result['id'])}, {result['severity']})[/dim]")

@@ -71,3 +71,17 @@ def schema_path(kind: str) -> Path:
     if kind not in locations:
         raise KeyError(f"unknown schema '{kind}' (choose from {', '.join(SCHEMA_KINDS)})")
     return locations[kind]()
+
+
+def schema_text(kind: str) -> str:
+    """The JSON Schema of a file format as text ending in a newline; UsageError when the file is missing."""
+    from .errors import UsageError
+
+    path = schema_path(kind)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"the {kind} schema is missing from this installation ({path}); reinstall hullcheck") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the {kind} schema: {exc.strerror or exc}") from None
+    return text if text.endswith("\n") else text + "\n"

@@ -1,0 +1,229 @@
+"""What each hullcheck command does on the evaluator's side, behind one typed options object.
+
+The CLI parses flags into these dataclasses and makes one call here; it owns only the terminal
+(`Feedback`: warnings and progress on stderr) and the mapping of `Outcome` to exit codes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Protocol
+
+from hullcheck_common import __version__
+from hullcheck_common.atomic import refuse_overwriting_inputs, write_output
+from hullcheck_common.custody import RESULTS_NAMESPACE, SNAPSHOT_NAMESPACE
+from hullcheck_common.errors import UsageError
+from hullcheck_common.resources import policies_dir, snapshots_dir
+from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
+
+from . import golden
+from .custody import Verified, attach, snapshot_source, verify_results
+from .diff import diff_files, has_drift, load_results
+from .engine import Evaluator, Limits, Source
+from .pipeline import GateOptions, Outcome, ResultsPipeline
+from .policy import Policy, Selection, load_pack
+from .render import render
+from .testing import case_report
+from .waivers import check_file, lint, parse_as_of
+
+if TYPE_CHECKING:
+    from hullcheck_common.sshsig import AllowedSigners, Signer
+
+__all__ = ["EvaluateOptions", "Feedback", "GateOptions", "Outcome", "ReportOptions", "audit_source", "evaluate",
+           "render_results", "run_tests", "run_golden", "diff", "lint_waivers", "load_policies", "catalogue"]
+
+
+class Feedback(Protocol):
+    """The terminal, as the CLI offers it: warnings and a progress bar on stderr."""
+
+    def warn(self, message: str) -> None: ...
+
+    def progress(self, label: str, total: int) -> ContextManager[Callable[[], None]]: ...
+
+
+class PlainFeedback:
+    """Warnings as plain lines on stderr, no progress bar (embedding, and the default)."""
+
+    def warn(self, message: str) -> None:
+        print(message, file=sys.stderr)
+
+    @contextlib.contextmanager
+    def progress(self, label: str, total: int) -> Iterator[Callable[[], None]]:
+        yield lambda: None
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """--format, --output, --verbose and --benchmark, and how the terminal looks (colour, width)."""
+
+    fmt: str = "text"
+    output: Path | None = None
+    verbose: bool = False
+    benchmark: str = DEFAULT_BENCHMARK
+    color: bool = False
+    width: int = 100
+
+    def style(self) -> dict[str, Any]:
+        return {"color": self.color, "verbose": self.verbose, "width": self.width, "benchmark": self.benchmark}
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """Everything `evaluate` and `audit` were told: what to evaluate, how, and what to report."""
+
+    snapshots: list[Path] = field(default_factory=list)
+    policy_dirs: list[Path] = field(default_factory=list)
+    selection: Selection = field(default_factory=Selection)
+    limits: Limits = field(default_factory=Limits)
+    jobs: int | None = None
+    output_dir: Path | None = None
+    gate: GateOptions = field(default_factory=GateOptions)
+    report: ReportOptions = field(default_factory=ReportOptions)
+    trust: AllowedSigners | None = None  # --trust: judge only snapshots signed by a key trusted for their host
+    signer: Signer | None = None  # --sign: every file written gets FILE.sig (namespace hullcheck-results)
+
+
+def load_policies(policy_dirs: list[Path], selection: Selection | None = None) -> list[Policy]:
+    """The built-in pack plus extra directories, narrowed by the selection (never empty)."""
+    policies = load_pack([policies_dir(), *policy_dirs])
+    if selection is None:
+        return policies
+    chosen = selection.apply(policies)
+    if not chosen:
+        raise UsageError("no policy matches the selection (--policy/--skip/--level/--min-severity/--tag)")
+    return chosen
+
+
+def _report(document: dict[str, Any], report: ReportOptions, inputs: tuple[Path, ...],
+            signer: Signer | None = None) -> None:
+    write_output(render(document, report.fmt, **report.style()), report.output, inputs,
+                 signer=signer, namespace=RESULTS_NAMESPACE)
+
+
+def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outcome:
+    """`hullcheck evaluate`: one snapshot, or a fleet (several, a directory, a glob, --output-dir)."""
+    from .fleet_run import evaluate_fleet, is_fleet
+
+    feedback = feedback or PlainFeedback()
+    gate, report = options.gate, options.report
+    refuse_overwriting_inputs(report.output, (*options.snapshots, *gate.files()))  # before the work
+    pipeline = ResultsPipeline.prepare(gate, warn=feedback.warn)
+    policies = load_policies(options.policy_dirs, options.selection)
+    if is_fleet(options.snapshots, options.output_dir):
+        if gate.baseline is not None:
+            raise UsageError("--baseline compares one host's results; with several snapshots, diff each host's "
+                             "results (--output-dir) with `hullcheck diff`")
+        return evaluate_fleet(options, policies, pipeline, feedback)
+    path = options.snapshots[0]
+    source, verified = snapshot_source(path, options.trust, options.limits.max_snapshot_bytes)
+    return _evaluate_one(source, policies, options, pipeline, (path, *gate.files()), verified)
+
+
+def audit_source(source: Source, options: EvaluateOptions, feedback: Feedback | None = None,
+                 keep_snapshot: Path | None = None) -> Outcome:
+    """`hullcheck audit`: the snapshot the collector just took (or the bundled example) in `source`;
+    `keep_snapshot` (--keep-snapshot) also writes it there, signed with --sign, as `collect -o` would."""
+    feedback = feedback or PlainFeedback()
+    pipeline = ResultsPipeline.prepare(options.gate, warn=feedback.warn)
+    policies = load_policies(options.policy_dirs, options.selection)
+    if keep_snapshot is not None and source.data is not None:
+        write_output(source.data.decode(), keep_snapshot, signer=options.signer, namespace=SNAPSHOT_NAMESPACE)
+    elif keep_snapshot is not None:
+        feedback.warn(f"hullcheck: {keep_snapshot} not written: nothing was collected (the bundled example was evaluated)")
+    return _evaluate_one(source, policies, options, pipeline, options.gate.files())
+
+
+def _evaluate_one(source: Source, policies: list[Policy], options: EvaluateOptions, pipeline: ResultsPipeline,
+                  inputs: tuple[Path, ...], verified: Verified | None = None) -> Outcome:
+    """The tail evaluate and audit share: evaluate, record the verified signature, waive and mark,
+    report, say what it means."""
+    with Evaluator(policies, options.limits, pack_version=__version__) as ev:
+        document = ev.evaluate(source)
+    if verified is not None:
+        attach(document, verified)
+    pipeline.apply(document)
+    _report(document, options.report, inputs, options.signer)
+    return pipeline.outcome(document)
+
+
+def render_results(results: Path, gate: GateOptions, report: ReportOptions, feedback: Feedback | None = None,
+                   trust: AllowedSigners | None = None) -> Outcome:
+    """`hullcheck render`: stored results in another format, waivers and a baseline applied; with
+    `trust` (--trust), only results whose RESULTS.sig is good, and exactly the bytes verified."""
+    data = None
+    if trust is not None:
+        data, note = verify_results(results, trust)
+        (feedback or PlainFeedback()).warn(note)
+    document = load_results(results, data)
+    pipeline = ResultsPipeline.prepare(gate, marked="baseline" in document, warn=(feedback or PlainFeedback()).warn)
+    pipeline.apply(document)
+    _report(document, report, (results, *gate.files()))
+    return pipeline.outcome(document)
+
+
+def diff(old: Path, new: Path, report: ReportOptions) -> Outcome:
+    """`hullcheck diff`: drift between two snapshots or two results files."""
+    drift = diff_files(old, new)
+    write_output(render(drift, report.fmt, kind="diff"), report.output, (old, new))
+    return Outcome.FINDINGS if has_drift(drift) else Outcome.CLEAN
+
+
+def run_tests(directories: list[Path], junit: Path | None, say: Callable[[str], None]) -> Outcome:
+    """`hullcheck test`: every policy's cases; JUnit XML too with --junit."""
+    report = case_report(load_pack(directories or [policies_dir()]), snapshots_dir() / "examples")
+    say(render(report, "text", kind="tests").rstrip("\n"))
+    if junit is not None:
+        write_output(render(report, "junit", kind="tests"), junit)
+    return Outcome.CLEAN if report.ok else Outcome.FINDINGS
+
+
+def run_golden(directories: list[Path], snapshots: Path | None, golden_dir: Path | None, update: bool,
+                say: Callable[[str], None]) -> Outcome:
+    """`hullcheck test --golden / --update-golden`: what a pack change does to every recorded host."""
+    policies = load_pack(directories or [policies_dir()])
+    snapshots = snapshots or snapshots_dir() / "examples"
+    golden_dir = golden_dir or snapshots_dir() / "golden"
+    if not snapshots.is_dir():
+        raise UsageError(f"--snapshots {snapshots}: not a directory")
+    outcomes, orphans = golden.run(policies, snapshots, golden_dir, pack_version=__version__)
+    if not outcomes:
+        raise UsageError(f"{snapshots}: no recorded snapshots (*.json) to re-run")
+    for outcome in outcomes:
+        for line in outcome.describe():
+            say(line)
+    for orphan in orphans:
+        say(f"{orphan.stem}: golden file {orphan} has no snapshot any more")
+    changed = sum(o.changed for o in outcomes) + len(orphans)
+    if update:
+        try:
+            golden.write(outcomes, orphans, golden_dir)
+        except OSError as exc:
+            raise UsageError(f"{golden_dir}: cannot write golden results: {exc.strerror or exc}") from None
+        say(f"golden: wrote {len(outcomes)} file(s) to {golden_dir}"
+            + (f", removed {len(orphans)}" if orphans else "") + "; commit them with the policy change")
+        return Outcome.CLEAN
+    say(f"golden: {changed} of {len(outcomes) + len(orphans)} recorded host(s) changed"
+        + ("; review the changes, then approve them with: hullcheck test --update-golden" if changed else ""))
+    return Outcome.FINDINGS if changed else Outcome.CLEAN
+
+
+def lint_waivers(file: Path, as_of: str | None, policy_dirs: list[Path], max_days: int | None,
+                 say: Callable[[str], None]) -> Outcome:
+    """`hullcheck waivers lint`: one line per issue; INCOMPLETE for errors, FINDINGS for problems."""
+    when = parse_as_of(as_of)
+    waivers, issues = check_file(file)
+    issues += lint(waivers, when, [p.id for p in load_policies(policy_dirs)], max_days)
+    for issue in sorted(issues, key=lambda i: (i.line or 0, i.level)):
+        say(issue.describe(str(file)))
+    levels = [i.level for i in issues]
+    say(f"{file}: {len(waivers)} usable waiver(s) as of {when.isoformat()}: {levels.count('error')} error(s), "
+        f"{levels.count('problem')} problem(s), {levels.count('note')} note(s)")
+    return Outcome.INCOMPLETE if "error" in levels else Outcome.FINDINGS if "problem" in levels else Outcome.CLEAN
+
+
+def catalogue(policy_dirs: list[Path], fmt: str, width: int | None) -> str:
+    """`hullcheck policies list`: every policy's id, benchmark numbers, level, severity, title."""
+    return render([p.metadata() for p in load_policies(policy_dirs)], fmt, kind="catalogue", width=width)

@@ -1,0 +1,5 @@
+"""`python -m hullcheck`: the same as the `hullcheck` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,191 @@
+"""The command line's option groups: each a dataclass of typer options that several commands share.
+
+`cli.with_options(Group, ...)` adds a group's flags to a command and hands the command one
+instance of the group. A new flag goes into the group it belongs to (or a command's own
+signature when only that command has it), and into the options object it fills.
+
+No `from __future__ import annotations` here: typer reads these field types at runtime.
+"""
+
+import dataclasses
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, List, Optional
+
+import typer
+
+from evaluator.render import formats
+from hullcheck_common.errors import UsageError
+from hullcheck_common.vocabulary import BENCHMARKS, DEFAULT_BENCHMARK, SEVERITIES
+
+
+def choices(name: str, values: "tuple[str, ...]") -> Any:
+    """An Enum of strings for typer, from the tuple that defines the choices (one home each)."""
+    return Enum(name, {v: v for v in values}, type=str)
+
+
+if TYPE_CHECKING:  # for mypy: Enums like any other
+    OutputFormat = Enum
+    Benchmark = Enum
+else:
+    OutputFormat = choices("OutputFormat", formats("results"))  # what the renderer registry offers
+    Benchmark = choices("Benchmark", BENCHMARKS)
+
+
+class _Group:
+    arg: ClassVar[str]
+
+    @classmethod
+    def fields(cls) -> "tuple[dataclasses.Field[Any], ...]":
+        return dataclasses.fields(cls)  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass
+class EvaluateFlags(_Group):
+    """What to evaluate and within which limits: shared by `evaluate` and `audit`."""
+
+    arg: ClassVar[str] = "run"
+    policies: List[Path] = typer.Option([], "--policies", help="Add a directory of custom policies beside the built-in pack (repeatable).")
+    policy: List[str] = typer.Option([], "--policy", "-p", help="Only these policy ids or globs (repeatable), e.g. 'cis-docker-5.*'.")
+    skip: List[str] = typer.Option([], "--skip", help="Skip these policy ids or globs (repeatable).")
+    level: Optional[int] = typer.Option(None, "--level", min=1, max=2, help="Only policies of this CIS level or lower.")
+    min_severity: Optional[str] = typer.Option(None, "--min-severity", help="Only policies at or above: critical, high, medium, low, info.")
+    tag: List[str] = typer.Option([], "--tag", help="Only policies with this tag (repeatable).")
+    policy_timeout: float = typer.Option(30.0, "--policy-timeout", min=0.1, help="Seconds one policy may run before it is stopped and reported as error.")
+    max_snapshot_size: int = typer.Option(256, "--max-snapshot-size", min=1, metavar="MB", help="Refuse snapshot files larger than this many MB (a 5,000-container host is about 35 MB).")
+    worker_memory: int = typer.Option(4096, "--worker-memory", min=256, metavar="MB", help="Memory limit of the jq worker; a policy that needs more is reported as error.")
+    fail_on: str = typer.Option("any", "--fail-on", help="Exit 1 when a result at or above this fails: any (default), critical, high, medium, low, info, new (only findings not in --baseline), or none.")
+
+    def options(self, snapshots: List[Path], gate: Any, report: Any, **more: Any) -> Any:
+        """The evaluator's typed EvaluateOptions for these flags."""
+        from evaluator.engine import Limits
+        from evaluator.run import EvaluateOptions
+
+        limits = Limits(policy_timeout=self.policy_timeout, max_snapshot_bytes=self.max_snapshot_size * 1024 * 1024,
+                        memory_bytes=self.worker_memory * 1024 * 1024)
+        return EvaluateOptions(snapshots=list(snapshots), policy_dirs=list(self.policies), selection=selection(self),
+                               limits=limits, gate=dataclasses.replace(gate, fail_on=self.fail_on), report=report,
+                               **more)
+
+
+def selection(flags: EvaluateFlags) -> Any:
+    from evaluator import Selection
+
+    if flags.min_severity is not None and flags.min_severity not in SEVERITIES:
+        raise UsageError(f"--min-severity must be one of {', '.join(SEVERITIES)}, not '{flags.min_severity}'")
+    return Selection(include=tuple(flags.policy), skip=tuple(flags.skip), level=flags.level,
+                     min_severity=flags.min_severity, tags=tuple(flags.tag))
+
+
+@dataclasses.dataclass
+class GateFlags(_Group):
+    """Waivers and a baseline: shared by `evaluate`, `audit` and `render` (--fail-on differs: not here)."""
+
+    arg: ClassVar[str] = "gate"
+    waivers: Optional[Path] = typer.Option(None, "--waivers", help="YAML file of waivers (accepted risks with reason and expiry): matching failing findings become 'waived'. Check it with `hullcheck waivers lint`.")
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Judge waiver expiry on this date (YYYY-MM-DD) instead of today (UTC): re-evaluating an old snapshot gives the same result.")
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Earlier results (--format json) to compare with: each finding is marked new or known.")
+
+
+def gate_options(flags: GateFlags, fail_on: str = "any") -> Any:
+    from evaluator.pipeline import GateOptions
+
+    return GateOptions(waivers=flags.waivers, as_of=flags.as_of, baseline=flags.baseline, fail_on=fail_on)
+
+
+@dataclasses.dataclass
+class ReportFlags(_Group):
+    """How the report looks and where it goes: shared by every command that reports results."""
+
+    arg: ClassVar[str] = "report"
+    fmt: OutputFormat = typer.Option("text", "--format", "-f", help="Report format: text, json (results document), sarif, junit, markdown (PR comment) or html (self-contained).")
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout.")
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show remediation, audit steps and reasons.")
+    benchmark: Benchmark = typer.Option(DEFAULT_BENCHMARK, "--benchmark", help="Number, group and order policies by this benchmark's controls; policies it does not number are listed under 'Beyond the CIS Benchmark'.")
+
+
+def report_options(flags: ReportFlags, terminal: Callable[[str, Optional[Path]], "tuple[bool, int]"]) -> Any:
+    from evaluator.run import ReportOptions
+
+    color, width = terminal(flags.fmt.value, flags.output)
+    return ReportOptions(fmt=flags.fmt.value, output=flags.output, verbose=flags.verbose,
+                         benchmark=flags.benchmark.value, color=color, width=width)
+
+
+@dataclasses.dataclass
+class CollectFlags(_Group):
+    """Which engine and host to read: shared by `collect` and `audit`."""
+
+    arg: ClassVar[str] = "engine"
+    docker_host: Optional[str] = typer.Option(None, "--docker-host", "-H", help="Engine endpoint (unix://, tcp://, ssh://); default: DOCKER_HOST or the local socket.")
+    host_root: Optional[Path] = typer.Option(None, "--host-root", help="Read host files below this directory (a collector in a container: -v /:/host:ro --host-root /host).")
+    label: List[str] = typer.Option([], "--label", help="Only containers with this label (key or key=value; repeatable).")
+
+    def options(self, redact: bool, tls: Any) -> Any:
+        """The collector's CollectOptions for these flags."""
+        from collector import CollectOptions
+
+        if self.host_root is not None and not self.host_root.is_dir():
+            raise UsageError(f"--host-root {self.host_root}: not a directory")
+        return CollectOptions(docker_host=self.docker_host, host_root=str(self.host_root) if self.host_root else None,
+                              redact=redact, label_filter=list(self.label), tls=tls)
+
+
+@dataclasses.dataclass
+class TlsFlagSet(_Group):
+    """TLS to a tcp:// engine, as the Docker CLI takes it (flags, then DOCKER_TLS_VERIFY/DOCKER_CERT_PATH)."""
+
+    arg: ClassVar[str] = "tls"
+    tls: bool = typer.Option(False, "--tls", help="Use TLS to a tcp:// engine without verifying it (also DOCKER_TLS).")
+    tlsverify: bool = typer.Option(False, "--tlsverify", help="Use TLS and verify the tcp:// engine against --tlscacert (also DOCKER_TLS_VERIFY).")
+    tlscacert: Optional[Path] = typer.Option(None, "--tlscacert", help="CA the engine's certificate must chain to; default $DOCKER_CERT_PATH/ca.pem.")
+    tlscert: Optional[Path] = typer.Option(None, "--tlscert", help="Client certificate; default $DOCKER_CERT_PATH/cert.pem (DOCKER_CERT_PATH defaults to ~/.docker).")
+    tlskey: Optional[Path] = typer.Option(None, "--tlskey", help="Client key; default $DOCKER_CERT_PATH/key.pem.")
+
+    def config(self, docker_host: Optional[str]) -> Any:
+        from .remote import TLSFlags, tls_config
+
+        return tls_config(docker_host, TLSFlags(self.tls, self.tlsverify, self.tlscacert, self.tlscert, self.tlskey))
+
+
+@dataclasses.dataclass
+class AuditOptions(_Group):
+    """What only `audit` has."""
+
+    arg: ClassVar[str] = "audit"
+    fallback_example: bool = typer.Option(False, "--fallback-example", help="When no daemon answers, evaluate the bundled example snapshot instead (and say so).")
+    keep_snapshot: Optional[Path] = typer.Option(None, "--keep-snapshot", metavar="FILE", help="Also write the collected snapshot to FILE (with --sign: and FILE.sig), as `collect -o FILE` would.")
+
+
+@dataclasses.dataclass
+class SignFlags(_Group):
+    """--sign: shared by `collect`, `evaluate` and `audit` (chain of custody, see the README)."""
+
+    arg: ClassVar[str] = "signing"
+    sign: Optional[Path] = typer.Option(None, "--sign", metavar="KEY", help="Sign what is written to a file: FILE.sig beside it (an SSH signature, as `ssh-keygen -Y sign` makes; check it with `ssh-keygen -Y verify`). KEY: a private key file (passphrase from $HULLCHECK_KEY_PASSPHRASE, else asked on the terminal), or a .pub file whose key ssh-agent holds ($SSH_AUTH_SOCK).")
+
+    def signer(self, *outputs: Optional[Path]) -> Any:
+        """The key, loaded (and its passphrase asked) before any work; None without --sign."""
+        if self.sign is None:
+            return None
+        if not any(o is not None and str(o) != "-" for o in outputs):
+            raise UsageError("--sign writes FILE.sig beside an output file: give -o FILE (standard output cannot be signed)")
+        from hullcheck_common.custody import load_signer
+
+        return load_signer(self.sign)
+
+
+@dataclasses.dataclass
+class TrustFlags(_Group):
+    """--trust: shared by `evaluate` and `render` (chain of custody, see the README)."""
+
+    arg: ClassVar[str] = "custody"
+    trust: Optional[Path] = typer.Option(None, "--trust", metavar="ALLOWED_SIGNERS", help="Refuse input whose FILE.sig is missing, bad, or made by a key this ssh-keygen allowed-signers file does not trust (for a snapshot: for its meta.hostname). Exit 2, one line saying which.")
+
+    def allowed(self) -> Any:
+        """The allowed-signers file, read and checked once, before any work; None without --trust."""
+        if self.trust is None:
+            return None
+        from hullcheck_common.custody import load_trust
+
+        return load_trust(self.trust)

@@ -1,0 +1,164 @@
+"""The one atomic writer: a report, a snapshot or a golden file is either whole or not there.
+
+Why not just a temporary name and a rename: a process killed by SIGKILL cannot remove its
+temporary file, so every kill mid-write would leave `.NAME.*.tmp` behind. On Linux the data goes
+into an unnamed O_TMPFILE first, which the kernel discards by itself when the process dies; only
+a complete file gets a name:
+- no file at the target yet: the finished file is linked at the target directly (linkat), so no
+  other name ever exists;
+- a file at the target: the finished file is linked at a temporary name and renamed over the
+  target at once; only a SIGKILL in the instant between those two system calls can leave that
+  temporary name (`.NAME.<pid>.<random>.tmp`), never a partial target.
+Where the filesystem has no O_TMPFILE, a named temporary file is written and renamed; it is
+removed on any exception (Ctrl-C and, through the CLI, SIGTERM included) but a SIGKILL mid-write
+leaves it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import UsageError
+
+if TYPE_CHECKING:
+    from .sshsig import Signer
+
+
+def write_atomic(path: str | os.PathLike[str], text: str | bytes, mode: int | None = None) -> None:
+    """Write `text` to `path` atomically with `mode`, or what a shell redirect gives (0666 less the umask)."""
+    target = Path(path)
+    directory = str(target.parent or ".")
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    perm = _default_mode() if mode is None else mode
+    fd = _unnamed_tmpfile(directory)
+    if fd is None:
+        _write_named(target, directory, data, perm)
+        return
+    try:
+        os.fchmod(fd, perm)
+        _write_all(fd, data)
+        os.fsync(fd)
+        _publish(fd, target, directory)
+    finally:
+        os.close(fd)
+
+
+def _publish(fd: int, target: Path, directory: str) -> None:
+    """Give the finished unnamed file the target's name: directly when free, else link + rename."""
+    try:
+        _link_fd(fd, str(target))
+        return
+    except FileExistsError:
+        pass
+    tmp: str | None = os.path.join(directory, f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        _link_fd(fd, str(tmp))
+        os.replace(str(tmp), target)
+        tmp = None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _write_named(target: Path, directory: str, data: bytes, perm: int) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, perm)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _default_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _unnamed_tmpfile(directory: str) -> int | None:
+    """An O_TMPFILE descriptor in `directory`, or None where the OS or filesystem has none."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(directory, flag | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError:
+        return None
+
+
+def _link_fd(fd: int, name: str) -> None:
+    """linkat(/proc/self/fd/N, name, AT_SYMLINK_FOLLOW): give an O_TMPFILE file a name.
+
+    An explicit directory descriptor makes os.link use linkat with AT_SYMLINK_FOLLOW; plain
+    link() would try to link the /proc symlink itself and fail with EXDEV.
+    """
+    proc = os.open("/proc/self/fd", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.link(str(fd), name, src_dir_fd=proc, follow_symlinks=True)
+    finally:
+        os.close(proc)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def write_output(text: str, output: str | os.PathLike[str] | None, inputs: tuple[str | os.PathLike[str], ...] = (),
+                 signer: Signer | None = None, namespace: str = "") -> None:
+    """Where every command's report goes: stdout for None or "-", else `output` written atomically,
+    never over one of `inputs` (same path, symlink or hard link to it). Problems are UsageError.
+
+    With `signer` (--sign), `output.sig` too: an SSH signature in `namespace` (hullcheck_common.custody)."""
+    if output is None or str(output) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    refuse_overwriting_inputs(target, inputs)
+    if target.is_dir():
+        raise UsageError(f"{target}: is a directory")
+    try:
+        if signer is not None:
+            from .custody import write_signed  # cryptography is loaded only to sign
+
+            write_signed(target, text, signer, namespace)
+        else:
+            write_atomic(target, text)
+    except OSError as exc:
+        raise UsageError(f"{target}: cannot write: {exc.strerror or exc}") from None
+
+
+def refuse_overwriting_inputs(output: str | os.PathLike[str] | None, inputs: tuple[str | os.PathLike[str], ...]) -> None:
+    """-o naming an input (same path, a symlink or a hard link to it) is refused before any work."""
+    if output is None or str(output) == "-":
+        return
+    target = Path(output)
+    resolved = target.resolve()
+    if any(resolved == Path(i).resolve() or _same_file(target, Path(i)) for i in inputs):
+        raise UsageError(f"{target}: refusing to overwrite an input file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when both names reach one file (hard link, bind mount)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
