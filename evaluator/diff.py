@@ -26,10 +26,11 @@ class ResultsError(HullcheckError):
 
 # ---- reading files ------------------------------------------------------------------------------
 
-def read_json(path: Path | str) -> dict[str, Any]:
-    """Strict JSON object from a file, or a one-line error (SnapshotError's checks, shared)."""
+def read_json(path: Path | str, data: bytes | None = None) -> dict[str, Any]:
+    """Strict JSON object from a file (or its bytes, already read), or a one-line error (SnapshotError's
+    checks, shared)."""
     try:
-        return parse(read_bytes(path), str(path))
+        return parse(read_bytes(path) if data is None else data, str(path))
     except SnapshotError as exc:
         raise ResultsError(str(exc)) from None
 
@@ -64,9 +65,17 @@ def check_results(document: dict[str, Any], name: str) -> dict[str, Any]:
     return document
 
 
-def load_results(path: Path | str) -> dict[str, Any]:
-    """A stored results document, checked; ResultsError with one line when it is not one."""
-    document = read_json(path)
+def load_results(path: Path | str, data: bytes | None = None) -> dict[str, Any]:
+    """A stored results document, checked; ResultsError with one line when it is not one.
+
+    `data`: the file's bytes already read (and verified: render --trust), so it is not read twice."""
+    if data is None:
+        document = read_json(path)
+    else:
+        try:
+            document = parse(data, str(path))
+        except SnapshotError as exc:
+            raise ResultsError(str(exc)) from None
     if kind_of(document) == "snapshot":
         raise ResultsError(f"{path}: is a snapshot, not results (evaluate it first: hullcheck evaluate {path} --format json)")
     return check_results(document, str(path))

@@ -346,14 +346,22 @@ class Evaluator:
         return build_document(policies, verdicts, info, self.pack, when)
 
     def evaluate_many(self, sources: Iterable[Source], jobs: int | None = None,
-                      on_done: Callable[[Source], None] | None = None) -> Iterator[tuple[Source, dict[str, Any] | SnapshotError]]:
-        """Evaluate many snapshots in parallel worker processes; yields in the order given."""
+                      on_done: Callable[[Source], None] | None = None,
+                      prepare: Callable[[Source], Source] | None = None,
+                      ) -> Iterator[tuple[Source, dict[str, Any] | SnapshotError]]:
+        """Evaluate many snapshots in parallel worker processes; yields in the order given.
+
+        `prepare` runs in the same thread just before a source is evaluated and returns the source
+        to evaluate instead (the CLI verifies a signature there and hands over the verified bytes,
+        so only the snapshots in flight are held in memory); a SnapshotError it raises is that
+        source's result.
+        """
         jobs = max(1, jobs or os.cpu_count() or 1)
         sources = list(sources)
 
         def one(src: Source) -> tuple[Source, dict[str, Any] | SnapshotError]:
             try:
-                result: dict[str, Any] | SnapshotError = self.evaluate(src)
+                result: dict[str, Any] | SnapshotError = self.evaluate(prepare(src) if prepare else src)
             except SnapshotError as exc:
                 result = exc
             if on_done:

@@ -38,6 +38,7 @@ class _Host:
     source: str
     host: str | None
     error: str | None = None
+    refused: bool = False
     snapshot: dict[str, Any] | None = None
     summary: dict[str, Any] | None = None
     statuses: dict[str, str] = field(default_factory=dict)
@@ -133,6 +134,10 @@ class FleetBuilder:
                 self.hosts.append(_Host(source=name, host=None, label=name, not_collected=True,
                                         error=f"{name}: not collected" + (f" ({reason})" if reason else "")))
 
+    def add_refused(self, source: str, error: str) -> None:
+        """A snapshot not evaluated because its signature was missing, bad or not trusted (--trust)."""
+        self.hosts.append(_Host(source=source, host=None, error=error, refused=True))
+
     # -- the document ---------------------------------------------------------------------------
     def _keys(self) -> list[str]:
         """A label per host: its host name, or name plus snapshot file when two snapshots share a name."""
@@ -159,7 +164,8 @@ class FleetBuilder:
                 "key": key,
                 "host": host.host,
                 "source": host.source,
-                "status": "not_collected" if host.not_collected else "unreadable" if host.error is not None else "evaluated",
+                "status": ("not_collected" if host.not_collected else "refused" if host.refused else "unreadable")
+                          if host.error is not None else "evaluated",
                 "error": host.error,
                 "results_file": host.results_file,
                 "snapshot": host.snapshot,
@@ -209,7 +215,8 @@ class FleetBuilder:
             "summary": {
                 "hosts": len(self.hosts),
                 "evaluated": len(evaluated),
-                "unreadable": len(self.hosts) - len(evaluated) - not_collected,
+                "unreadable": sum(1 for h in self.hosts if h.error is not None and not h.refused and not h.not_collected),
+                "refused": sum(1 for h in self.hosts if h.refused),
                 "not_collected": not_collected,
                 "hosts_failing": failing_hosts,
                 "hosts_passing": len(evaluated) - failing_hosts,
@@ -243,8 +250,10 @@ def hosts_by_rank(fleet: dict[str, Any]) -> list[dict[str, Any]]:
 
 def not_evaluated(fleet: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
     """The hosts without results, as (section title, hosts) for the renderers: unreadable snapshots,
-    then expected hosts that sent none. Sections without hosts are left out."""
+    snapshots refused for their signature, then expected hosts that sent none. Sections without
+    hosts are left out."""
     sections = [("Unreadable snapshots", [h for h in fleet["hosts"] if h["status"] == "unreadable"]),
+                ("Refused snapshots: signature not accepted", [h for h in fleet["hosts"] if h["status"] == "refused"]),
                 ("Not collected", [h for h in fleet["hosts"] if h["status"] == "not_collected"])]
     return [(title, hosts) for title, hosts in sections if hosts]
 
@@ -257,9 +266,10 @@ class FleetDocumentError(HullcheckError):
     """A fleet.json that does not match its schema: one line for the user."""
 
 
-def load_fleet(path: Path) -> dict[str, Any] | None:
-    """The fleet document stored at `path`, checked against its schema; None when the file holds
-    another kind of document (a results document: the caller reads it as one)."""
+def load_fleet(path: Path, data: bytes | None = None) -> dict[str, Any] | None:
+    """The fleet document stored at `path` (or its bytes, already read and verified), checked against
+    its schema; None when the file holds another kind of document (a results document: the caller
+    reads it as one)."""
     import json
 
     from jsonschema import Draft202012Validator
@@ -269,7 +279,7 @@ def load_fleet(path: Path) -> dict[str, Any] | None:
     from .diff import ResultsError, read_json
 
     try:
-        document = read_json(path)
+        document = read_json(path, data)
     except ResultsError:
         return None  # the results reader says what is wrong with it
     if not is_fleet_document(document):

@@ -14,6 +14,10 @@ Decisions (also in the README):
 - A snapshot that cannot be read is one line on stderr, is listed in the report, and the rest
   are evaluated; at the end the exit code is 2 when any snapshot was unreadable (an incomplete
   fleet must not look like a clean one), else 1 when any host fails a policy, else 0.
+- With --trust each snapshot is verified just before it is evaluated (in the evaluating thread,
+  so only the snapshots in flight are held); a refused one is reported as refused (status
+  "refused", summary.refused), the others evaluated, and the exit code is 2. With --sign every
+  file written gets its FILE.sig (namespace hullcheck-results).
 """
 
 from __future__ import annotations
@@ -21,20 +25,25 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from hullcheck_common import __version__
 from hullcheck_common.atomic import write_output
+from hullcheck_common.custody import RESULTS_NAMESPACE, SignatureRefused
 from hullcheck_common.errors import UsageError
 from hullcheck_common.vocabulary import utc_timestamp
 
+from .custody import Verified, attach, verify_snapshot
 from .engine import Evaluator, Source
 from .fleet import FleetBuilder, read_expected_hosts
 from .pipeline import Outcome, ResultsPipeline
 from .policy import Policy
 from .render import formats, render
+from .snapshot import SnapshotError
 
 if TYPE_CHECKING:
+    from hullcheck_common.sshsig import AllowedSigners, Signer
+
     from .run import EvaluateOptions, Feedback
 
 OWN_OUTPUTS = ("fleet.json",)
@@ -131,8 +140,9 @@ def _prepare_output_dir(output_dir: Path | None) -> None:
 class _ResultsFiles:
     """--output-dir: one results file per host, named after the snapshot's place, never twice the same name."""
 
-    def __init__(self, output_dir: Path | None, files: list[Path]) -> None:
+    def __init__(self, output_dir: Path | None, files: list[Path], signer: Signer | None = None) -> None:
         self.output_dir, self.files, self.base = output_dir, files, _common_base(files)
+        self.signed: dict[str, Any] = {"signer": signer, "namespace": RESULTS_NAMESPACE}
         self.names: dict[str, int] = {}
 
     def write(self, path: Path, document: dict) -> str | None:
@@ -144,8 +154,31 @@ class _ResultsFiles:
         if count:
             name = name[: -len(OWN_SUFFIX)] + f"-{count + 1}" + OWN_SUFFIX
         results_file = str(self.output_dir / name)
-        write_output(render(document, "json"), Path(results_file), tuple(self.files))
+        write_output(render(document, "json"), Path(results_file), tuple(self.files), **self.signed)
         return results_file
+
+
+class Refused(SnapshotError):
+    """A snapshot whose signature --trust refused, as the evaluator reports a source it could not evaluate."""
+
+
+class _Verifier:
+    """evaluate_many's `prepare` hook for --trust: verify, then evaluate exactly the bytes verified."""
+
+    def __init__(self, trust: AllowedSigners, max_bytes: int) -> None:
+        self.trust, self.max_bytes = trust, max_bytes
+        self.verified: dict[str, Verified] = {}
+
+    def __call__(self, src: Source) -> Source:
+        try:
+            checked = verify_snapshot(Path(str(src.path)), self.trust, self.max_bytes)
+        except SignatureRefused as exc:
+            raise Refused(str(exc)) from None
+        self.verified[src.name] = checked
+        return Source(name=src.name, data=checked.data)
+
+    def attach(self, source: Source, document: dict[str, Any]) -> None:
+        attach(document, self.verified.pop(source.name))
 
 
 def evaluate_fleet(options: EvaluateOptions, policies: list[Policy], pipeline: ResultsPipeline,
@@ -169,32 +202,45 @@ def evaluate_fleet(options: EvaluateOptions, policies: list[Policy], pipeline: R
     _prepare_output_dir(options.output_dir)
     for problem in problems:
         feedback.warn(f"hullcheck: error: {problem}")
-    outputs = _ResultsFiles(options.output_dir, files)
+    outputs = _ResultsFiles(options.output_dir, files, options.signer)
     sources = [Source(name=str(p), path=str(p)) for p in files]
-    worst, unreadable = Outcome.CLEAN, len(problems)
+    worst, unreadable, refused = Outcome.CLEAN, len(problems), 0
+    verifier = _Verifier(options.trust, options.limits.max_snapshot_bytes) if options.trust is not None else None
     evaluated_at = utc_timestamp()
     with Evaluator(policies, options.limits, pack_version=__version__) as ev:
         builder = FleetBuilder([p.metadata() for p in policies], ev.pack, expected)
         with feedback.progress("evaluating", len(sources)) as advance:
-            done = ev.evaluate_many(sources, jobs=options.jobs, on_done=lambda _src: advance())
+            done = ev.evaluate_many(sources, jobs=options.jobs, on_done=lambda _src: advance(), prepare=verifier)
             for (source, result), path in zip(done, files):
+                if isinstance(result, Refused):
+                    refused += 1
+                    builder.add_refused(source.name, str(result))
+                    feedback.warn(f"hullcheck: error: {result}")
+                    continue
                 if not isinstance(result, dict):
                     unreadable += 1
                     builder.add_unreadable(source.name, str(result))
                     feedback.warn(f"hullcheck: error: {result}")
                     continue
+                if verifier is not None:
+                    verifier.attach(source, result)
                 document = pipeline.apply(result)
                 builder.add_results(source.name, document, outputs.write(path, document))
                 worst = max(worst, pipeline.outcome(document))
     fleet = builder.document(evaluated_at, {"name": "hullcheck", "version": __version__})
     if options.output_dir is not None:
-        write_output(render(fleet, "json", kind="fleet"), options.output_dir / "fleet.json", tuple(files))
-    write_output(render(fleet, report.fmt, kind="fleet", **report.style()), report.output, tuple(files))
+        write_output(render(fleet, "json", kind="fleet"), options.output_dir / "fleet.json", tuple(files),
+                     **outputs.signed)
+    write_output(render(fleet, report.fmt, kind="fleet", **report.style()), report.output, tuple(files),
+                 **outputs.signed)
     missing = fleet["summary"].get("not_collected", 0)
     if missing:
         feedback.warn(f"hullcheck: error: {missing} expected host(s) have no snapshot: "
                       + ", ".join(h["key"] for h in fleet["hosts"] if h["status"] == "not_collected"))
+    if refused:
+        feedback.warn(f"hullcheck: error: {refused} of {len(files) + len(problems)} snapshot(s) were refused "
+                      "(signature missing, bad or not trusted for their host); the report lists them")
     if unreadable:
         feedback.warn(f"hullcheck: error: {unreadable} of {len(files) + len(problems)} input(s) could not be "
                       "evaluated; the report covers the rest")
-    return Outcome.INCOMPLETE if unreadable or missing else worst
+    return Outcome.INCOMPLETE if unreadable or refused or missing else worst

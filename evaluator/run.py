@@ -10,15 +10,17 @@ import contextlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Protocol
 
 from hullcheck_common import __version__
 from hullcheck_common.atomic import refuse_overwriting_inputs, write_output
+from hullcheck_common.custody import RESULTS_NAMESPACE, SNAPSHOT_NAMESPACE
 from hullcheck_common.errors import UsageError
 from hullcheck_common.resources import policies_dir, snapshots_dir
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
 from . import golden
+from .custody import Verified, attach, snapshot_source, verify_results
 from .diff import diff_files, has_drift, load_results
 from .engine import Evaluator, Limits, Source
 from .fleet import load_fleet
@@ -27,6 +29,9 @@ from .policy import Policy, Selection, load_pack
 from .render import formats, render
 from .testing import case_report
 from .waivers import check_file, lint, parse_as_of
+
+if TYPE_CHECKING:
+    from hullcheck_common.sshsig import AllowedSigners, Signer
 
 __all__ = ["EvaluateOptions", "Feedback", "GateOptions", "Outcome", "ReportOptions", "audit_source", "evaluate",
            "render_results", "run_tests", "run_golden", "diff", "lint_waivers", "load_policies", "catalogue"]
@@ -79,6 +84,8 @@ class EvaluateOptions:
     expect_hosts: Path | None = None  # --expect-hosts: the hosts a fleet should hold (evaluator.fleet)
     gate: GateOptions = field(default_factory=GateOptions)
     report: ReportOptions = field(default_factory=ReportOptions)
+    trust: AllowedSigners | None = None  # --trust: judge only snapshots signed by a key trusted for their host
+    signer: Signer | None = None  # --sign: every file written gets FILE.sig (namespace hullcheck-results)
 
 
 def load_policies(policy_dirs: list[Path], selection: Selection | None = None) -> list[Policy]:
@@ -92,8 +99,10 @@ def load_policies(policy_dirs: list[Path], selection: Selection | None = None) -
     return chosen
 
 
-def _report(document: dict[str, Any], report: ReportOptions, inputs: tuple[Path, ...]) -> None:
-    write_output(render(document, report.fmt, **report.style()), report.output, inputs)
+def _report(document: dict[str, Any], report: ReportOptions, inputs: tuple[Path, ...],
+            signer: Signer | None = None) -> None:
+    write_output(render(document, report.fmt, **report.style()), report.output, inputs,
+                 signer=signer, namespace=RESULTS_NAMESPACE)
 
 
 def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outcome:
@@ -111,37 +120,54 @@ def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outc
                              "results (--output-dir) with `hullcheck diff`")
         return evaluate_fleet(options, policies, pipeline, feedback)
     path = options.snapshots[0]
-    return _evaluate_one(Source(name=str(path), path=str(path)), policies, options, pipeline, (path, *gate.files()))
+    source, verified = snapshot_source(path, options.trust, options.limits.max_snapshot_bytes)
+    return _evaluate_one(source, policies, options, pipeline, (path, *gate.files()), verified)
 
 
-def audit_source(source: Source, options: EvaluateOptions, feedback: Feedback | None = None) -> Outcome:
-    """`hullcheck audit`: the snapshot the collector just took (or the bundled example) in `source`."""
-    pipeline = ResultsPipeline.prepare(options.gate, warn=(feedback or PlainFeedback()).warn)
+def audit_source(source: Source, options: EvaluateOptions, feedback: Feedback | None = None,
+                 keep_snapshot: Path | None = None) -> Outcome:
+    """`hullcheck audit`: the snapshot the collector just took (or the bundled example) in `source`;
+    `keep_snapshot` (--keep-snapshot) also writes it there, signed with --sign, as `collect -o` would."""
+    feedback = feedback or PlainFeedback()
+    pipeline = ResultsPipeline.prepare(options.gate, warn=feedback.warn)
     policies = load_policies(options.policy_dirs, options.selection)
+    if keep_snapshot is not None and source.data is not None:
+        write_output(source.data.decode(), keep_snapshot, signer=options.signer, namespace=SNAPSHOT_NAMESPACE)
+    elif keep_snapshot is not None:
+        feedback.warn(f"hullcheck: {keep_snapshot} not written: nothing was collected (the bundled example was evaluated)")
     return _evaluate_one(source, policies, options, pipeline, options.gate.files())
 
 
 def _evaluate_one(source: Source, policies: list[Policy], options: EvaluateOptions, pipeline: ResultsPipeline,
-                  inputs: tuple[Path, ...]) -> Outcome:
-    """The tail evaluate and audit share: evaluate, waive and mark, report, say what it means."""
+                  inputs: tuple[Path, ...], verified: Verified | None = None) -> Outcome:
+    """The tail evaluate and audit share: evaluate, record the verified signature, waive and mark,
+    report, say what it means."""
     with Evaluator(policies, options.limits, pack_version=__version__) as ev:
         document = ev.evaluate(source)
+    if verified is not None:
+        attach(document, verified)
     pipeline.apply(document)
-    _report(document, options.report, inputs)
+    _report(document, options.report, inputs, options.signer)
     return pipeline.outcome(document)
 
 
-def render_results(results: Path, gate: GateOptions, report: ReportOptions, feedback: Feedback | None = None) -> Outcome:
+def render_results(results: Path, gate: GateOptions, report: ReportOptions, feedback: Feedback | None = None,
+                   trust: AllowedSigners | None = None) -> Outcome:
     """`hullcheck render`: stored results in another format, waivers and a baseline applied; a stored
-    fleet.json is rendered as a fleet report (no gate: its hosts' results are not in it)."""
-    fleet = load_fleet(results)
+    fleet.json is rendered as a fleet report (no gate: its hosts' results are not in it). With
+    `trust` (--trust), only a document whose FILE.sig is good, and exactly the bytes verified."""
+    data = None
+    if trust is not None:
+        data, note = verify_results(results, trust)
+        (feedback or PlainFeedback()).warn(note)
+    fleet = load_fleet(results, data)
     if fleet is not None:
         if report.fmt not in formats("fleet"):
             raise UsageError(f"format '{report.fmt}' is not available for a fleet report "
                              f"(choose from {', '.join(formats('fleet'))})")
         write_output(render(fleet, report.fmt, kind="fleet", **report.style()), report.output, (results,))
         return Outcome.CLEAN
-    document = load_results(results)
+    document = load_results(results, data)
     pipeline = ResultsPipeline.prepare(gate, marked="baseline" in document, warn=(feedback or PlainFeedback()).warn)
     pipeline.apply(document)
     _report(document, report, (results, *gate.files()))

@@ -36,7 +36,9 @@ from .options import (
     GateFlags,
     OutputFormat,
     ReportFlags,
+    SignFlags,
     TlsFlagSet,
+    TrustFlags,
     choices,
     gate_options,
     report_options,
@@ -151,20 +153,22 @@ def with_options(*groups: Any) -> Callable[[Callable[..., None]], Callable[..., 
 # ---- commands ---------------------------------------------------------------------------------
 
 @app.command()
-@with_options(CollectFlags, TlsFlagSet, ComposeFlags)
+@with_options(CollectFlags, TlsFlagSet, ComposeFlags, SignFlags)
 def collect(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the snapshot here (atomically); default stdout."),
     redact: bool = typer.Option(True, "--redact/--no-redact", help="Replace environment values and secret-looking arguments with a marker (default on)."),
-    engine: Any = None, tls: Any = None, plan: Any = None,
+    engine: Any = None, tls: Any = None, plan: Any = None, signing: Any = None,
 ) -> None:
     """Read the Docker host and engine into one JSON snapshot. Reads only: changes nothing.
 
     With --compose: the containers a Compose application would create, planned from its files (nothing is deployed; host and daemon sections are absent, with the reason).
     """
     from collector import dumps
+    from hullcheck_common.custody import SNAPSHOT_NAMESPACE
 
+    signer = signing.signer(output)  # the key (and its passphrase) before the work
     snapshot = _snapshot(engine, tls, plan, redact)
-    write_output(dumps(snapshot), output)
+    write_output(dumps(snapshot), output, signer=signer, namespace=SNAPSHOT_NAMESPACE)
     errors = snapshot["meta"]["errors"]
     if errors:
         stderr.print(f"hullcheck: {len(errors)} source(s) could not be read; they are listed in meta.errors "
@@ -198,13 +202,14 @@ def _collect(options: Any) -> dict[str, Any]:
 
 
 @app.command()
-@with_options(EvaluateFlags, FleetFlags, GateFlags, ReportFlags)
+@with_options(EvaluateFlags, FleetFlags, GateFlags, ReportFlags, TrustFlags, SignFlags)
 def evaluate(
     snapshot: List[Path] = typer.Argument(..., help="A snapshot file written by `hullcheck collect`; or several files, directories or globs for a fleet report.", show_default=False,
                                           readable=False),  # hullcheck reads it itself and says why it cannot
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Snapshots evaluated at once (a worker process each); default: all cores."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Also write each snapshot's results JSON here, plus fleet.json (the fleet summary)."),
-    run: Any = None, fleet: Any = None, gate: Any = None, report: Any = None,
+    run: Any = None, fleet: Any = None, gate: Any = None, report: Any = None, custody: Any = None,
+    signing: Any = None,
 ) -> None:
     """Evaluate policies against a snapshot, offline (no Docker, no network needed).
 
@@ -215,14 +220,15 @@ def evaluate(
     from evaluator import run as runner
 
     options = run.options(snapshot, gate_options(gate), report_options(report, _terminal), jobs=jobs,
-                          output_dir=output_dir, expect_hosts=fleet.expect_hosts)
+                          output_dir=output_dir, expect_hosts=fleet.expect_hosts, trust=custody.allowed(),
+                          signer=signing.signer(report.output, output_dir))
     _exit(runner.evaluate(options, TerminalFeedback()))
 
 
 @app.command()
-@with_options(EvaluateFlags, GateFlags, ReportFlags, CollectFlags, TlsFlagSet, AuditOptions, ComposeFlags)
+@with_options(EvaluateFlags, GateFlags, ReportFlags, CollectFlags, TlsFlagSet, AuditOptions, ComposeFlags, SignFlags)
 def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = None, tls: Any = None,
-          audit: Any = None, plan: Any = None) -> None:
+          audit: Any = None, plan: Any = None, signing: Any = None) -> None:
     """Collect from the engine (or plan from --compose files) and evaluate in one step, no snapshot file needed.
 
     [dim]Exit codes: 0 nothing at or above --fail-on fails; 1 something does (default: any failing result; waived findings never count); 2 usage, input or policy error.[/dim]
@@ -231,7 +237,8 @@ def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = N
     from evaluator import Source
     from evaluator import run as runner
 
-    options = run.options([], gate_options(gate), report_options(report, _terminal))
+    options = run.options([], gate_options(gate), report_options(report, _terminal),
+                          signer=signing.signer(audit.keep_snapshot, report.output))
     if audit.fallback_example and not plan.compose:
         try:
             snapshot = collect(engine.options(redact=True, tls=tls.config(engine.docker_host)))
@@ -245,7 +252,7 @@ def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = N
         snapshot = _snapshot(engine, tls, plan, True)
         name = "planned from Compose" if plan.compose else "live collection"
         source = Source.collected(name, snapshot, dumps(snapshot).encode())
-    _exit(runner.audit_source(source, options, TerminalFeedback()))
+    _exit(runner.audit_source(source, options, TerminalFeedback(), keep_snapshot=audit.keep_snapshot))
 
 
 @app.command("test")
@@ -319,11 +326,11 @@ def policies_show(
 
 
 @app.command()
-@with_options(GateFlags, ReportFlags)
+@with_options(GateFlags, ReportFlags, TrustFlags)
 def render(
     results: Path = typer.Argument(..., help="A results file written by `hullcheck evaluate --format json`, or a fleet.json (then text, json, markdown or html).", show_default=False),
     fail_on: str = typer.Option("none", "--fail-on", help="Exit 1 when a result at or above this fails (any, a severity, new, none). Default none: rendering is not gating."),
-    gate: Any = None, report: Any = None,
+    gate: Any = None, report: Any = None, custody: Any = None,
 ) -> None:
     """Render stored results in another format, without evaluating again.
 
@@ -334,7 +341,7 @@ def render(
     from evaluator import run as runner
 
     _exit(runner.render_results(results, gate_options(gate, fail_on), report_options(report, _terminal),
-                                TerminalFeedback()))
+                                TerminalFeedback(), trust=custody.allowed()))
 
 
 @app.command("diff")

@@ -162,6 +162,7 @@ class AuditOptions(_Group):
 
     arg: ClassVar[str] = "audit"
     fallback_example: bool = typer.Option(False, "--fallback-example", help="When no daemon answers, evaluate the bundled example snapshot instead (and say so).")
+    keep_snapshot: Optional[Path] = typer.Option(None, "--keep-snapshot", metavar="FILE", help="Also write the collected snapshot to FILE (with --sign: and FILE.sig), as `collect -o FILE` would.")
 
 
 @dataclasses.dataclass
@@ -187,3 +188,37 @@ class ComposeFlags(_Group):
                               project_directory=str(self.project_directory) if self.project_directory else None,
                               env_files=[str(f) for f in self.env_file], profiles=list(self.profile),
                               images_from_engine=self.images_from_engine, docker_host=docker_host, redact=redact)
+
+
+@dataclasses.dataclass
+class SignFlags(_Group):
+    """--sign: shared by `collect`, `evaluate` and `audit` (chain of custody, see the README)."""
+
+    arg: ClassVar[str] = "signing"
+    sign: Optional[Path] = typer.Option(None, "--sign", metavar="KEY", help="Sign what is written to a file: FILE.sig beside it (an SSH signature, as `ssh-keygen -Y sign` makes; check it with `ssh-keygen -Y verify`). KEY: a private key file (passphrase from $HULLCHECK_KEY_PASSPHRASE, else asked on the terminal), or a .pub file whose key ssh-agent holds ($SSH_AUTH_SOCK).")
+
+    def signer(self, *outputs: Optional[Path]) -> Any:
+        """The key, loaded (and its passphrase asked) before any work; None without --sign."""
+        if self.sign is None:
+            return None
+        if not any(o is not None and str(o) != "-" for o in outputs):
+            raise UsageError("--sign writes FILE.sig beside an output file: give -o FILE (standard output cannot be signed)")
+        from hullcheck_common.custody import load_signer
+
+        return load_signer(self.sign)
+
+
+@dataclasses.dataclass
+class TrustFlags(_Group):
+    """--trust: shared by `evaluate` and `render` (chain of custody, see the README)."""
+
+    arg: ClassVar[str] = "custody"
+    trust: Optional[Path] = typer.Option(None, "--trust", metavar="ALLOWED_SIGNERS", help="Refuse input whose FILE.sig is missing, bad, or made by a key this ssh-keygen allowed-signers file does not trust (for a snapshot: for its meta.hostname). Exit 2, one line saying which.")
+
+    def allowed(self) -> Any:
+        """The allowed-signers file, read and checked once, before any work; None without --trust."""
+        if self.trust is None:
+            return None
+        from hullcheck_common.custody import load_trust
+
+        return load_trust(self.trust)

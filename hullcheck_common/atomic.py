@@ -20,8 +20,12 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    from .sshsig import Signer
 
 
 def write_atomic(path: str | os.PathLike[str], text: str | bytes, mode: int | None = None) -> None:
@@ -117,9 +121,12 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def write_output(text: str, output: str | os.PathLike[str] | None, inputs: tuple[str | os.PathLike[str], ...] = ()) -> None:
+def write_output(text: str, output: str | os.PathLike[str] | None, inputs: tuple[str | os.PathLike[str], ...] = (),
+                 signer: Signer | None = None, namespace: str = "") -> None:
     """Where every command's report goes: stdout for None or "-", else `output` written atomically,
-    never over one of `inputs` (same path, symlink or hard link to it). Problems are UsageError."""
+    never over one of `inputs` (same path, symlink or hard link to it). Problems are UsageError.
+
+    With `signer` (--sign), `output.sig` too: an SSH signature in `namespace` (hullcheck_common.custody)."""
     if output is None or str(output) == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -129,7 +136,12 @@ def write_output(text: str, output: str | os.PathLike[str] | None, inputs: tuple
     if target.is_dir():
         raise UsageError(f"{target}: is a directory")
     try:
-        write_atomic(target, text)
+        if signer is not None:
+            from .custody import write_signed  # cryptography is loaded only to sign
+
+            write_signed(target, text, signer, namespace)
+        else:
+            write_atomic(target, text)
     except OSError as exc:
         raise UsageError(f"{target}: cannot write: {exc.strerror or exc}") from None
 

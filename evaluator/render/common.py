@@ -33,6 +33,15 @@ def host_of(document: dict[str, Any]) -> str:
     return str((document.get("snapshot") or {}).get("host") or "unknown-host")
 
 
+def signed_by(document: dict[str, Any]) -> str | None:
+    """'web01 (ED25519 key SHA256:...)' when the snapshot's signature was verified (evaluate --trust), else None."""
+    sig = (document.get("snapshot") or {}).get("signature")
+    if not isinstance(sig, dict) or not sig.get("fingerprint"):
+        return None
+    kind = {"ssh-ed25519": "ED25519", "ssh-rsa": "RSA"}.get(str(sig.get("key_type")), "ECDSA")
+    return f"{sig.get('principal')} ({kind} key {sig['fingerprint']})"
+
+
 def iter_findings(document: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(policy result, finding) for every finding, in document order."""
     for result in document.get("results", []):

@@ -65,9 +65,9 @@ def render(fleet: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_: An
         '<div class="cards" id="summary">',
     ]
     for label, key in (("hosts", "hosts"), ("evaluated", "evaluated"), ("failing", "hosts_failing"),
-                       ("without failures", "hosts_passing"), ("unreadable", "unreadable"),
+                       ("without failures", "hosts_passing"), ("unreadable", "unreadable"), ("refused", "refused"),
                        ("not collected", "not_collected")):
-        if key == "not_collected" and not s.get(key):
+        if key in ("refused", "not_collected") and not s.get(key):
             continue
         out.append(f'<div class="card" data-count="{key}"><b>{s[key]}</b>{label}</div>')
     out.append("</div>")
@@ -130,7 +130,7 @@ def render(fleet: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_: An
                        f'<td>{escape(", ".join(p["failing_hosts"]))}</td></tr>')
         out.append("</table>")
     for title, hosts in not_evaluated(fleet):
-        ident = "unreadable" if hosts[0]["status"] == "unreadable" else "not-collected"
+        ident = {"unreadable": "unreadable", "refused": "refused"}.get(hosts[0]["status"], "not-collected")
         out += [f"<h2>{title} ({len(hosts)})</h2>", f'<ul id="{ident}">']
         out += [f"<li>{escape(str(h['error']))}</li>" for h in hosts]
         out.append("</ul>")

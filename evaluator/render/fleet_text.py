@@ -35,6 +35,7 @@ def render(fleet: dict[str, Any], *, color: bool = False, verbose: bool = False,
     console.print(f"{s['evaluated']} evaluated: [bold red]{s['hosts_failing']} failing[/bold red], "
                   f"[green]{s['hosts_passing']} without failures[/green]"
                   + (f"; [magenta]{s['unreadable']} unreadable[/magenta]" if s["unreadable"] else "")
+                  + (f"; [magenta]{s['refused']} refused (signature)[/magenta]" if s.get("refused") else "")
                   + (f"; [magenta]{s['not_collected']} not collected[/magenta]" if s.get("not_collected") else ""))
     parts = []
     for sev in SEVERITIES:

@@ -15,6 +15,8 @@ from rich.markup import escape
 
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
+from .common import signed_by
+
 LABELS = {
     "pass": ("[PASS]", "green"),
     "fail": ("[FAIL]", "bold red"),
@@ -50,6 +52,8 @@ def render(document: dict[str, Any], *, color: bool = False, verbose: bool = Fal
     console.print(f"[bold]hullcheck[/bold] {escape(str((document.get('tool') or {}).get('version', '')))} - "
                   f"host {escape(str(snap.get('host')))} - {escape(engine_text(snap.get('engine')))} - snapshot {str(snap.get('sha256', ''))[:12]} "
                   f"collected {escape(str(snap.get('collected_at')))}")
+    if signed_by(document):
+        console.print(f"snapshot signed by {escape(str(signed_by(document)))}")
     if snap.get("collector_errors"):
         console.print(f"[magenta]note:[/magenta] the collector could not read {snap['collector_errors']} source(s); "
                       "policies that need them report ERROR")
