@@ -171,29 +171,15 @@ def record(name: str) -> list[str]:
     return log
 
 
-def _podman(service: Any, work: Path) -> None:
-    from engines_support import image_context
-
-    service.podman("build", "--format", "docker", "-q", "-t", "localhost/hce-health:1",
-                   str(image_context(work / "health", healthcheck=True, sshd=True)))
-    service.podman("build", "--format", "docker", "-q", "-t", "localhost/hce-plain:1",
-                   str(image_context(work / "plain", healthcheck=False)))
-    run = ("run", "-d", "--network", "none")
-    service.podman(*run, "--name", "with-sshd", "localhost/hce-health:1", "/usr/sbin/sshd")
-    service.podman(*run, "--name", "plain", "localhost/hce-plain:1")
-    service.podman(*run, "--name", "limited", "--memory", "64m", "--cpu-shares", "512", "--pids-limit", "100",
-                   "--cap-add", "NET_RAW", "localhost/hce-health:1")
-
-
 def record_engine(name: str) -> list[str]:
     """The other engines (tests/engines_support.py), each in a network namespace of its own."""
-    from engines_support import NetNS, PodmanService, RootlessDockerd, RootlessPodman, image_context
+    from engines_support import NetNS, PodmanService, RootlessDockerd, RootlessPodman, image_context, podman_workload
 
     with NetNS() as netns:
         if name == "podman":
             engine: Any = PodmanService(netns)
             with engine:
-                _podman(engine, engine.dir / "images")
+                podman_workload(engine, engine.dir / "images")
                 snapshot = collect(CollectOptions(docker_host=engine.url))
         elif name == "rootless-podman":
             engine = RootlessPodman(netns, '[containers]\ndefault_ulimits = ["nofile=1024:2048"]\n')

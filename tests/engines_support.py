@@ -237,6 +237,23 @@ class PodmanService:
         self.stop()
 
 
+
+def podman_workload(service: Any, work: Path) -> None:
+    """The containers the Podman tests and the recorded podman example judge: one image with a
+    HEALTHCHECK (and an sshd), one without; a container running sshd, a plain one, a limited one
+    with an added capability."""
+    # --format docker keeps HEALTHCHECK (OCI images have none), as `docker build` would.
+    service.podman("build", "--format", "docker", "-q", "-t", "localhost/hce-health:1",
+                   str(image_context(work / "health", healthcheck=True, sshd=True)))
+    service.podman("build", "--format", "docker", "-q", "-t", "localhost/hce-plain:1",
+                   str(image_context(work / "plain", healthcheck=False)))
+    run = ("run", "-d", "--network", "none")
+    service.podman(*run, "--name", "with-sshd", "localhost/hce-health:1", "/usr/sbin/sshd")
+    service.podman(*run, "--name", "plain", "localhost/hce-plain:1")
+    service.podman(*run, "--name", "limited", "--memory", "64m", "--cpu-shares", "512", "--pids-limit", "100",
+                   "--cap-add", "NET_RAW", "localhost/hce-health:1")
+
+
 def ensure_rootless_user() -> pwd.struct_passwd:
     """An unprivileged user with subordinate ids, created once (kept: harmless, reused next run)."""
     try:

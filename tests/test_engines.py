@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from engines_support import NetNS, PodmanService, RootlessDockerd, image_context
+from engines_support import NetNS, PodmanService, RootlessDockerd, image_context, podman_workload
 
 
 def _collect_and_evaluate(hullcheck_cli: Any, url: str, tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -40,17 +40,7 @@ def _errors(snapshot: dict[str, Any]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanService]:
     with NetNS() as netns, PodmanService(netns) as service:
-        work = tmp_path_factory.mktemp("podman-images")
-        # --format docker keeps HEALTHCHECK (OCI images have none), as `docker build` would.
-        service.podman("build", "--format", "docker", "-q", "-t", "localhost/hce-health:1",
-                       str(image_context(work / "health", healthcheck=True, sshd=True)))
-        service.podman("build", "--format", "docker", "-q", "-t", "localhost/hce-plain:1",
-                       str(image_context(work / "plain", healthcheck=False)))
-        run = ("run", "-d", "--network", "none")
-        service.podman(*run, "--name", "with-sshd", "localhost/hce-health:1", "/usr/sbin/sshd")
-        service.podman(*run, "--name", "plain", "localhost/hce-plain:1")
-        service.podman(*run, "--name", "limited", "--memory", "64m", "--cpu-shares", "512", "--pids-limit", "100",
-                       "--cap-add", "NET_RAW", "localhost/hce-health:1")
+        podman_workload(service, tmp_path_factory.mktemp("podman-images"))
         yield service
 
 
