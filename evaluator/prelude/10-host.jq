@@ -20,6 +20,7 @@ def setting_origin($name):
   | if $s == "argv" then "dockerd command line"
     elif $s == "config-file" then ($snap.daemon.config_file.path // "daemon.json")
     elif $s == "default" then "dockerd default"
+    elif $s == "environment" then "dockerd environment"
     else "not reported" end;
 
 # "name=value (origin)" for messages.
