@@ -286,6 +286,8 @@ def engine_summary(snapshot: dict[str, Any]) -> dict[str, Any]:
     """{kind, version, rootless} of the engine judged; snapshots from before meta.engine are
     dockerd's (the version from /version, rootless from meta.collector)."""
     meta = snapshot.get("meta") or {}
+    if (meta.get("source") or {}).get("kind") == "compose":  # a plan: no engine was asked anything
+        return {"kind": None, "version": None, "rootless": None, "planned": True}
     engine: dict[str, Any] = meta["engine"] if isinstance(meta.get("engine"), dict) else {}
     version = ((snapshot.get("engine") or {}).get("version") or {}) if isinstance(snapshot.get("engine"), dict) else {}
     return {"kind": engine.get("kind", "docker" if not engine else None),
@@ -295,6 +297,8 @@ def engine_summary(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 def engine_text(engine: dict[str, Any] | None) -> str:
     """'podman 4.3.1 (rootless)' for report headers."""
+    if engine and engine.get("planned"):
+        return "planned from Compose (no engine)"
     if not engine:
         return "unknown engine"
     words = [str(engine.get("kind") or "unknown engine"), str(engine.get("version") or "")]

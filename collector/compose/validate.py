@@ -56,6 +56,8 @@ def _unexpected(error: jsonschema.ValidationError) -> list[str]:
     if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
         return []
     schema = error.schema
+    if not isinstance(schema, dict):  # a boolean schema names no properties
+        return []
     known = set(schema.get("properties") or {})
     patterns = [re.compile(p) for p in schema.get("patternProperties") or {}]
     return [k for k in error.instance if k not in known and not any(p.search(k) for p in patterns)]

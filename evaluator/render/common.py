@@ -33,6 +33,13 @@ def host_of(document: dict[str, Any]) -> str:
     return str((document.get("snapshot") or {}).get("host") or "unknown-host")
 
 
+def engine_of(document: dict[str, Any]) -> str:
+    """'podman 4.3.1 (rootless)': the engine the judged snapshot came from, named in every report."""
+    from ..snapshot import engine_text
+
+    return engine_text((document.get("snapshot") or {}).get("engine"))
+
+
 def signed_by(document: dict[str, Any]) -> str | None:
     """'web01 (ED25519 key SHA256:...)' when the snapshot's signature was verified (evaluate --trust), else None."""
     sig = (document.get("snapshot") or {}).get("signature")

@@ -17,7 +17,7 @@ from typing import Any
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 from hullcheck_common.vocabulary import SEVERITIES as SEVERITY_ORDER
 
-from .common import STATUS_LABELS, STATUS_ORDER, host_of, signed_by
+from .common import STATUS_LABELS, STATUS_ORDER, engine_of, host_of, signed_by
 
 COLORS = {"pass": "#2e7d32", "fail": "#c62828", "error": "#8e24aa", "waived": "#00838f",
           "manual": "#f9a825", "not_applicable": "#9e9e9e"}
@@ -260,7 +260,7 @@ def render(document: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_:
 </head>
 <body>
 <header><h1>hullcheck report: {_e(host)}</h1>
-<p>snapshot {_e(str(snap.get('sha256', ''))[:12])} collected {_e(snap.get('collected_at'))} · evaluated {_e(document.get('evaluated_at'))} ·
+<p>{_e(engine_of(document))} · snapshot {_e(str(snap.get('sha256', ''))[:12])} collected {_e(snap.get('collected_at'))} · evaluated {_e(document.get('evaluated_at'))} ·
 hullcheck {_e((document.get('tool') or {}).get('version'))} · pack {_e(str((document.get('pack') or {}).get('digest', ''))[:12])} ·
 score {_e('n/a' if score is None else f'{score}%')} of judged policies passed{signed}</p></header>
 <main>

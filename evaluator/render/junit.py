@@ -17,7 +17,7 @@ from typing import Any
 
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
-from .common import case_name, location_text, signed_by, waiver_text
+from .common import case_name, engine_of, location_text, signed_by, waiver_text
 
 
 def _section_name(section: str) -> str:
@@ -55,8 +55,9 @@ def render(document: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_:
                 suites[section].set("timestamp", str(document["evaluated_at"]).replace("Z", ""))
             if host:
                 suites[section].set("hostname", host)
+            props = ET.SubElement(suites[section], "properties")
+            ET.SubElement(props, "property", {"name": "engine", "value": engine_of(document)})
             if signed_by(document):
-                props = ET.SubElement(suites[section], "properties")
                 ET.SubElement(props, "property", {"name": "signed_by", "value": str(signed_by(document))})
             counts[section] = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         suite, count = suites[section], counts[section]

@@ -14,7 +14,17 @@ from typing import Any
 
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
-from .common import STATUS_LABELS, STATUS_ORDER, host_of, location_text, resource_key, severity_rank, signed_by, waiver_text
+from .common import (
+    STATUS_LABELS,
+    STATUS_ORDER,
+    engine_of,
+    host_of,
+    location_text,
+    resource_key,
+    severity_rank,
+    signed_by,
+    waiver_text,
+)
 
 MAX_CHARS = 60_000
 MAX_OFFENDERS_INLINE = 10
@@ -93,7 +103,7 @@ def render(document: dict[str, Any], *, max_chars: int = MAX_CHARS, benchmark: s
     verdict = "❌ failing" if failed else "✅ no failing policy"
     head.append(f"**{verdict}** · score {summary.get('score') if summary.get('score') is not None else 'n/a'}% of judged "
                 f"policies passed · snapshot `{str(snapshot.get('sha256', ''))[:12]}` collected {_esc(snapshot.get('collected_at'))} "
-                f"· hullcheck {_esc((document.get('tool') or {}).get('version'))}"
+                f"· engine {_esc(engine_of(document))} · hullcheck {_esc((document.get('tool') or {}).get('version'))}"
                 + (f" · signed by {_esc(signed_by(document))}" if signed_by(document) else ""))
     head += ["", "| status | policies |", "|---|---:|"]
     for status in STATUS_ORDER:

@@ -22,7 +22,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from .common import SECURITY_SEVERITY, fingerprint, host_of, resource_key, signed_by, waiver_text
+from .common import SECURITY_SEVERITY, engine_of, fingerprint, host_of, resource_key, signed_by, waiver_text
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_NAME = "hullcheckResource/v1"
@@ -185,7 +185,7 @@ def render(document: dict[str, Any], **_: Any) -> str:
         **({"originalUriBaseIds": {SOURCE_ROOT: {"description": {"text": "The directory hullcheck collect --compose ran in (the repository root in CI)."}}}}
            if any(f.get("locations") for _r, f in _all_findings(document)) else {}),
         "properties": {
-            "host": host, "snapshot": snapshot, "pack": document.get("pack") or {},
+            "host": host, "engine": engine_of(document), "snapshot": snapshot, "pack": document.get("pack") or {},
             **({"signedBy": signed_by(document)} if signed_by(document) else {}),
             "summary": document.get("summary") or {},
             **({"waivers": document["waivers"]} if "waivers" in document else {}),
