@@ -39,7 +39,8 @@ def test_cases_cover_every_function() -> None:
     """Every function the prelude defines is named by a direct case, so each has its own contract
     pinned here and a change to it fails beside the prelude, not only in some policy's test."""
     unnamed = [name for name in DEFINED if not any(re.search(rf"\b{name}\b", c["expr"]) for c in CASES)]
-    assert DEFINED and unnamed == []
+    assert DEFINED, "no function definitions found in the prelude"
+    assert unnamed == [], f"prelude functions no direct case names: {unnamed}"
 
 
 def test_every_prelude_function_is_used() -> None:
