@@ -20,6 +20,7 @@ def setting_origin($name):
   | if $s == "argv" then "dockerd command line"
     elif $s == "config-file" then ($snap.daemon.config_file.path // "daemon.json")
     elif $s == "default" then "dockerd default"
+    elif $s == "environment" then "dockerd environment"
     else "not reported" end;
 
 # "name=value (origin)" for messages.
@@ -84,12 +85,15 @@ def containerd_address:
 
 # --- where the daemon listens --------------------------------------------------------------------
 
-# ListenStream= values of the docker.socket unit and its drop-ins.
+# ListenStream= values of the docker.socket unit and its drop-ins, in order; an empty
+# ListenStream= clears the values before it, as systemd reads it (a drop-in replacing a listener).
 def socket_unit_listeners:
   if $snap.daemon.units == null then error("systemd units were not collected (see meta.errors)") else . end
   | ($snap.daemon.units["docker.socket"] // {}) as $u
   | [($u.contents // ""), (($u.dropins // [])[] | .contents // "")]
-  | [.[] | split("\n")[] | capture("^\\s*ListenStream\\s*=\\s*(?<v>\\S+)\\s*$") | .v];
+  | reduce (.[] | split("\n")[]) as $line ([];
+      if ($line | test("^\\s*ListenStream\\s*=\\s*$")) then []
+      else . + [$line | capture("^\\s*ListenStream\\s*=\\s*(?<v>\\S+)\\s*$") | .v] end);
 
 # TCP endpoints the daemon serves: -H/hosts entries with tcp:// or no scheme at all (dockerd
 # reads "host:port" as TCP), and, when it takes its sockets from systemd (-H fd://), the

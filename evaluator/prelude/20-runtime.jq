@@ -88,10 +88,11 @@ def security_opt($key):
    | if . == $key then "" else .[($key | length) + 1:] end] | last;
 
 # no-new-privileges as the engine applies it: the container's own option wins, else the daemon's.
+# A value is read as dockerd reads it (Go's strconv.ParseBool: "1", "t", "TRUE", ... are true).
 def no_new_privileges:
   security_opt("no-new-privileges") as $v
   | if $v == null then ($snap.daemon.options["no-new-privileges"].value == true)
-    else ($v == "" or $v == "true") end;
+    else (["", "1", "t", "T", "true", "TRUE", "True"] | index([$v])) != null end;
 
 # The restart policy is acceptable: no, or on-failure with at most 5 retries.
 def restart_policy_ok:
