@@ -100,7 +100,9 @@ def test_planned_and_live_verdicts_agree(name, daemon, evaluator, tmp_path):
                 disagreements.append(f"{policy} {key}: planned {verdict}, live {theirs.get(policy, {}).get(key)}")
     assert not disagreements, "\n".join(disagreements)
     print(f"{name}: {compared} planned verdicts compared with live, {len(planned['containers'])} containers")
-    assert compared >= 20 * len(planned["containers"]), compared
+    # A floor, so the agreement above cannot hold vacuously: most of section 5's automated policies
+    # are judged from the file alone (the ten listed in NEEDS_MORE_THAN_THE_FILE need more).
+    assert compared >= 18 * len(planned["containers"]), compared
 
 
 def test_images_from_engine_fill_in_what_only_the_image_knows(daemon, evaluator, tmp_path):
