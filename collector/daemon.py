@@ -171,7 +171,9 @@ def resolved_defaults(env: dict[str, str] | None) -> dict[str, Any]:
     return defaults
 
 
-def _process_environment(fs: HostFS, pid: int) -> dict[str, str] | None:
+def process_environment(fs: HostFS, pid: int, names: tuple[str, ...]) -> dict[str, str] | None:
+    """The variables of `names` in a daemon process's environment (values redacted), or None when
+    /proc/PID/environ cannot be read. Shared by dockerd's and Podman's daemon sections."""
     try:
         raw = fs.read_bytes(f"/proc/{pid}/environ")
     except OSError:
@@ -179,7 +181,7 @@ def _process_environment(fs: HostFS, pid: int) -> dict[str, str] | None:
     env: dict[str, str] = {}
     for item in raw.split(b"\0"):
         name, sep, value = item.decode(errors="replace").partition("=")
-        if sep and name in DAEMON_ENV:
+        if sep and name in names:
             env[name] = redact.redact_text(value)
     return env
 
@@ -215,7 +217,7 @@ def find_dockerd_candidates(fs: HostFS) -> list[dict[str, Any]]:
         name = os.path.basename(exe.removesuffix(" (deleted)")) if exe else comm
         if name == "dockerd":
             found.append({"pid": pid, "exe": exe, "argv": argv, "_started": _start_time(fs, pid),
-                          "environment": _process_environment(fs, pid)})
+                          "environment": process_environment(fs, pid, DAEMON_ENV)})
     found.sort(key=lambda p: (p["_started"], p["pid"]))
     for item in found:
         item.pop("_started")

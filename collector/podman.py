@@ -15,7 +15,7 @@ from typing import Any
 import tomllib
 
 from . import redact
-from .daemon import UNIT_DIRS, _socket_of, _start_time, _tcp_of, read_units
+from .daemon import UNIT_DIRS, _socket_of, _start_time, _tcp_of, process_environment, read_units
 from .errors import ErrorLog, pointer
 from .hostfs import HostFS, describe_oserror
 
@@ -106,19 +106,6 @@ def _proc_status(fs: HostFS, pid: int, field: str) -> int | None:
     return None
 
 
-def _environment(fs: HostFS, pid: int) -> dict[str, str] | None:
-    try:
-        raw = fs.read_bytes(f"/proc/{pid}/environ")
-    except OSError:
-        return None
-    env = {}
-    for item in raw.split(b"\0"):
-        name, sep, value = item.decode(errors="replace").partition("=")
-        if sep and name in PODMAN_ENV:
-            env[name] = redact.redact_text(value)
-    return env
-
-
 def _served(fs: HostFS, proc: dict[str, Any]) -> str:
     """The socket (or host:port) a podman service process listens on, as a comparable string."""
     uri = _service_uri(proc["argv"])
@@ -139,7 +126,7 @@ def choose_service(fs: HostFS, endpoint: str, errors: ErrorLog) -> dict[str, Any
         if name == "podman" and "system" in argv and "service" in argv:
             candidates.append({"pid": pid, "exe": exe, "argv": argv, "uid": _proc_status(fs, pid, "Uid"),
                                "ppid": _proc_status(fs, pid, "PPid"),
-                               "environment": _environment(fs, pid), "_started": _start_time(fs, pid)})
+                               "environment": process_environment(fs, pid, PODMAN_ENV), "_started": _start_time(fs, pid)})
     candidates.sort(key=lambda c: (c.pop("_started"), c["pid"]))
     want = _socket_of(fs, endpoint) if endpoint.startswith("unix://") else _tcp_of(endpoint)
     summary = [{"pid": c["pid"], "exe": c["exe"], "argv": list(c["argv"]), "serves": _served(fs, c)} for c in candidates]
