@@ -12,6 +12,7 @@ import contextlib
 import functools
 import inspect
 import os
+import shutil
 import signal
 import sys
 from enum import Enum
@@ -146,6 +147,8 @@ def with_options(*groups: Any) -> Callable[[Callable[..., None]], Callable[..., 
             command(**kwargs)
 
         run.__signature__ = inspect.Signature([*own, *extra])  # type: ignore[attr-defined]
+        # typer reads types from __annotations__ too, which functools.wraps copied from the command
+        run.__annotations__ = {p.name: p.annotation for p in [*own, *extra]}
         return run
     return decorate
 
@@ -307,7 +310,8 @@ def policies_list(
     """List every policy: id, CIS numbers, level, severity, automated or manual, title."""
     from evaluator import run as runner
 
-    sys.stdout.write(runner.catalogue(list(policies), fmt.value, width=None if sys.stdout.isatty() else 160))
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None  # piped: a policy a line
+    sys.stdout.write(runner.catalogue(list(policies), fmt.value, width=width))
 
 
 @policies_app.command("show")
