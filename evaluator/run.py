@@ -14,24 +14,22 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Proto
 
 from hullcheck_common import __version__
 from hullcheck_common.atomic import refuse_overwriting_inputs, write_output
-from hullcheck_common.custody import RESULTS_NAMESPACE, SNAPSHOT_NAMESPACE
 from hullcheck_common.errors import UsageError
 from hullcheck_common.resources import policies_dir, snapshots_dir
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
-from . import golden
-from .custody import Verified, attach, snapshot_source, verify_results
-from .diff import diff_files, has_drift, load_results
-from .engine import Evaluator, Limits, Source
-from .fleet import load_fleet
+from .engine import Limits, Source
 from .pipeline import GateOptions, Outcome, ResultsPipeline
 from .policy import Policy, Selection, load_pack
 from .render import formats, render
-from .testing import case_report
-from .waivers import check_file, lint, parse_as_of
 
 if TYPE_CHECKING:
     from hullcheck_common.sshsig import AllowedSigners, Signer
+
+    from .custody import Verified
+
+# What only some commands need is imported inside them: every command pays for this module's
+# imports before it answers (`policies list` is held to 1.5x `hullcheck --version`).
 
 __all__ = ["EvaluateOptions", "Feedback", "GateOptions", "Outcome", "ReportOptions", "audit_source", "evaluate",
            "render_results", "run_tests", "run_golden", "diff", "lint_waivers", "load_policies", "catalogue"]
@@ -101,12 +99,15 @@ def load_policies(policy_dirs: list[Path], selection: Selection | None = None) -
 
 def _report(document: dict[str, Any], report: ReportOptions, inputs: tuple[Path, ...],
             signer: Signer | None = None) -> None:
+    from hullcheck_common.custody import RESULTS_NAMESPACE
+
     write_output(render(document, report.fmt, **report.style()), report.output, inputs,
                  signer=signer, namespace=RESULTS_NAMESPACE)
 
 
 def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outcome:
     """`hullcheck evaluate`: one snapshot, or a fleet (several, a directory, a glob, --output-dir)."""
+    from .custody import snapshot_source
     from .fleet_run import evaluate_fleet, is_fleet
 
     feedback = feedback or PlainFeedback()
@@ -128,6 +129,8 @@ def audit_source(source: Source, options: EvaluateOptions, feedback: Feedback | 
                  keep_snapshot: Path | None = None) -> Outcome:
     """`hullcheck audit`: the snapshot the collector just took (or the bundled example) in `source`;
     `keep_snapshot` (--keep-snapshot) also writes it there, signed with --sign, as `collect -o` would."""
+    from hullcheck_common.custody import SNAPSHOT_NAMESPACE
+
     feedback = feedback or PlainFeedback()
     pipeline = ResultsPipeline.prepare(options.gate, warn=feedback.warn)
     policies = load_policies(options.policy_dirs, options.selection)
@@ -142,6 +145,9 @@ def _evaluate_one(source: Source, policies: list[Policy], options: EvaluateOptio
                   inputs: tuple[Path, ...], verified: Verified | None = None) -> Outcome:
     """The tail evaluate and audit share: evaluate, record the verified signature, waive and mark,
     report, say what it means."""
+    from .custody import attach
+    from .engine import Evaluator
+
     with Evaluator(policies, options.limits, pack_version=__version__) as ev:
         document = ev.evaluate(source)
     if verified is not None:
@@ -156,6 +162,10 @@ def render_results(results: Path, gate: GateOptions, report: ReportOptions, feed
     """`hullcheck render`: stored results in another format, waivers and a baseline applied; a stored
     fleet.json is rendered as a fleet report (no gate: its hosts' results are not in it). With
     `trust` (--trust), only a document whose FILE.sig is good, and exactly the bytes verified."""
+    from .custody import verify_results
+    from .diff import load_results
+    from .fleet import load_fleet
+
     data = None
     if trust is not None:
         data, note = verify_results(results, trust)
@@ -176,6 +186,8 @@ def render_results(results: Path, gate: GateOptions, report: ReportOptions, feed
 
 def diff(old: Path, new: Path, report: ReportOptions) -> Outcome:
     """`hullcheck diff`: drift between two snapshots or two results files."""
+    from .diff import diff_files, has_drift
+
     drift = diff_files(old, new)
     write_output(render(drift, report.fmt, kind="diff"), report.output, (old, new))
     return Outcome.FINDINGS if has_drift(drift) else Outcome.CLEAN
@@ -183,6 +195,8 @@ def diff(old: Path, new: Path, report: ReportOptions) -> Outcome:
 
 def run_tests(directories: list[Path], junit: Path | None, say: Callable[[str], None]) -> Outcome:
     """`hullcheck test`: every policy's cases; JUnit XML too with --junit."""
+    from .testing import case_report
+
     report = case_report(load_pack(directories or [policies_dir()]), snapshots_dir() / "examples")
     say(render(report, "text", kind="tests").rstrip("\n"))
     if junit is not None:
@@ -193,6 +207,8 @@ def run_tests(directories: list[Path], junit: Path | None, say: Callable[[str], 
 def run_golden(directories: list[Path], snapshots: Path | None, golden_dir: Path | None, update: bool,
                 say: Callable[[str], None]) -> Outcome:
     """`hullcheck test --golden / --update-golden`: what a pack change does to every recorded host."""
+    from . import golden
+
     policies = load_pack(directories or [policies_dir()])
     snapshots = snapshots or snapshots_dir() / "examples"
     golden_dir = golden_dir or snapshots_dir() / "golden"
@@ -223,6 +239,8 @@ def run_golden(directories: list[Path], snapshots: Path | None, golden_dir: Path
 def lint_waivers(file: Path, as_of: str | None, policy_dirs: list[Path], max_days: int | None,
                  say: Callable[[str], None]) -> Outcome:
     """`hullcheck waivers lint`: one line per issue; INCOMPLETE for errors, FINDINGS for problems."""
+    from .waivers import check_file, lint, parse_as_of
+
     when = parse_as_of(as_of)
     waivers, issues = check_file(file)
     issues += lint(waivers, when, [p.id for p in load_policies(policy_dirs)], max_days)

@@ -20,14 +20,15 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
-
-import jsonschema
-import yaml
+from typing import TYPE_CHECKING, Any, Iterable
 
 from hullcheck_common.errors import HullcheckError
 
 from .jqsafety import JqSafetyError, check
+
+if TYPE_CHECKING:
+    import jsonschema
+    import yaml
 
 SOON_DAYS = 14
 
@@ -107,6 +108,8 @@ class Waiver:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # here, not at import: most commands that load this module read no waivers file
+
     from hullcheck_common.resources import policies_dir
 
     schema = json.loads((policies_dir() / "waiver.schema.json").read_text(encoding="utf-8"))
@@ -124,20 +127,26 @@ def _dates_to_text(value: Any) -> Any:
     return value
 
 
-class _Loader(yaml.SafeLoader):
+@cache
+def _loader() -> type[yaml.SafeLoader]:
     """Safe YAML that keeps dates as text: the schema and the code judge them, with a clear message."""
+    import yaml
 
+    class Loader(yaml.SafeLoader):
+        yaml_implicit_resolvers = {
+            first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+            for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        }
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+    return Loader
 
 
 def _item_lines(text: str) -> list[int]:
     """Line (1-based) where each waiver in the list starts."""
+    import yaml
+
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=_loader())
     except yaml.YAMLError:
         return []
     if isinstance(node, yaml.MappingNode):
@@ -160,8 +169,10 @@ def check_file(path: Path | str) -> tuple[list[Waiver], list[Issue]]:
         return [], [Issue("error", None, None, "not UTF-8 text")]
     except OSError as exc:
         return [], [Issue("error", None, None, f"cannot read: {exc.strerror or exc}")]
+    import yaml
+
     try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+        data = yaml.load(text, Loader=_loader())  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]

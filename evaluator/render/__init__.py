@@ -8,17 +8,28 @@ here and one line in RENDERERS; the CLI offers what `formats(kind)` lists.
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any, Callable
 
 from hullcheck_common import vocabulary
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK, SECTION_NAMES
 
-from . import cases, catalogue, diff_text, fleet_html, fleet_markdown, fleet_text, html, junit, markdown, sarif, text
-
 __all__ = ["FORMATS", "RENDERERS", "SECTION_NAMES", "cis_id", "formats", "in_benchmark_order", "render", "render_json", "section_of"]
 
 Renderer = Callable[..., str]
+
+
+class _Lazy:
+    """A renderer imported the first time it runs: a command pays only for the format it writes
+    (`policies list` never imports the HTML or SARIF renderers)."""
+
+    def __init__(self, module: str, name: str = "render") -> None:
+        self.module, self.name = module, name
+
+    def __call__(self, document: Any, **options: Any) -> str:
+        function: Renderer = getattr(importlib.import_module(f"{__name__}.{self.module}"), self.name)
+        return function(document, **options)
 
 
 def render_json(document: Any, **_: Any) -> str:
@@ -27,18 +38,19 @@ def render_json(document: Any, **_: Any) -> str:
 
 RENDERERS: dict[str, dict[str, Renderer]] = {
     "results": {
-        "text": text.render,
+        "text": _Lazy("text"),
         "json": render_json,
-        "sarif": sarif.render,
-        "junit": junit.render,
-        "markdown": markdown.render,
-        "html": html.render,
+        "sarif": _Lazy("sarif"),
+        "junit": _Lazy("junit"),
+        "markdown": _Lazy("markdown"),
+        "html": _Lazy("html"),
     },
-    "fleet": {"text": fleet_text.render, "json": render_json, "markdown": fleet_markdown.render,
-              "html": fleet_html.render},
-    "diff": {"text": diff_text.render, "json": render_json},
-    "tests": {"text": cases.text, "junit": cases.junit},
-    "catalogue": {"table": catalogue.table, "json": catalogue.render_json, "markdown": catalogue.markdown},
+    "fleet": {"text": _Lazy("fleet_text"), "json": render_json, "markdown": _Lazy("fleet_markdown"),
+              "html": _Lazy("fleet_html")},
+    "diff": {"text": _Lazy("diff_text"), "json": render_json},
+    "tests": {"text": _Lazy("cases", "text"), "junit": _Lazy("cases", "junit")},
+    "catalogue": {"table": _Lazy("catalogue", "table"), "json": _Lazy("catalogue", "render_json"),
+                  "markdown": _Lazy("catalogue", "markdown")},
 }
 FORMATS = RENDERERS["results"]  # one host's results: what `evaluate --format` and `render` offer
 
