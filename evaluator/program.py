@@ -22,6 +22,9 @@ PRELUDE = "\n".join(p.read_text(encoding="utf-8") for p in sorted((Path(__file__
 # Bindings every fragment can use: $snap (the whole snapshot) and $errs (the collector's errors).
 _HEAD = ". as $snap | ($snap.meta.errors // []) as $errs |\n" + PRELUDE
 
+# At most this many resources per policy; more is reported as an error, not silently cut.
+MAX_RESOURCES = 200_000
+
 # The engine's own helpers: presence of evidence, collector errors, one resource's verdict.
 _ENGINE = r'''
 def _hc_present($segs):
@@ -112,10 +115,22 @@ def _hc_item(assertion; msg; $ev):
           end
         end
     ) catch ({r: $ref, s: "error", reason: (if type == "string" then . else tojson end)} + (try _hc_here($r) catch {}));
-'''
-
-# At most this many resources per policy; more is reported as an error, not silently cut.
-MAX_RESOURCES = 200_000
+# One policy's verdict: the data it requires, then whether it applies, then `verdict`; any jq error
+# in it is the policy's error, never the run's.
+def _hc_policy($q; applies; verdict):
+  try (
+    _hc_requires($q) as $blocked
+    | if $blocked != null then {s: "error", reason: $blocked}
+      else [applies] as $applies
+      | if $applies == [false] then {s: "not_applicable"}
+        elif $applies != [true] then {s: "error", reason: "applies must give exactly one boolean, gave \($applies | tojson | .[0:200])"}
+        else verdict
+        end
+      end
+  ) catch {s: "error", reason: (if type == "string" then . else tojson end)};
+def _hc_items(resources; assertion; msg; $ev):
+  {s: "evaluated", items: [limit(__MAX__; resources) | _hc_item(assertion; msg; $ev)]};
+'''.replace("__MAX__", str(MAX_RESOURCES + 1))  # one more than allowed: results.py reports the excess
 
 
 def _pointer_segments(pointer: str) -> list[str]:
@@ -141,34 +156,24 @@ def policy_body(policy: Policy) -> str:
     """The jq for one policy, producing its raw verdict object: requires and applies first, then the verdict.
 
     A manual policy with `applies` is only checked for applicability: {s: "manual"} when it
-    applies (a person judges it), not_applicable or error otherwise.
+    applies (a person judges it), not_applicable or error otherwise. The scaffolding is the
+    engine's `_hc_policy` and `_hc_items`, so each policy adds only its own jq to the program
+    (jq's compile time grows with the program's text: 104 copies of it cost half the compile).
     """
     applies = f"({policy.applies}\n)" if policy.applies else "true"
     if policy.automated:
-        verdict = f"""{{s: "evaluated", items: [limit({MAX_RESOURCES + 1}; ({policy.resources}
-        ))
-        | _hc_item(({policy.assert_}
+        verdict = f"""_hc_items(({policy.resources}
+        ); ({policy.assert_}
           ); ({policy.message}
-          ); {_evidence_literal(policy.evidence)})]}}"""
+          ); {_evidence_literal(policy.evidence)})"""
     else:
         verdict = '{s: "manual"}'
-    return f"""(
-  _hc_requires({_requires_literal(policy.requires)}) as $blocked
-  | if $blocked != null then {{s: "error", reason: $blocked}}
-    else [({applies})] as $applies
-    | if $applies == [false] then {{s: "not_applicable"}}
-      elif $applies != [true] then {{s: "error", reason: "applies must give exactly one boolean, gave \\($applies | tojson | .[0:200])"}}
-      else {verdict}
-      end
-    end
-)"""
+    return f"""_hc_policy({_requires_literal(policy.requires)}; ({applies}); {verdict})"""
 
 
 def combined_program(policies: list[Policy]) -> str:
     """One program emitting one raw verdict per automated policy, in the order given."""
-    bodies = []
-    for policy in policies:
-        bodies.append(f'(try {policy_body(policy)} catch {{s: "error", reason: (if type == "string" then . else tojson end)}})')
+    bodies = [policy_body(policy) for policy in policies]
     if not bodies:
         return _HEAD + _ENGINE + "empty"
     return _HEAD + _ENGINE + ",\n".join(bodies)
@@ -182,7 +187,7 @@ def case_program(policies: list[Policy]) -> str:
         return "empty"
     branches = "\n".join(
         f'{"if" if i == 0 else "elif"} $__hc_case == {i} then '
-        f'(try {policy_body(policy)} catch {{s: "error", reason: (if type == "string" then . else tojson end)}})'
+        f'{policy_body(policy)}'
         for i, policy in enumerate(policies))
     return ".p as $__hc_case | .s | " + _HEAD + _ENGINE + branches + '\nelse {s: "error", reason: "no such policy"} end'
 
