@@ -162,10 +162,29 @@ def parse(data: bytes, name: str = "snapshot") -> dict[str, Any]:
 
 
 @cache
-def _schema() -> dict[str, Any]:
+def _schema_bytes() -> bytes:
     from hullcheck_common.resources import snapshot_schema_path
 
-    return json.loads(snapshot_schema_path().read_text())
+    return snapshot_schema_path().read_bytes()
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    return json.loads(_schema_bytes())
+
+
+@cache
+def _precompiled() -> Any:
+    """evaluator/compiled_schema.py's validator while it was generated from this very schema, else None."""
+    import hashlib
+
+    try:
+        from . import compiled_schema
+    except ImportError:
+        return None
+    if compiled_schema.SCHEMA_SHA256 != hashlib.sha256(_schema_bytes()).hexdigest():
+        return None  # the schema changed and scripts/compile-snapshot-schema was not re-run
+    return compiled_schema.validate
 
 
 @cache
@@ -177,7 +196,8 @@ def _validator() -> jsonschema.protocols.Validator:
 
 # Snapshots at least this big are first checked by a compiled validator (fastjsonschema): on a
 # 5,000-container snapshot jsonschema takes about a third of the whole evaluation, the compiled
-# validator 15x less. Below it, building the compiled validator (~0.1-0.3 s) costs more than it saves.
+# validator 15x less. Below it, building the compiled validator (~0.1 s) costs more than it saves,
+# unless it was generated ahead (evaluator/compiled_schema.py): then it checks every snapshot.
 FAST_VALIDATION_MIN_BYTES = 1_000_000
 
 # Keywords that mean the same in Draft 7 (what fastjsonschema implements) and in 2020-12 (what the
@@ -218,7 +238,11 @@ def _same_in_draft7(node: Any) -> bool:
 
 @cache
 def _fast_validator() -> Any:
-    """A compiled validator for the snapshot schema, or None (not installed, or the schema needs 2020-12)."""
+    """A compiled validator for the snapshot schema, or None (not installed, or the schema needs 2020-12):
+    the generated one, else compiled now (~90 ms, worth it only for big or many snapshots)."""
+    precompiled = _precompiled()
+    if precompiled is not None:
+        return precompiled
     try:
         import fastjsonschema
     except ImportError:
@@ -266,7 +290,8 @@ def validate(snapshot: dict[str, Any], name: str = "snapshot", size: int = 0, ma
     snapshots (policy test cases), so building the compiled validator once pays for itself."""
     check_version(snapshot, name)
     try:
-        if (many or size >= FAST_VALIDATION_MIN_BYTES) and _fast_valid(snapshot):
+        fast = many or size >= FAST_VALIDATION_MIN_BYTES or _precompiled() is not None
+        if fast and _fast_valid(snapshot):
             return
     except RecursionError:
         raise SnapshotError(f"{name}: JSON nested too deeply to validate") from None
