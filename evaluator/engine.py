@@ -69,6 +69,14 @@ class Source:
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
+def _worker_path() -> list[str]:
+    """Where the worker finds hullcheck, jq and fastjsonschema: this package's root, then this
+    interpreter's own path (site-packages and what its .pth files added). The worker runs with
+    -S, so it does not process site itself (30-40 ms of every start: some installs' .pth files
+    import certifi and importlib.resources)."""
+    return [_PACKAGE_ROOT, *(p for p in sys.path if p and p != _PACKAGE_ROOT and os.path.isdir(p))]
+
+
 class _Worker:
     """A separate Python process (not a fork of this one) with an empty environment."""
 
@@ -78,7 +86,7 @@ class _Worker:
         code = (f"from evaluator.worker import serve; "
                 f"serve({child.fileno()}, {int(limits.memory_bytes)}, {os.getpid()})")
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); {code}"],
+            [sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:0] = {_worker_path()!r}; {code}"],
             pass_fds=(child.fileno(),), env={}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, close_fds=True,
         )
