@@ -7,14 +7,10 @@ import os
 import re
 import socket
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any, Callable
 
-import jsonschema
-
-from hullcheck_common import __version__
-from hullcheck_common.resources import snapshot_schema_path
+from hullcheck_common import __version__, snapshot_schema
 from hullcheck_common.vocabulary import utc_timestamp
 
 from .audit import collect_audit
@@ -194,18 +190,12 @@ def collect(options: CollectOptions) -> dict[str, Any]:
     return snapshot
 
 
-@cache
-def _validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(snapshot_schema_path().read_text())
-    return jsonschema.Draft202012Validator(schema)
-
-
 def validate(snapshot: dict[str, Any]) -> None:
     """The collector checks its own output against the published schema before writing it."""
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(snapshot))
-    if error is not None:
-        where = "/" + "/".join(str(p) for p in error.absolute_path)
-        raise ValueError(f"collector produced an invalid snapshot at {where}: {error.message}")
+    found = snapshot_schema.problem(snapshot)
+    if found is not None:
+        where, message = found
+        raise ValueError(f"collector produced an invalid snapshot at {where}: {message}")
 
 
 def dumps(snapshot: dict[str, Any]) -> str:

@@ -11,13 +11,10 @@ import json
 import os
 import re
 import stat
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import jsonschema  # imported on first validation: most commands never validate a snapshot
-
+from hullcheck_common import snapshot_schema
 from hullcheck_common.errors import HullcheckError
 
 SUPPORTED_MAJOR = 1
@@ -161,116 +158,6 @@ def parse(data: bytes, name: str = "snapshot") -> dict[str, Any]:
     return value
 
 
-@cache
-def _schema_bytes() -> bytes:
-    from hullcheck_common.resources import snapshot_schema_path
-
-    return snapshot_schema_path().read_bytes()
-
-
-@cache
-def _schema() -> dict[str, Any]:
-    return json.loads(_schema_bytes())
-
-
-@cache
-def _precompiled() -> Any:
-    """evaluator/compiled_schema.py's validator while it was generated from this very schema, else None."""
-    import hashlib
-
-    try:
-        from . import compiled_schema
-    except ImportError:
-        return None
-    if compiled_schema.SCHEMA_SHA256 != hashlib.sha256(_schema_bytes()).hexdigest():
-        return None  # the schema changed and scripts/compile-snapshot-schema was not re-run
-    return compiled_schema.validate
-
-
-@cache
-def _validator() -> jsonschema.protocols.Validator:
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(_schema())
-
-
-# Snapshots at least this big are first checked by a compiled validator (fastjsonschema): on a
-# 5,000-container snapshot jsonschema takes about a third of the whole evaluation, the compiled
-# validator 15x less. Below it, building the compiled validator (~0.1 s) costs more than it saves,
-# unless it was generated ahead (evaluator/compiled_schema.py): then it checks every snapshot.
-FAST_VALIDATION_MIN_BYTES = 1_000_000
-
-# Keywords that mean the same in Draft 7 (what fastjsonschema implements) and in 2020-12 (what the
-# snapshot schema is written in). A schema using anything else is validated by jsonschema alone.
-_SAME_IN_DRAFT7 = frozenset({
-    "$schema", "$id", "$ref", "$defs", "$comment", "title", "description", "default", "examples", "type", "enum",
-    "const", "properties", "additionalProperties", "patternProperties", "required", "items", "pattern", "format",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
-    "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "propertyNames", "anyOf", "oneOf",
-    "allOf", "not", "if", "then", "else", "contains",
-})
-_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs"})
-_NOT_SCHEMAS = frozenset({"enum", "const", "default", "examples", "required", "type"})
-
-
-def _same_in_draft7(node: Any) -> bool:
-    if isinstance(node, bool):
-        return True
-    if not isinstance(node, dict):
-        return False
-    if "$ref" in node and set(node) - {"$ref", "description", "title", "$comment"}:
-        return False  # Draft 7 ignores a $ref's siblings, 2020-12 applies them
-    for key, value in node.items():
-        if key not in _SAME_IN_DRAFT7:
-            return False
-        if key in _NAME_MAPS:
-            if not isinstance(value, dict) or not all(_same_in_draft7(v) for v in value.values()):
-                return False
-        elif key in ("anyOf", "oneOf", "allOf"):
-            if not isinstance(value, list) or not all(_same_in_draft7(v) for v in value):
-                return False
-        elif key == "items" and not isinstance(value, (dict, bool)):
-            return False  # the array form means prefixItems in 2020-12
-        elif key not in _NOT_SCHEMAS and isinstance(value, (dict, bool)) and not _same_in_draft7(value):
-            return False
-    return True
-
-
-@cache
-def _fast_validator() -> Any:
-    """A compiled validator for the snapshot schema, or None (not installed, or the schema needs 2020-12):
-    the generated one, else compiled now (~90 ms, worth it only for big or many snapshots)."""
-    precompiled = _precompiled()
-    if precompiled is not None:
-        return precompiled
-    try:
-        import fastjsonschema
-    except ImportError:
-        return None
-    schema = _schema()
-    if not _same_in_draft7(schema):
-        return None
-    try:
-        return fastjsonschema.compile(schema, use_formats=False)  # jsonschema does not check formats either
-    except Exception:  # fall back to jsonschema
-        return None
-
-
-def _fast_valid(snapshot: dict[str, Any]) -> bool:
-    """True when the compiled validator accepts the snapshot. False means: ask jsonschema, which
-    decides and says where and why; the compiled validator never refuses a snapshot on its own."""
-    validator = _fast_validator()
-    if validator is None:
-        return False
-    import fastjsonschema
-
-    try:
-        validator(snapshot)
-        return True
-    except fastjsonschema.JsonSchemaException:
-        return False
-
-
 def check_version(snapshot: dict[str, Any], name: str = "snapshot") -> None:
     version = snapshot.get("schema_version")
     if not isinstance(version, str) or not version.split(".")[0].isdigit():
@@ -284,26 +171,18 @@ def check_version(snapshot: dict[str, Any], name: str = "snapshot") -> None:
 
 
 def validate(snapshot: dict[str, Any], name: str = "snapshot", size: int = 0, many: bool = False) -> None:
-    """Refuse a snapshot that does not match the schema.
+    """Refuse a snapshot that does not match the schema (hullcheck_common.snapshot_schema decides).
 
-    `size` (bytes of the file) picks the validator; `many` says that this process validates many
-    snapshots (policy test cases), so building the compiled validator once pays for itself."""
+    `size` (bytes of the file) and `many` (this process validates many snapshots: policy test
+    cases) say whether compiling the schema now pays, should the compiled one be stale."""
     check_version(snapshot, name)
     try:
-        fast = many or size >= FAST_VALIDATION_MIN_BYTES or _precompiled() is not None
-        if fast and _fast_valid(snapshot):
-            return
+        found = snapshot_schema.problem(snapshot, size, many)
     except RecursionError:
         raise SnapshotError(f"{name}: JSON nested too deeply to validate") from None
-    import jsonschema
-
-    try:
-        error = jsonschema.exceptions.best_match(_validator().iter_errors(snapshot))
-    except RecursionError:
-        raise SnapshotError(f"{name}: JSON nested too deeply to validate") from None
-    if error is not None:
-        where = "/" + "/".join(str(p) for p in error.absolute_path)
-        message = error.message if len(error.message) < 200 else error.message[:200] + "..."
+    if found is not None:
+        where, message = found
+        message = message if len(message) < 200 else message[:200] + "..."
         raise SnapshotError(f"{name}: does not match the snapshot schema at {where}: {message}")
 
 

@@ -1,4 +1,4 @@
-"""The generated snapshot validator (evaluator/compiled_schema.py) is current and never accepts
+"""The generated snapshot validator (hullcheck_common/compiled_schema.py) is current and never accepts
 what jsonschema refuses: it may only save time, never let a malformed snapshot through."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import jsonschema
 import pytest
 
-from evaluator import compiled_schema, snapshot
+from hullcheck_common import compiled_schema, snapshot_schema
 from hullcheck_common.resources import snapshot_schema_path, snapshots_dir
 
 EXAMPLES = sorted((snapshots_dir() / "examples").glob("*.json"))
@@ -22,7 +22,7 @@ EXAMPLES = sorted((snapshots_dir() / "examples").glob("*.json"))
 def test_generated_from_this_schema() -> None:
     digest = hashlib.sha256(snapshot_schema_path().read_bytes()).hexdigest()
     assert compiled_schema.SCHEMA_SHA256 == digest, "the schema changed: run python3 scripts/compile-snapshot-schema"
-    assert snapshot._precompiled() is compiled_schema.validate
+    assert snapshot_schema.precompiled() is compiled_schema.validate
 
 
 def _paths(node: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
