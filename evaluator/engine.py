@@ -203,6 +203,17 @@ class Evaluator:
             self._programs[indices] = (hashlib.sha256(text.encode()).hexdigest(), text)
         return self._programs[indices]
 
+    def warm_up(self) -> None:
+        """Start a worker and have it compile the whole pack's program now, while the caller is
+        busy with something else (`audit`: the collector reading the engine); the evaluation that
+        follows finds the program compiled. Costs nothing when it turns out unused."""
+        program_id, program = self._program(tuple(range(len(self.automated))))
+        worker = self._take()
+        if worker.send({"kind": "compile", "program_id": program_id, "program": program}):
+            self._give_back(worker)
+        else:
+            self._discard(worker)
+
     # -- evaluation -------------------------------------------------------------------------
     def raw_verdicts(self, source: Source, policy_ids: tuple[str, ...] | None = None
                      ) -> tuple[dict[str, Any], dict[str, RawVerdict]]:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from hullcheck_common.sshsig import AllowedSigners, Signer
 
     from .custody import Verified
+    from .engine import Evaluator
 
 # What only some commands need is imported inside them: every command pays for this module's
 # imports before it answers (`policies list` is held to 1.5x `hullcheck --version`).
@@ -108,6 +109,7 @@ def _report(document: dict[str, Any], report: ReportOptions, inputs: tuple[Path,
 def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outcome:
     """`hullcheck evaluate`: one snapshot, or a fleet (several, a directory, a glob, --output-dir)."""
     from .custody import snapshot_source
+    from .engine import Evaluator
     from .fleet_run import evaluate_fleet, is_fleet
 
     feedback = feedback or PlainFeedback()
@@ -122,34 +124,42 @@ def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outc
         return evaluate_fleet(options, policies, pipeline, feedback)
     path = options.snapshots[0]
     source, verified = snapshot_source(path, options.trust, options.limits.max_snapshot_bytes)
-    return _evaluate_one(source, policies, options, pipeline, (path, *gate.files()), verified)
+    with Evaluator(policies, options.limits, pack_version=__version__) as ev:
+        return _evaluate_one(source, ev, options, pipeline, (path, *gate.files()), verified)
 
 
-def audit_source(source: Source, options: EvaluateOptions, feedback: Feedback | None = None,
+def audit_source(source: Source | Callable[[], Source], options: EvaluateOptions, feedback: Feedback | None = None,
                  keep_snapshot: Path | None = None) -> Outcome:
-    """`hullcheck audit`: the snapshot the collector just took (or the bundled example) in `source`;
-    `keep_snapshot` (--keep-snapshot) also writes it there, signed with --sign, as `collect -o` would."""
+    """`hullcheck audit`: the snapshot the collector takes (or the bundled example) in `source`;
+    `keep_snapshot` (--keep-snapshot) also writes it there, signed with --sign, as `collect -o` would.
+
+    `source` may be the function that collects it: the jq worker then starts and compiles the
+    pack while the collector reads the engine (two processes: on two cores, both at once)."""
     from hullcheck_common.custody import SNAPSHOT_NAMESPACE
+
+    from .engine import Evaluator
 
     feedback = feedback or PlainFeedback()
     pipeline = ResultsPipeline.prepare(options.gate, warn=feedback.warn)
     policies = load_policies(options.policy_dirs, options.selection)
-    if keep_snapshot is not None and source.data is not None:
-        write_output(source.data.decode(), keep_snapshot, signer=options.signer, namespace=SNAPSHOT_NAMESPACE)
-    elif keep_snapshot is not None:
-        feedback.warn(f"hullcheck: {keep_snapshot} not written: nothing was collected (the bundled example was evaluated)")
-    return _evaluate_one(source, policies, options, pipeline, options.gate.files())
+    with Evaluator(policies, options.limits, pack_version=__version__) as ev:
+        if callable(source):
+            ev.warm_up()
+            source = source()
+        if keep_snapshot is not None and source.data is not None:
+            write_output(source.data.decode(), keep_snapshot, signer=options.signer, namespace=SNAPSHOT_NAMESPACE)
+        elif keep_snapshot is not None:
+            feedback.warn(f"hullcheck: {keep_snapshot} not written: nothing was collected (the bundled example was evaluated)")
+        return _evaluate_one(source, ev, options, pipeline, options.gate.files())
 
 
-def _evaluate_one(source: Source, policies: list[Policy], options: EvaluateOptions, pipeline: ResultsPipeline,
+def _evaluate_one(source: Source, ev: Evaluator, options: EvaluateOptions, pipeline: ResultsPipeline,
                   inputs: tuple[Path, ...], verified: Verified | None = None) -> Outcome:
     """The tail evaluate and audit share: evaluate, record the verified signature, waive and mark,
     report, say what it means."""
     from .custody import attach
-    from .engine import Evaluator
 
-    with Evaluator(policies, options.limits, pack_version=__version__) as ev:
-        document = ev.evaluate(source)
+    document = ev.evaluate(source)
     if verified is not None:
         attach(document, verified)
     pipeline.apply(document)

@@ -171,6 +171,13 @@ def main(conn: Connection, memory_limit: int | None) -> None:
         if job.get("kind") == "cases":
             _run_cases(conn, job, jq)
             continue
+        if job.get("kind") == "compile":  # ahead of the job that will run it (Evaluator.warm_up)
+            programs.clear()
+            try:
+                programs[job["program_id"]] = jq.compile(job["program"])
+            except Exception:  # noqa: BLE001 - the job that runs it compiles again and reports the error
+                programs.clear()
+            continue
         try:
             data = job.pop("data", None)  # the job must not keep a second reference to the bytes
             name = job.get("name", "snapshot")

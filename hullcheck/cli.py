@@ -236,26 +236,30 @@ def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = N
 
     [dim]Exit codes: 0 nothing at or above --fail-on fails; 1 something does (default: any failing result; waived findings never count); 2 usage, input or policy error.[/dim]
     """
-    from collector import EngineUnreachable, collect, dumps
     from evaluator import Source
     from evaluator import run as runner
 
     options = run.options([], gate_options(gate), report_options(report, _terminal),
                           signer=signing.signer(audit.keep_snapshot, report.output))
-    if audit.fallback_example and not plan.compose:
-        try:
-            snapshot = collect(engine.options(redact=True, tls=tls.config(engine.docker_host)))
-        except EngineUnreachable as exc:
-            example = example_snapshot_path()
-            stderr.print(f"hullcheck: no Docker daemon answers ({exc}); evaluating the bundled example snapshot {example}")
-            source = Source(name=str(example), path=str(example))
-        else:
-            source = Source.collected("live collection", snapshot, dumps(snapshot).encode())
-    else:
+
+    def collected() -> Source:
+        """Called once the evaluator's worker is compiling the pack: importing the Docker SDK
+        (~0.2 s) and collecting overlap with it."""
+        from collector import EngineUnreachable, collect, dumps
+
+        if audit.fallback_example and not plan.compose:
+            try:
+                snapshot = collect(engine.options(redact=True, tls=tls.config(engine.docker_host)))
+            except EngineUnreachable as exc:
+                example = example_snapshot_path()
+                stderr.print(f"hullcheck: no Docker daemon answers ({exc}); evaluating the bundled example snapshot {example}")
+                return Source(name=str(example), path=str(example))
+            return Source.collected("live collection", snapshot, dumps(snapshot).encode())
         snapshot = _snapshot(engine, tls, plan, True)
-        name = "planned from Compose" if plan.compose else "live collection"
-        source = Source.collected(name, snapshot, dumps(snapshot).encode())
-    _exit(runner.audit_source(source, options, TerminalFeedback(), keep_snapshot=audit.keep_snapshot))
+        return Source.collected("planned from Compose" if plan.compose else "live collection", snapshot,
+                                dumps(snapshot).encode())
+
+    _exit(runner.audit_source(collected, options, TerminalFeedback(), keep_snapshot=audit.keep_snapshot))
 
 
 @app.command("test")
