@@ -192,6 +192,17 @@ def hullcheck_cmd(*args: str) -> list[str]:
 
 # ---- Docker -----------------------------------------------------------------------------------
 
+def before_tree(commit: str) -> Path:
+    """A worktree of `commit` in the git-ignored benchmarks/.cache/ (made once, reused): the
+    `before` side of the before/after benchmarks."""
+    tree = REPO / "benchmarks" / ".cache" / f"before-{commit}"
+    if not (tree / "hullcheck" / "cli.py").is_file():
+        tree.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--force", "--detach", str(tree), commit],
+                       check=True, capture_output=True)
+    return tree
+
+
 def docker_client() -> Any:
     import docker
 
