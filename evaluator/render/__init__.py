@@ -33,7 +33,27 @@ class _Lazy:
 
 
 def render_json(document: Any, **_: Any) -> str:
-    return json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    """The document as JSON: its top-level keys one a line, each element of a top-level list (a
+    result, a host, a change) compact on its own line. Readable, greppable and diffable, and all
+    of it written by json's C encoder: `indent=` switches json to its pure-Python encoder, which
+    for the 55 MB results of 5,000 containers took 4x the time and ~230 MB of extra memory."""
+    if not isinstance(document, dict) or not document:
+        return json.dumps(document, ensure_ascii=False) + "\n"
+    dump = json.JSONEncoder(ensure_ascii=False).encode
+    parts = ["{"]
+    for number, (key, value) in enumerate(document.items()):
+        parts.append(",\n  " if number else "\n  ")
+        parts.append(f"{dump(key)}: ")
+        if isinstance(value, list) and value:
+            parts.append("[")
+            for index, element in enumerate(value):
+                parts.append(",\n    " if index else "\n    ")
+                parts.append(dump(element))
+            parts.append("\n  ]")
+        else:
+            parts.append(dump(value))
+    parts.append("\n}\n")
+    return "".join(parts)  # one join: the parts and the text are the only two copies
 
 
 RENDERERS: dict[str, dict[str, Renderer]] = {
