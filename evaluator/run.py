@@ -108,7 +108,6 @@ def _report(document: dict[str, Any], report: ReportOptions, inputs: tuple[Path,
 
 def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outcome:
     """`hullcheck evaluate`: one snapshot, or a fleet (several, a directory, a glob, --output-dir)."""
-    from .custody import snapshot_source
     from .engine import Evaluator
     from .fleet_run import evaluate_fleet, is_fleet
 
@@ -123,8 +122,11 @@ def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outc
                              "results (--output-dir) with `hullcheck diff`")
         return evaluate_fleet(options, policies, pipeline, feedback)
     path = options.snapshots[0]
-    source, verified = snapshot_source(path, options.trust, options.limits.max_snapshot_bytes)
     with Evaluator(policies, options.limits, pack_version=__version__) as ev:
+        ev.warm_up()  # the worker starts and compiles while the snapshot's signature is checked (--trust)
+        from .custody import snapshot_source
+
+        source, verified = snapshot_source(path, options.trust, options.limits.max_snapshot_bytes)
         return _evaluate_one(source, ev, options, pipeline, (path, *gate.files()), verified)
 
 
