@@ -25,7 +25,7 @@ from hullcheck_common.vocabulary import RawVerdict, utc_timestamp
 
 from .policy import Policy, pack_digest
 from .program import case_program, combined_program
-from .results import build_document
+from .results import document, policy_result
 from .snapshot import DEFAULT_MAX_BYTES, SnapshotError
 from .worker import DEFAULT_MAX_OUTPUT_BYTES, READY
 
@@ -215,10 +215,15 @@ class Evaluator:
             self._discard(worker)
 
     # -- evaluation -------------------------------------------------------------------------
-    def raw_verdicts(self, source: Source, policy_ids: tuple[str, ...] | None = None
-                     ) -> tuple[dict[str, Any], dict[str, RawVerdict]]:
-        """Run the automated policies (all, or those named) over one snapshot: (snapshot summary, raw verdict by id)."""
-        verdicts: dict[str, RawVerdict] = {}
+    def raw_verdicts(self, source: Source, policy_ids: tuple[str, ...] | None = None,
+                     convert: Callable[[str, RawVerdict], Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Run the automated policies (all, or those named) over one snapshot: (snapshot summary,
+        raw verdict by id), or `convert(id, raw verdict)` by id: each raw verdict is converted as
+        it arrives and then dropped, so the whole pack's raw verdicts are never held at once."""
+        verdicts: dict[str, Any] = {}
+
+        def keep(policy_id: str, raw: RawVerdict) -> None:
+            verdicts[policy_id] = raw if convert is None else convert(policy_id, raw)
         pending = tuple(i for i, p in enumerate(self.automated) if policy_ids is None or p.id in policy_ids)
         info: dict[str, Any] | None = None
         worker: _Worker | None = None
@@ -267,7 +272,7 @@ class Evaluator:
                         break
                     if message[0] == "result":
                         if done < len(pending):
-                            verdicts[self.automated[pending[done]].id] = message[2]
+                            keep(self.automated[pending[done]].id, message[2])
                         done += 1
                     elif message[0] == "crash":
                         failure = f"evaluation failed: {message[1]}"
@@ -281,7 +286,7 @@ class Evaluator:
                 if done >= len(pending):
                     break
                 culprit = self.automated[pending[done]]
-                verdicts[culprit.id] = {"s": "error", "reason": failure}
+                keep(culprit.id, {"s": "error", "reason": failure})
                 pending = pending[done + 1:]
                 if not pending:
                     break
@@ -359,10 +364,12 @@ class Evaluator:
     def evaluate(self, source: Source, evaluated_at: str | None = None,
                  policy_ids: tuple[str, ...] | None = None) -> dict[str, Any]:
         """The results document for one snapshot (all policies, or only those named)."""
-        info, verdicts = self.raw_verdicts(source, policy_ids)
+        by_id = {p.id: p for p in self.policies}
+        info, built = self.raw_verdicts(source, policy_ids, convert=lambda pid, raw: policy_result(by_id[pid], raw))
         when = evaluated_at or utc_timestamp()
         policies = self.policies if policy_ids is None else [p for p in self.policies if p.id in policy_ids]
-        return build_document(policies, verdicts, info, self.pack, when)
+        results = [built[p.id] if p.id in built else policy_result(p, None) for p in policies]
+        return document(results, info, self.pack, when)
 
     def evaluate_many(self, sources: Iterable[Source], jobs: int | None = None,
                       on_done: Callable[[Source], None] | None = None,
