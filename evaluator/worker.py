@@ -201,12 +201,14 @@ def main(conn: Connection, memory_limit: int | None) -> None:
                 programs.clear()
                 programs[key] = jq.compile(job["program"])
             conn.send(("snapshot", info))
-            text = data.decode("utf-8")
+            # The binding keeps its own UTF-8 copy of the text: neither our bytes nor the text may
+            # stay alive beside it while jq parses and runs (38 MB each at 5,000 containers).
+            outputs = programs[key].input_text(data.decode("utf-8"))
             del data
             max_output = int(job.get("max_output") or DEFAULT_MAX_OUTPUT_BYTES)
             index = job.get("start", 0)
             ready = False
-            for raw in programs[key].input_text(text):
+            for raw in outputs:
                 if not ready and raw == READY:
                     ready = True
                     conn.send(("ready",))
