@@ -70,11 +70,18 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def _worker_path() -> list[str]:
-    """Where the worker finds hullcheck, jq and fastjsonschema: this package's root, then this
-    interpreter's own path (site-packages and what its .pth files added). The worker runs with
-    -S, so it does not process site itself (30-40 ms of every start: some installs' .pth files
-    import certifi and importlib.resources)."""
-    return [_PACKAGE_ROOT, *(p for p in sys.path if p and p != _PACKAGE_ROOT and os.path.isdir(p))]
+    """Where the worker finds hullcheck, jq and fastjsonschema: this package's root, then what
+    `python -I` would have put on its path. The worker runs with -S and gets this list instead of
+    processing site itself (30-40 ms of every start: some installs' .pth files import certifi and
+    importlib.resources): this interpreter's path without what -I leaves out (the script's or
+    working directory, PYTHONPATH, the user's site-packages)."""
+    import site
+
+    first = 0 if sys.flags.safe_path or sys.flags.isolated else 1  # sys.path[0]: script dir or cwd
+    left_out = {p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    left_out.add(getattr(site, "USER_SITE", None) or "")
+    return [_PACKAGE_ROOT, *(p for p in sys.path[first:]
+                             if p and p != _PACKAGE_ROOT and p not in left_out and os.path.isdir(p))]
 
 
 class _Worker:
