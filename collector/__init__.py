@@ -6,7 +6,11 @@ It only reads. It never changes the host or the engine and never execs into cont
     snapshot = collect(CollectOptions())
 """
 
-from .engine import EngineUnreachable
-from .snapshot import SCHEMA_VERSION, CollectOptions, collect, dumps, validate
+from .sdk import defer
+
+defer("paramiko")  # before the Docker SDK is first imported (collector/sdk.py says why)
+
+from .engine import EngineUnreachable  # noqa: E402
+from .snapshot import SCHEMA_VERSION, CollectOptions, collect, dumps, validate  # noqa: E402
 
 __all__ = ["CollectOptions", "EngineUnreachable", "SCHEMA_VERSION", "collect", "dumps", "validate"]
