@@ -42,5 +42,5 @@ def defer(name: str) -> None:
         return
     stand_in = _Deferred(name, f"{name}, imported on first use (collector/sdk.py)")
     stand_in.__spec__ = spec
-    stand_in.__path__ = list(spec.submodule_search_locations or [])  # type: ignore[attr-defined]
+    stand_in.__path__ = list(spec.submodule_search_locations or [])
     sys.modules[name] = stand_in

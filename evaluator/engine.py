@@ -77,7 +77,7 @@ def _worker_path() -> list[str]:
     working directory, PYTHONPATH, the user's site-packages)."""
     import site
 
-    first = 0 if sys.flags.safe_path or sys.flags.isolated else 1  # sys.path[0]: script dir or cwd
+    first = 0 if getattr(sys.flags, "safe_path", 0) or sys.flags.isolated else 1  # sys.path[0]: script dir or cwd (3.11+: -P)
     left_out = {p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
     left_out.add(getattr(site, "USER_SITE", None) or "")
     return [_PACKAGE_ROOT, *(p for p in sys.path[first:]
