@@ -116,10 +116,13 @@ def default_bridge_ids:
 # Ids of the images containers (running or stopped) were created from.
 def images_used: [($snap.containers // [])[] | .inspect.Image // empty] | unique;
 
-# Those images with their local parent chain: removing a parent would not free anything.
-def images_in_use:
-  ([($snap.images // [])[] | {key: .inspect.Id, value: (.inspect.Parent // "")}] | from_entries) as $parent
-  | [images_used[] | recurse(if ($parent[.] // "") != "" then $parent[.] else empty end)] | unique;
+# Whether the image with this id is in use: a container (running or stopped) was created from it,
+# or from an image built on it (removing a parent would not free anything). Asked once per image,
+# so it scans and stops at the first match instead of building the set of images in use (which
+# sorted every container's image for each image: 4.4 s of 16 at 5,000 containers and 303 images).
+def image_in_use($id):
+  any(($snap.containers // [])[]; .inspect.Image == $id)
+  or any(($snap.images // [])[] | select(.inspect.Parent == $id) | .inspect.Id; image_in_use(.));
 
 # What `docker images` lists: tagged or digested images, images in use, and the top layer of any
 # chain. Intermediate build layers (untagged parents of other images) are left out.
