@@ -17,12 +17,12 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from hullcheck_common.vocabulary import RawVerdict, utc_timestamp
 
+from .channel import Channel
 from .policy import Policy, pack_digest
 from .program import case_program, combined_program
 from .results import document, policy_result
@@ -98,7 +98,7 @@ class _Worker:
             stderr=subprocess.DEVNULL, close_fds=True,
         )
         child.close()
-        self.conn = Connection(parent.detach())
+        self.conn = Channel(parent)
 
     def send(self, job: dict[str, Any]) -> bool:
         """False when the worker is gone (killed while idle): the caller takes a fresh one."""

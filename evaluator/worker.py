@@ -12,8 +12,9 @@ import os
 import resource
 import signal
 import traceback
-from multiprocessing.connection import Connection
 from typing import Any
+
+from .channel import Channel
 
 MAX_MESSAGE_CHARS = 2_000
 MAX_EVIDENCE_CHARS = 16_000
@@ -151,10 +152,10 @@ def _die_with_parent(parent_pid: int | None) -> None:
 def serve(fd: int, memory_limit: int | None, parent_pid: int | None = None) -> None:
     """Entry point of the worker process: talk to the parent over the inherited socket `fd`."""
     _die_with_parent(parent_pid)
-    main(Connection(fd), memory_limit)
+    main(Channel.from_fd(fd), memory_limit)
 
 
-def main(conn: Connection, memory_limit: int | None) -> None:
+def main(conn: Channel, memory_limit: int | None) -> None:
     """Worker loop: one job at a time until the parent closes the pipe."""
     os.environ.clear()  # a policy that slipped past the checks still finds no secrets here
     _limit_memory(memory_limit)
@@ -224,7 +225,7 @@ def main(conn: Connection, memory_limit: int | None) -> None:
                        if str(exc) else traceback.format_exc(limit=1)[-500:]))
 
 
-def _run_cases(conn: Connection, job: dict[str, Any], jq: Any) -> None:
+def _run_cases(conn: Channel, job: dict[str, Any], jq: Any) -> None:
     """Policy test cases, all in this worker: each base snapshot parsed and validated once, each
     the cases' one program compiled once, each case's patches applied copy-on-write to the parsed base
     (only the objects on a patched path are copied), the result validated and run.
