@@ -30,9 +30,6 @@ class Channel:
         """The end whose file descriptor this process inherited."""
         return cls(socket.socket(fileno=fd))
 
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
     def send(self, message: Any) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         self._sock.sendall(_HEADER.pack(len(data)))

@@ -254,10 +254,10 @@ def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = N
                 example = example_snapshot_path()
                 stderr.print(f"hullcheck: no Docker daemon answers ({exc}); evaluating the bundled example snapshot {example}")
                 return Source(name=str(example), path=str(example))
-            return Source.collected("live collection", snapshot, dumps(snapshot).encode())
-        snapshot = _snapshot(engine, tls, plan, True)
-        return Source.collected("planned from Compose" if plan.compose else "live collection", snapshot,
-                                dumps(snapshot).encode())
+        else:
+            snapshot = _snapshot(engine, tls, plan, True)
+        name = "planned from Compose" if plan.compose else "live collection"
+        return Source.collected(name, snapshot, dumps(snapshot).encode())
 
     _exit(runner.audit_source(collected, options, TerminalFeedback(), keep_snapshot=audit.keep_snapshot))
 
