@@ -36,6 +36,9 @@ def endpoint_url(base_url: str | None) -> str:
     return base_url or os.environ.get("DOCKER_HOST") or DEFAULT_ENDPOINT
 
 
+_IDENTITY_HEADERS = ("api-version", "libpod-api-version", "server", "docker-experimental")
+
+
 class _Client(docker.APIClient):
     """The SDK's client, except that a CA file given for the engine beats REQUESTS_CA_BUNDLE.
 
@@ -53,6 +56,25 @@ class _Client(docker.APIClient):
             super().__init__(*args, **kwargs)  # with version="auto" this is the first request
         except DockerException as exc:
             raise self.failure(exc) from None
+
+    # What GET /version answered during the version negotiation, and the headers that name the
+    # engine (Podman adds Libpod-Api-Version to every answer): read_version needs no request more.
+    version_answer: dict[str, Any] | None = None
+    version_headers: dict[str, str] | None = None
+
+    def _retrieve_server_version(self) -> str:
+        """The SDK's negotiation (GET /version, unversioned), keeping the whole answer."""
+        try:
+            response = self._get(self._url("/version", versioned_api=False))
+            answer = self._result(response, json=True)
+            api_version = answer["ApiVersion"]
+        except KeyError as exc:
+            raise DockerException('Invalid response from docker daemon: key "ApiVersion" is missing.') from exc
+        except Exception as exc:
+            raise DockerException(f"Error while fetching server API version: {exc}") from exc
+        self.version_answer = answer
+        self.version_headers = {k: v for k, v in response.headers.items() if k.lower() in _IDENTITY_HEADERS}
+        return str(api_version)
 
     def mount(self, prefix: str, adapter: Any) -> None:
         if prefix == "http+docker://ssh" and getattr(adapter, "ssh_client", False) is None:  # shell-out ssh
@@ -96,11 +118,7 @@ def connect(base_url: str | None, tls: Any = None, timeout: int = 30, concurrenc
                 base_url=base_url, tls=tls or False, timeout=timeout, max_pool_size=concurrency + 2, version="auto",
                 use_ssh_client=_ssh_via_cli(),
             )
-        try:
-            client.ping()
-        except (DockerException, RequestException, OSError) as exc:
-            raise client.failure(exc) from None
-        return client
+        return client  # the version negotiation was its first request: the engine answered
     except (DockerException, RequestException, OSError) as exc:
         raise EngineUnreachable(_short_reason(exc)) from None
 
@@ -149,16 +167,21 @@ def _call(errors: ErrorLog, source: str, fn: Callable[[], Any]) -> Any:
 
 
 ListHook = Callable[[str, list[str]], None]
+Meanwhile = Callable[[Any, Any], Any]
 
 
 def read_version(client: docker.APIClient, errors: ErrorLog) -> tuple[dict[str, Any] | None, dict[str, str]]:
-    """GET /version and the headers of GET /_ping: together they name the engine (identity.py)."""
+    """GET /version and the headers of its answer: together they name the engine (identity.py).
+
+    A client from connect() read both while negotiating the API version."""
+    if isinstance(client, _Client) and client.version_answer is not None:
+        return client.version_answer, dict(client.version_headers or {})
     version = _call(errors, "/engine/version", client.version)
     headers: dict[str, str] = {}
     try:
         response = client.get(f"{client.base_url}/_ping", timeout=client.timeout)
         headers = {k: v for k, v in response.headers.items()
-                   if k.lower() in ("api-version", "libpod-api-version", "server", "docker-experimental")}
+                   if k.lower() in _IDENTITY_HEADERS}
     except (DockerException, RequestException, OSError):
         pass  # the ping headers only confirm what /version says
     return version, headers
@@ -166,14 +189,20 @@ def read_version(client: docker.APIClient, errors: ErrorLog) -> tuple[dict[str, 
 
 def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets: bool, label_filter: list[str],
                    concurrency: int = DEFAULT_CONCURRENCY, after_list: ListHook | None = None,
-                   version: dict[str, Any] | None = None, kind: str | None = None) -> dict[str, Any]:
+                   version: dict[str, Any] | None = None, kind: str | None = None,
+                   meanwhile: Meanwhile | None = None) -> tuple[dict[str, Any], Any]:
     """Everything the Engine API tells: version, info, containers, images, networks, volumes, plugins, swarm.
 
     One list call per kind, then one inspect per object, all on one thread pool so container,
     image and network inspects overlap. `after_list(kind, ids)` runs between a list and its
     inspects (tests use it to remove a container at exactly that moment). `version` is GET
-    /version when already read; `kind` (docker, podman) says which API differences to normalise."""
+    /version when already read; `kind` (docker, podman) says which API differences to normalise.
+
+    `meanwhile(info, libpod_info)` runs on the calling thread once /info is read, while the
+    engine still answers the inspects (its /top runs ps for every container: the longest wait of
+    a collection); its result comes back beside the engine's sections."""
     out: dict[str, Any] = {}
+    beside: Any = None
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hullcheck-engine") as pool:
         version_f = pool.submit(lambda: version) if version is not None else \
             pool.submit(_call, errors, "/engine/version", client.version)
@@ -210,6 +239,8 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
         out["engine"] = {"version": version_f.result(), "info": info}
         if libpod_f is not None:
             out["engine"]["libpod_info"] = libpod_f.result()
+        if meanwhile is not None:
+            beside = meanwhile(info, out["engine"].get("libpod_info"))
         out["containers"] = _gather(container_futures)
         out["images"] = _gather(image_futures)
         out["networks"] = _gather(network_futures)
@@ -221,7 +252,7 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
     # The snapshot's indices are fixed here; errors about part of an object use these indices.
     _index_errors(out["containers"], errors, "containers", "processes")
     _index_errors(out["images"], errors, "images", "history")
-    return out
+    return out, beside
 
 
 def _gather(futures: list[Future[Any]] | None) -> list[Any] | None:

@@ -16,11 +16,15 @@ if TYPE_CHECKING:
     from .errors import ErrorLog
 
 
+Process = tuple[int, str | None, str, list[str]]  # pid, exe, comm, argv
+
+
 class HostFS:
     """The host's filesystem, at / or below a mounted root. Every host read goes through here."""
 
     def __init__(self, root: str = "/") -> None:
         self.root = os.path.abspath(root)
+        self._processes: list[Process] | None = None
 
     def real(self, path: str) -> str:
         """Where a host path is on this machine's filesystem."""
@@ -144,8 +148,16 @@ class HostFS:
             current = candidate
         return str(Path(os.path.normpath(str(current))))
 
-    def processes(self) -> Iterator[tuple[int, str | None, str, list[str]]]:
-        """(pid, exe, comm, argv) for every process visible in the host's /proc (below the root)."""
+    def processes(self) -> list[Process]:
+        """(pid, exe, comm, argv) for every process visible in the host's /proc (below the root).
+
+        Read once per HostFS (one collection): the daemon's candidates and the host's processes
+        of interest are found in the same reading of the process table, not in two."""
+        if self._processes is None:
+            self._processes = list(self._read_processes())
+        return self._processes
+
+    def _read_processes(self) -> Iterator[Process]:
         try:
             entries = os.listdir(self.real("/proc"))
         except OSError:

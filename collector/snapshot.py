@@ -125,26 +125,24 @@ def collect(options: CollectOptions) -> dict[str, Any]:
     remote = is_remote(endpoint)
     collect_host_sections = options.host_root is not None or not remote
     fs = HostFS(options.host_root or "/")
-    try:
-        say("reading engine objects")
-        version, headers = read_version(client, errors)
-        kind = identify(version, None, headers)["kind"]
-        engine = collect_engine(client, errors, redact_secrets=options.redact, label_filter=options.label_filter,
-                                concurrency=options.concurrency, after_list=options.after_list,
-                                version=version, kind=kind)
-    finally:
-        client.close()
-    info = engine["engine"]["info"] or {}
-    identity = identify(version, info, headers)
-    say("reading daemon configuration and host files")
-    if kind == PODMAN:
-        daemon = collect_podman(fs, errors, redact_secrets=options.redact, collect_host=collect_host_sections,
-                                endpoint=endpoint, info=info, rootless=identity["rootless"],
-                                libpod_info=engine["engine"].get("libpod_info"))
-    else:
-        daemon = collect_daemon(fs, errors, redact_secrets=options.redact, collect_host=collect_host_sections,
-                                endpoint=endpoint, info=info)
-    if collect_host_sections:
+
+    def host_side(info: dict[str, Any] | None, libpod_info: dict[str, Any] | None) -> tuple[Any, ...]:
+        """The daemon's configuration and the host's files, read while the engine answers the inspects."""
+        info = info or {}
+        identity = identify(version, info, headers)
+        say("reading daemon configuration and host files")
+        if kind == PODMAN:
+            daemon = collect_podman(fs, errors, redact_secrets=options.redact, collect_host=collect_host_sections,
+                                    endpoint=endpoint, info=info, rootless=identity["rootless"],
+                                    libpod_info=libpod_info)
+        else:
+            daemon = collect_daemon(fs, errors, redact_secrets=options.redact, collect_host=collect_host_sections,
+                                    endpoint=endpoint, info=info)
+        if not collect_host_sections:
+            reason = "host files not read: the engine is remote and no --host-root was given"
+            for section in ("host", "files", "audit"):
+                errors.add(f"/{section}", reason)
+            return identity, daemon, None, None, None  # null in the snapshot: not read
         data_root = ((daemon.get("options") or {}).get("data-root") or {}).get("value")
         daemon_pid = (daemon.get("process") or {}).get("pid")
         host = collect_host(fs, errors, info.get("DockerRootDir"), redact_secrets=options.redact,
@@ -152,11 +150,19 @@ def collect(options: CollectOptions) -> dict[str, Any]:
                             daemon_pid=daemon_pid if isinstance(daemon_pid, int) else None)
         files = collect_files(fs, errors, paths_to_stat(fs, daemon, info.get("DockerRootDir"), info, host.get("processes")))
         audit = collect_audit(fs, errors, run_auditctl=options.host_root in (None, "/"))
-    else:
-        reason = "host files not read: the engine is remote and no --host-root was given"
-        for section in ("host", "files", "audit"):
-            errors.add(f"/{section}", reason)
-        host = files = audit = None  # type: ignore[assignment]  # null in the snapshot: not read
+        return identity, daemon, host, files, audit
+
+    try:
+        say("reading engine objects")
+        version, headers = read_version(client, errors)
+        kind = identify(version, None, headers)["kind"]
+        engine, (identity, daemon, host, files, audit) = collect_engine(
+            client, errors, redact_secrets=options.redact, label_filter=options.label_filter,
+            concurrency=options.concurrency, after_list=options.after_list, version=version, kind=kind,
+            meanwhile=host_side)
+    finally:
+        client.close()
+    info = engine["engine"]["info"] or {}
     container_id = own_container_id()
     in_container = container_id is not None or _in_container()
     snapshot = {
