@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional
 
 import typer
-from rich.console import Console
 
 from evaluator.render import formats
 from hullcheck_common import __version__
@@ -73,10 +72,18 @@ app.add_typer(policies_app, name="policies")
 waivers_app = typer.Typer(help="Check waiver files (accepted risks with a reason and an expiry date).", no_args_is_help=True)
 app.add_typer(waivers_app, name="waivers")
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+@functools.cache
+def _stderr() -> Console:
+    """The rich console on stderr, made on first use: importing rich costs ~30 ms, and most
+    commands never write to stderr."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 if TYPE_CHECKING:  # for mypy: Enums like any other
+    from rich.console import Console
+
     ListFormat = Enum
     DiffFormat = Enum
     SchemaKind = Enum
@@ -107,7 +114,7 @@ class TerminalFeedback:
     """evaluator.run.Feedback on this terminal: one-line warnings, a progress bar when stderr is one."""
 
     def warn(self, message: str) -> None:
-        stderr.print(message, markup=False)
+        _stderr().print(message, markup=False)
 
     @contextlib.contextmanager
     def progress(self, label: str, total: int) -> Iterator[Callable[[], None]]:
@@ -117,7 +124,7 @@ class TerminalFeedback:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=stderr, transient=True) as progress:
+                      console=_stderr(), transient=True) as progress:
             task = progress.add_task(label, total=total)
             yield lambda: progress.advance(task)
 
@@ -125,7 +132,11 @@ class TerminalFeedback:
 def _terminal(fmt: str, output: Optional[Path]) -> tuple[bool, int]:
     """(colour, width) of a text report: colour only on a terminal without NO_COLOR."""
     color = fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    return color, (Console().width if color else 100)
+    if not color:
+        return False, 100
+    from rich.console import Console
+
+    return True, Console().width
 
 
 def _exit(outcome: int) -> None:
@@ -174,7 +185,7 @@ def collect(
     write_output(dumps(snapshot), output, signer=signer, namespace=SNAPSHOT_NAMESPACE)
     errors = snapshot["meta"]["errors"]
     if errors:
-        stderr.print(f"hullcheck: {len(errors)} source(s) could not be read; they are listed in meta.errors "
+        _stderr().print(f"hullcheck: {len(errors)} source(s) could not be read; they are listed in meta.errors "
                      "and policies that need them will report ERROR")
 
 
@@ -195,7 +206,7 @@ def _collect(options: Any) -> dict[str, Any]:
     try:
         if not sys.stderr.isatty():
             return collect(options)
-        with stderr.status("collecting") as status:
+        with _stderr().status("collecting") as status:
             options.progress = lambda msg: status.update(msg)
             return collect(options)
     except EngineUnreachable as exc:
@@ -252,7 +263,7 @@ def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = N
                 snapshot = collect(engine.options(redact=True, tls=tls.config(engine.docker_host)))
             except EngineUnreachable as exc:
                 example = example_snapshot_path()
-                stderr.print(f"hullcheck: no Docker daemon answers ({exc}); evaluating the bundled example snapshot {example}")
+                _stderr().print(f"hullcheck: no Docker daemon answers ({exc}); evaluating the bundled example snapshot {example}")
                 return Source(name=str(example), path=str(example))
         else:
             snapshot = _snapshot(engine, tls, plan, True)
@@ -423,20 +434,20 @@ def main() -> None:
     try:
         app()  # standalone: usage errors print click's message and exit 2; typer.Exit sets the code
     except HullcheckError as exc:  # the user's input, not a bug: one line, exit 2
-        stderr.print(f"hullcheck: error: {_one_line(str(exc))}", markup=False)
+        _stderr().print(f"hullcheck: error: {_one_line(str(exc))}", markup=False)
         sys.exit(EXIT_ERROR)
     except _Signalled as exc:
-        stderr.print("hullcheck: terminated" if exc.signum == signal.SIGTERM else "hullcheck: interrupted", markup=False)
+        _stderr().print("hullcheck: terminated" if exc.signum == signal.SIGTERM else "hullcheck: interrupted", markup=False)
         sys.exit(128 + exc.signum)
     except KeyboardInterrupt:
-        stderr.print("hullcheck: interrupted", markup=False)
+        _stderr().print("hullcheck: interrupted", markup=False)
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(EXIT_OK)
     except Exception as exc:  # a security tool never answers with a traceback
         if os.environ.get("HULLCHECK_DEBUG"):
             raise
-        stderr.print(f"hullcheck: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+        _stderr().print(f"hullcheck: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
                      "(set HULLCHECK_DEBUG=1 for a traceback)", markup=False)
         sys.exit(EXIT_ERROR)
 
