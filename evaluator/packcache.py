@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 MAX_ENTRIES = 32  # packs kept; the oldest are removed (tests and policy authors make many packs)
+MAX_FILES = 1_000  # parsed policy files kept (read_files)
+PARSED = "files.json"  # the parsed policy files, by key
 _CODE = ("policy.py", "jqsafety.py", "program.py", "packcache.py")
 
 
@@ -64,16 +66,25 @@ def _usable_dir(create: bool) -> Path | None:
 
 
 def _jq_build() -> str:
-    try:
-        from importlib.metadata import version
+    """The jq binding's shared object, by path, size and modification time: a rebuilt binding
+    (scripts/fast-jq) gets a new key. Found without importing it (or importlib.metadata:
+    ~15 ms of every command)."""
+    import importlib.util
 
-        return version("jq")
-    except Exception:  # noqa: BLE001 - an unknown build only makes the key more specific
+    try:
+        spec = importlib.util.find_spec("jq")
+        origin = spec.origin if spec is not None else None
+        if origin is None:
+            return "unknown"
+        st = os.stat(origin)
+        return f"{origin}\0{st.st_size}\0{st.st_mtime_ns}"
+    except (ImportError, ValueError, OSError):  # an unknown build only makes the key more specific
         return "unknown"
 
 
-def key(files: list[tuple[Path, bytes]]) -> str | None:
-    """The cache key of a pack: every policy file's path and bytes, the prelude, the loader's code."""
+def _loader_digest() -> bytes | None:
+    """What decides how a file parses besides its bytes: the cache format, the jq build, the
+    loader's code, the policy schema and the prelude. None when the loader's files cannot be read."""
     from .program import PRELUDE
 
     h = hashlib.sha256(f"hullcheck pack cache {FORMAT}\0jq {_jq_build()}\0".encode())
@@ -86,21 +97,73 @@ def key(files: list[tuple[Path, bytes]]) -> str | None:
     except OSError:
         return None
     h.update(hashlib.sha256(PRELUDE.encode()).digest())
+    return h.digest()
+
+
+def keys(files: list[tuple[Path, bytes]]) -> tuple[str, list[str]] | None:
+    """The cache key of a pack (every policy file's path and bytes, the prelude, the loader's
+    code), and of each of its files alone (its path and bytes, the same prelude and code)."""
+    loader = _loader_digest()
+    if loader is None:
+        return None
+    pack = hashlib.sha256(loader)
+    each = []
     for path, raw in files:
-        h.update(f"{path}\0{len(raw)}\0".encode())
-        h.update(raw)
-    return h.hexdigest()
+        head = f"{path}\0{len(raw)}\0".encode()
+        pack.update(head)
+        pack.update(raw)
+        each.append(hashlib.sha256(loader + head + raw).hexdigest())
+    return pack.hexdigest(), each
+
+
+def key(files: list[tuple[Path, bytes]]) -> str | None:
+    """The cache key of a pack (keys())."""
+    both = keys(files)
+    return both[0] if both is not None else None
 
 
 def read(pack_key: str) -> list[Policy] | None:
     """The cached pack for this key, or None (absent, untrusted or unreadable)."""
     from .policy import policy_from_data
 
+    entry = _read_entry(f"pack-{pack_key}.json")
+    if entry is None or entry.get("key") != pack_key:
+        return None
+    try:
+        return [policy_from_data(item["data"], item["path"], item["sha256"], item["lines"]) for item in entry["policies"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def read_files(file_keys: list[str]) -> dict[str, Policy]:
+    """The policies parsed before from files with these keys (keys()), by key: a pack that differs
+    from a cached one by a file or two (a policy being written, a custom pack beside the built-in
+    one) parses only those files again. Never trusted for the pack as a whole: load_pack still
+    compiles all of its jq together."""
+    from .policy import policy_from_data
+
+    entry = _read_entry(PARSED)
+    found: dict[str, Policy] = {}
+    if entry is None or not isinstance(entry.get("files"), dict):
+        return found
+    for file_key in file_keys:
+        item = entry["files"].get(file_key)
+        if item is None:
+            continue
+        try:
+            found[file_key] = policy_from_data(item["data"], item["path"], item["sha256"], item["lines"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return found
+
+
+def _read_entry(name: str) -> dict[str, Any] | None:
+    """One cache file as JSON of this FORMAT, if it is this user's own and writable by no one else."""
     directory = _usable_dir(create=False)
     if directory is None:
         return None
     try:
-        fd = os.open(directory / f"pack-{pack_key}.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(directory / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
     try:
@@ -110,10 +173,8 @@ def read(pack_key: str) -> list[Policy] | None:
         with os.fdopen(fd, "rb") as fh:
             fd = -1
             entry = json.loads(fh.read())
-        if entry.get("format") != FORMAT or entry.get("key") != pack_key:
-            return None
-        return [policy_from_data(item["data"], item["path"], item["sha256"], item["lines"]) for item in entry["policies"]]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return entry if isinstance(entry, dict) and entry.get("format") == FORMAT else None
+    except (OSError, ValueError):
         return None
     finally:
         if fd >= 0:
@@ -134,29 +195,55 @@ def _raw_data(policy: Policy) -> dict[str, Any]:
     return data
 
 
-def write(pack_key: str, policies: list[Policy]) -> None:
-    """Keep the checked pack; give up silently when the cache is unusable or the pack is not plain JSON."""
+def _item(policy: Policy) -> dict[str, Any] | None:
+    """The policy as a cache item, or None when the cache could not give back exactly this policy."""
     from .policy import policy_from_data
 
+    data = _raw_data(policy)
+    try:
+        round_trip = json.loads(json.dumps(data))
+    except (TypeError, ValueError):
+        return None  # YAML gave something JSON cannot hold (a date in a test case): not cached
+    if policy_from_data(round_trip, policy.path, policy.sha256, policy.lines) != policy:
+        return None  # integer keys, ...
+    return {"data": round_trip, "path": policy.path, "sha256": policy.sha256, "lines": policy.lines}
+
+
+def write(pack_key: str, policies: list[Policy]) -> None:
+    """Keep the checked pack; give up silently when the cache is unusable or the pack is not plain JSON."""
+    items = [_item(policy) for policy in policies]
+    if any(item is None for item in items):
+        return
+    _write_entry(f"pack-{pack_key}.json", {"format": FORMAT, "key": pack_key, "policies": items})
+
+
+def write_files(parsed: dict[str, Policy]) -> None:
+    """Keep these parsed files (by their keys()) beside the ones kept before, the newest first,
+    at most MAX_FILES of them."""
+    entry = _read_entry(PARSED)
+    kept = entry.get("files") if entry is not None else None
+    files: dict[str, Any] = {}
+    for file_key, policy in parsed.items():
+        item = _item(policy)
+        if item is not None:
+            files[file_key] = item
+    if not files:
+        return
+    for file_key, item in (kept.items() if isinstance(kept, dict) else ()):
+        if len(files) >= MAX_FILES:
+            break
+        files.setdefault(file_key, item)
+    _write_entry(PARSED, {"format": FORMAT, "files": files})
+
+
+def _write_entry(name: str, entry: dict[str, Any]) -> None:
     directory = _usable_dir(create=True)
     if directory is None:
         return
-    items = []
-    for policy in policies:
-        data = _raw_data(policy)
-        try:
-            round_trip = json.loads(json.dumps(data))
-        except (TypeError, ValueError):
-            return  # YAML gave something JSON cannot hold (a date in a test case): not cached
-        item = {"data": round_trip, "path": policy.path, "sha256": policy.sha256, "lines": policy.lines}
-        if policy_from_data(round_trip, policy.path, policy.sha256, policy.lines) != policy:
-            return  # the cache would not give back exactly this policy (integer keys, ...)
-        items.append(item)
-    text = json.dumps({"format": FORMAT, "key": pack_key, "policies": items}, separators=(",", ":"))
     try:
         # the one atomic writer, owner-only: a reader never sees half an entry, and the entry passes
         # the same private-file check (owned by this user, writable by no one else) when read back
-        write_atomic(directory / f"pack-{pack_key}.json", text, mode=0o600)
+        write_atomic(directory / name, json.dumps(entry, separators=(",", ":")), mode=0o600)
         _prune(directory)
     except OSError:
         return

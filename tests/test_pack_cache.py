@@ -37,13 +37,30 @@ def _entry(cache_dir: Path) -> Path:
     return entries[0]
 
 
+def _files_entry(cache_dir: Path) -> Path:
+    entry = cache_dir / packcache.PARSED
+    assert entry.is_file(), list(cache_dir.iterdir())
+    return entry
+
+
 def _tamper(entry: Path) -> None:
-    """Change the cached title (as another user able to write the cache could)."""
+    """Change the cached title of tst-one (as another user able to write the cache could), in a
+    pack entry or in the parsed-files entry."""
     document = json.loads(entry.read_text())
-    document["policies"][0]["data"]["title"] = "Planted by someone else"
+    items = document["policies"] if "policies" in document else list(document["files"].values())
+    for item in items:
+        if item["data"]["id"] == "tst-one":
+            item["data"]["title"] = "Planted by someone else"
     mode = entry.stat().st_mode
     entry.write_text(json.dumps(document))
     entry.chmod(mode & 0o777)
+
+
+def _only_files_entry(cache_dir: Path) -> Path:
+    """Leave only the parsed-files entry, so that the next load must go through it."""
+    for pack_entry in cache_dir.glob("pack-*.json"):
+        pack_entry.unlink()
+    return _files_entry(cache_dir)
 
 
 def test_second_load_comes_from_the_cache_and_equals_a_fresh_check(tmp_path, cache_dir):
@@ -55,6 +72,43 @@ def test_second_load_comes_from_the_cache_and_equals_a_fresh_check(tmp_path, cac
     assert [p.lines for p in load_pack([pack_dir])] == [p.lines for p in first]
     _tamper(entry)  # proves the next load reads the cache (what the refusal tests below rely on)
     assert load_pack([pack_dir])[0].title == "Planted by someone else"
+
+
+def test_a_pack_that_differs_by_one_file_parses_only_that_file(tmp_path, cache_dir, monkeypatch):
+    import evaluator.policy as policy_module
+
+    pack_dir = _pack(tmp_path)
+    first = load_pack([pack_dir])
+    parsed: list[str] = []
+    real_parse = policy_module._parse_policy
+
+    def counting(path: Path, raw: bytes) -> object:
+        parsed.append(Path(path).name)
+        return real_parse(path, raw)
+
+    monkeypatch.setattr(policy_module, "_parse_policy", counting)
+    write_pack(pack_dir, policy("tst-three"))
+    again = load_pack([pack_dir])
+    assert parsed == ["tst-three.yaml"]
+    assert [p for p in again if p.id != "tst-three"] == first
+    assert again == load_pack([pack_dir], cache=False)
+    _tamper(_only_files_entry(cache_dir))  # proves the parsed files come from that entry
+    assert load_pack([pack_dir])[0].title == "Planted by someone else"
+
+
+def test_a_cached_file_with_bad_jq_is_refused_every_time(tmp_path, cache_dir):
+    """A file is kept parsed even when its jq does not compile: the pack's jq is compiled as a
+    whole on every load that is not a cached pack, so the error comes back each time."""
+    pack_dir = _pack(tmp_path)
+    write_text_policy(pack_dir, "tst-two.yaml", (pack_dir / "tst-two.yaml").read_text().replace(
+        "assert: 'true'", "assert: .inspect | = 1"))
+    messages = []
+    for _ in range(2):
+        with pytest.raises(PolicyError) as info:
+            load_pack([pack_dir])
+        messages.append((info.value.path, info.value.line, info.value.message))
+    assert _files_entry(cache_dir).is_file()
+    assert messages[0] == messages[1] and "jq: syntax error" in messages[0][2]
 
 
 def test_a_changed_policy_file_is_checked_again(tmp_path, cache_dir):
@@ -74,13 +128,14 @@ def test_a_new_policy_file_is_part_of_the_key(tmp_path, cache_dir):
     assert [p.id for p in load_pack([pack_dir])] == ["tst-one", "tst-three", "tst-two"]
 
 
+@pytest.mark.parametrize("layer", ["pack", "files"])
 @pytest.mark.parametrize("what", ["world-writable dir", "group-writable dir", "foreign-owned dir",
                                   "world-writable file", "group-writable file", "foreign-owned file",
                                   "symlinked file"])
-def test_an_untrusted_cache_is_ignored(tmp_path, cache_dir, what):
+def test_an_untrusted_cache_is_ignored(tmp_path, cache_dir, what, layer):
     pack_dir = _pack(tmp_path)
     load_pack([pack_dir])
-    entry = _entry(cache_dir)
+    entry = _entry(cache_dir) if layer == "pack" else _only_files_entry(cache_dir)
     _tamper(entry)
     if what == "world-writable dir":
         cache_dir.chmod(0o777)
