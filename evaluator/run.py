@@ -21,7 +21,7 @@ from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 from .engine import Limits, Source
 from .pipeline import GateOptions, Outcome, ResultsPipeline
 from .policy import Policy, Selection, load_pack
-from .render import formats, render
+from .render import formats, render, render_chunks
 
 if TYPE_CHECKING:
     from hullcheck_common.sshsig import AllowedSigners, Signer
@@ -102,7 +102,7 @@ def _report(document: dict[str, Any], report: ReportOptions, inputs: tuple[Path,
             signer: Signer | None = None) -> None:
     from hullcheck_common.custody import RESULTS_NAMESPACE
 
-    write_output(render(document, report.fmt, **report.style()), report.output, inputs,
+    write_output(render_chunks(document, report.fmt, **report.style()), report.output, inputs,
                  signer=signer, namespace=RESULTS_NAMESPACE)
 
 

@@ -20,7 +20,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from .errors import UsageError
 
@@ -28,19 +28,23 @@ if TYPE_CHECKING:
     from .sshsig import Signer
 
 
-def write_atomic(path: str | os.PathLike[str], text: str | bytes, mode: int | None = None) -> None:
-    """Write `text` to `path` atomically with `mode`, or what a shell redirect gives (0666 less the umask)."""
+Text = str | bytes | Iterable[str]  # a whole text, or its pieces in order (render_chunks)
+
+
+def write_atomic(path: str | os.PathLike[str], text: Text, mode: int | None = None) -> None:
+    """Write `text` (or its pieces, each encoded as it comes) to `path` atomically with `mode`, or
+    what a shell redirect gives (0666 less the umask)."""
     target = Path(path)
     directory = str(target.parent or ".")
-    data = text.encode("utf-8") if isinstance(text, str) else text
     perm = _default_mode() if mode is None else mode
     fd = _unnamed_tmpfile(directory)
     if fd is None:
-        _write_named(target, directory, data, perm)
+        _write_named(target, directory, text, perm)
         return
     try:
         os.fchmod(fd, perm)
-        _write_all(fd, data)
+        for block in _blocks(text):
+            _write_all(fd, block)
         os.fsync(fd)
         _publish(fd, target, directory)
     finally:
@@ -67,12 +71,33 @@ def _publish(fd: int, target: Path, directory: str) -> None:
                 pass
 
 
-def _write_named(target: Path, directory: str, data: bytes, perm: int) -> None:
+def _blocks(text: Text, size: int = 1 << 20) -> Iterator[bytes]:
+    """`text` as UTF-8 blocks of about `size` bytes: pieces are gathered, not written one by one."""
+    if isinstance(text, bytes):
+        yield text
+        return
+    if isinstance(text, str):
+        yield text.encode("utf-8")
+        return
+    gathered: list[bytes] = []
+    held = 0
+    for piece in text:
+        gathered.append(piece.encode("utf-8"))
+        held += len(gathered[-1])
+        if held >= size:
+            yield b"".join(gathered)
+            gathered, held = [], 0
+    if gathered:
+        yield b"".join(gathered)
+
+
+def _write_named(target: Path, directory: str, text: Text, perm: int) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, perm)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for block in _blocks(text):
+                fh.write(block)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -121,14 +146,17 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def write_output(text: str, output: str | os.PathLike[str] | None, inputs: tuple[str | os.PathLike[str], ...] = (),
-                 signer: Signer | None = None, namespace: str = "") -> None:
+def write_output(text: str | Iterable[str], output: str | os.PathLike[str] | None,
+                 inputs: tuple[str | os.PathLike[str], ...] = (), signer: Signer | None = None,
+                 namespace: str = "") -> None:
     """Where every command's report goes: stdout for None or "-", else `output` written atomically,
     never over one of `inputs` (same path, symlink or hard link to it). Problems are UsageError.
+    `text` may come in pieces (render_chunks): each is written as it comes.
 
     With `signer` (--sign), `output.sig` too: an SSH signature in `namespace` (hullcheck_common.custody)."""
     if output is None or str(output) == "-":
-        sys.stdout.write(text)
+        for piece in (text,) if isinstance(text, str) else text:
+            sys.stdout.write(piece)
         sys.stdout.flush()
         return
     target = Path(output)
@@ -139,7 +167,8 @@ def write_output(text: str, output: str | os.PathLike[str] | None, inputs: tuple
         if signer is not None:
             from .custody import write_signed  # cryptography is loaded only to sign
 
-            write_signed(target, text, signer, namespace)
+            # The signature covers the whole text and is made before anything is written.
+            write_signed(target, text if isinstance(text, str) else "".join(text), signer, namespace)
         else:
             write_atomic(target, text)
     except OSError as exc:
