@@ -151,17 +151,25 @@ def _signal_reason(number: int, memory_bytes: int) -> str:
     return f"jq worker killed by {name}"
 
 
+def start_worker(limits: Limits) -> _Worker:
+    """A jq worker for an Evaluator made later (its `workers`): the process starts and imports jq
+    while the caller is still loading the pack, instead of after it."""
+    return _Worker(limits)
+
+
 class Evaluator:
     """Evaluates one policy pack; reusable for many snapshots; close() when done."""
 
-    def __init__(self, policies: list[Policy], limits: Limits | None = None, pack_version: str = "") -> None:
+    def __init__(self, policies: list[Policy], limits: Limits | None = None, pack_version: str = "",
+                 workers: Iterable[_Worker] = ()) -> None:
+        """`workers`: started ahead with start_worker() and the same limits; this evaluator owns them."""
         self.policies = policies
         self.limits = limits or Limits()
         # Policies the jq program evaluates: automated ones, and manual ones with `applies`.
         self.automated = [p for p in policies if p.automated or p.applies]
         self.pack = {"version": pack_version, "digest": pack_digest(policies), "policies": len(policies)}
         self._programs: dict[tuple[int, ...], tuple[str, str]] = {}
-        self._idle: list[_Worker] = []
+        self._idle: list[_Worker] = list(workers)
         self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
 

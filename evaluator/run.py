@@ -108,22 +108,28 @@ def _report(document: dict[str, Any], report: ReportOptions, inputs: tuple[Path,
 
 def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outcome:
     """`hullcheck evaluate`: one snapshot, or a fleet (several, a directory, a glob, --output-dir)."""
-    from .engine import Evaluator
+    from .engine import Evaluator, start_worker
     from .fleet_run import evaluate_fleet, is_fleet
 
     feedback = feedback or PlainFeedback()
     gate, report = options.gate, options.report
     refuse_overwriting_inputs(report.output, (*options.snapshots, *gate.files()))  # before the work
-    pipeline = ResultsPipeline.prepare(gate, warn=feedback.warn)
-    policies = load_policies(options.policy_dirs, options.selection)
     if options.expect_hosts is not None or is_fleet(options.snapshots, options.output_dir):
         if gate.baseline is not None:
             raise UsageError("--baseline compares one host's results; with several snapshots, diff each host's "
                              "results (--output-dir) with `hullcheck diff`")
-        return evaluate_fleet(options, policies, pipeline, feedback)
+        pipeline = ResultsPipeline.prepare(gate, warn=feedback.warn)
+        return evaluate_fleet(options, load_policies(options.policy_dirs, options.selection), pipeline, feedback)
     path = options.snapshots[0]
-    with Evaluator(policies, options.limits, pack_version=__version__) as ev:
-        ev.warm_up()  # the worker starts and compiles while the snapshot's signature is checked (--trust)
+    worker = start_worker(options.limits)  # it starts and imports jq while the waivers and the pack load
+    try:
+        pipeline = ResultsPipeline.prepare(gate, warn=feedback.warn)
+        policies = load_policies(options.policy_dirs, options.selection)
+    except BaseException:
+        worker.kill()
+        raise
+    with Evaluator(policies, options.limits, pack_version=__version__, workers=[worker]) as ev:
+        ev.warm_up()  # the worker compiles while the snapshot's signature is checked (--trust)
         from .custody import snapshot_source
 
         source, verified = snapshot_source(path, options.trust, options.limits.max_snapshot_bytes)
@@ -139,12 +145,17 @@ def audit_source(source: Source | Callable[[], Source], options: EvaluateOptions
     pack while the collector reads the engine (two processes: on two cores, both at once)."""
     from hullcheck_common.custody import SNAPSHOT_NAMESPACE
 
-    from .engine import Evaluator
+    from .engine import Evaluator, start_worker
 
     feedback = feedback or PlainFeedback()
-    pipeline = ResultsPipeline.prepare(options.gate, warn=feedback.warn)
-    policies = load_policies(options.policy_dirs, options.selection)
-    with Evaluator(policies, options.limits, pack_version=__version__) as ev:
+    worker = start_worker(options.limits)  # it starts and imports jq while the waivers and the pack load
+    try:
+        pipeline = ResultsPipeline.prepare(options.gate, warn=feedback.warn)
+        policies = load_policies(options.policy_dirs, options.selection)
+    except BaseException:
+        worker.kill()
+        raise
+    with Evaluator(policies, options.limits, pack_version=__version__, workers=[worker]) as ev:
         if callable(source):
             ev.warm_up()
             source = source()
