@@ -1,5 +1,5 @@
 """`python -m hullcheck`: the same as the `hullcheck` command."""
 
-from .cli import main
+from .cli import run
 
-main()
+run()

@@ -17,7 +17,7 @@ import signal
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, NoReturn, Optional
 
 import typer
 
@@ -44,7 +44,7 @@ from .options import (
     report_options,
 )
 
-__all__ = ["EXIT_CODES", "OutputFormat", "app", "main"]
+__all__ = ["EXIT_CODES", "OutputFormat", "app", "main", "run"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 # The one mapping from what a run found (evaluator.pipeline.Outcome: 0 clean, 1 findings, 2 incomplete) to exit codes.
@@ -452,5 +452,27 @@ def main() -> None:
         sys.exit(EXIT_ERROR)
 
 
+def run() -> NoReturn:
+    """The `hullcheck` command and `python -m hullcheck`: main(), then the process ends without
+    tearing the interpreter down. By then every file is written and closed and every worker
+    stopped; what is left is finalisation (collecting ~40,000 objects, unloading ~570 modules),
+    ~45 ms of every command here. main() itself exits normally, for callers that embed it."""
+    try:
+        main()
+        code = EXIT_OK
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or EXIT_OK
+        else:  # sys.exit("message"): print it, as the interpreter would
+            print(exc.code, file=sys.stderr)
+            code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    run()
