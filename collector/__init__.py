@@ -9,6 +9,7 @@ It only reads. It never changes the host or the engine and never execs into cont
 from .sdk import defer
 
 defer("paramiko")  # before the Docker SDK is first imported (collector/sdk.py says why)
+defer("charset_normalizer", version_in="version.py")
 
 from .engine import EngineUnreachable  # noqa: E402
 from .snapshot import SCHEMA_VERSION, CollectOptions, collect, dumps, validate  # noqa: E402
