@@ -182,8 +182,9 @@ def test_over_the_size_limit_is_refused_before_reading(hullcheck_cli: Callable[.
                            "over the 2 MB limit", "--max-snapshot-size")
 
 
+# main(), not the command's run(): run() leaves by os._exit, before atexit handlers.
 _RUSAGE = """
-import atexit, os, resource, runpy, sys
+import atexit, os, resource, sys
 def report():
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -191,7 +192,8 @@ def report():
         fh.write(f"{self_kb} {children_kb}")
 atexit.register(report)
 sys.argv = ["hullcheck", *sys.argv[1:]]
-runpy.run_module("hullcheck.cli", run_name="__main__")
+from hullcheck.cli import main
+main()
 """
 
 
