@@ -116,12 +116,6 @@ def keys(files: list[tuple[Path, bytes]]) -> tuple[str, list[str]] | None:
     return pack.hexdigest(), each
 
 
-def key(files: list[tuple[Path, bytes]]) -> str | None:
-    """The cache key of a pack (keys())."""
-    both = keys(files)
-    return both[0] if both is not None else None
-
-
 def read(pack_key: str) -> list[Policy] | None:
     """The cached pack for this key, or None (absent, untrusted or unreadable)."""
     from .policy import policy_from_data
