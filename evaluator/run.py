@@ -108,7 +108,7 @@ def _report(document: dict[str, Any], report: ReportOptions, inputs: tuple[Path,
 
 def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outcome:
     """`hullcheck evaluate`: one snapshot, or a fleet (several, a directory, a glob, --output-dir)."""
-    from .engine import Evaluator, start_worker
+    from .engine import Evaluator
     from .fleet_run import evaluate_fleet, is_fleet
 
     feedback = feedback or PlainFeedback()
@@ -121,19 +121,27 @@ def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outc
         pipeline = ResultsPipeline.prepare(gate, warn=feedback.warn)
         return evaluate_fleet(options, load_policies(options.policy_dirs, options.selection), pipeline, feedback)
     path = options.snapshots[0]
-    worker = start_worker(options.limits)  # it starts and imports jq while the waivers and the pack load
-    try:
-        pipeline = ResultsPipeline.prepare(gate, warn=feedback.warn)
-        policies = load_policies(options.policy_dirs, options.selection)
-    except BaseException:
-        worker.kill()
-        raise
+    worker, pipeline, policies = _worker_and_pack(options, feedback)
     with Evaluator(policies, options.limits, pack_version=__version__, workers=[worker]) as ev:
         ev.warm_up()  # the worker compiles while the snapshot's signature is checked (--trust)
         from .custody import snapshot_source
 
         source, verified = snapshot_source(path, options.trust, options.limits.max_snapshot_bytes)
         return _evaluate_one(source, ev, options, pipeline, (path, *gate.files()), verified)
+
+
+def _worker_and_pack(options: EvaluateOptions, feedback: Feedback) -> tuple[Any, ResultsPipeline, list[Policy]]:
+    """A jq worker, started first so that its start and imports overlap the loading of the
+    waivers and the pack that follow; killed when those fail, else handed to the Evaluator."""
+    from .engine import start_worker
+
+    worker = start_worker(options.limits)
+    try:
+        return worker, ResultsPipeline.prepare(options.gate, warn=feedback.warn), \
+            load_policies(options.policy_dirs, options.selection)
+    except BaseException:
+        worker.kill()
+        raise
 
 
 def audit_source(source: Source | Callable[[], Source], options: EvaluateOptions, feedback: Feedback | None = None,
@@ -145,16 +153,10 @@ def audit_source(source: Source | Callable[[], Source], options: EvaluateOptions
     pack while the collector reads the engine (two processes: on two cores, both at once)."""
     from hullcheck_common.custody import SNAPSHOT_NAMESPACE
 
-    from .engine import Evaluator, start_worker
+    from .engine import Evaluator
 
     feedback = feedback or PlainFeedback()
-    worker = start_worker(options.limits)  # it starts and imports jq while the waivers and the pack load
-    try:
-        pipeline = ResultsPipeline.prepare(options.gate, warn=feedback.warn)
-        policies = load_policies(options.policy_dirs, options.selection)
-    except BaseException:
-        worker.kill()
-        raise
+    worker, pipeline, policies = _worker_and_pack(options, feedback)
     with Evaluator(policies, options.limits, pack_version=__version__, workers=[worker]) as ev:
         if callable(source):
             ev.warm_up()
