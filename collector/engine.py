@@ -17,6 +17,7 @@ from hullcheck_common.errors import HullcheckError
 from . import normalise, redact
 from .errors import ErrorLog, pointer
 from .identity import PODMAN
+from .proctop import ProcTop
 
 # Enough parallel requests to hide the engine's per-call latency, few enough not to load it.
 DEFAULT_CONCURRENCY = 8
@@ -190,17 +191,19 @@ def read_version(client: docker.APIClient, errors: ErrorLog) -> tuple[dict[str, 
 def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets: bool, label_filter: list[str],
                    concurrency: int = DEFAULT_CONCURRENCY, after_list: ListHook | None = None,
                    version: dict[str, Any] | None = None, kind: str | None = None,
-                   meanwhile: Meanwhile | None = None) -> tuple[dict[str, Any], Any]:
+                   meanwhile: Meanwhile | None = None, proc_top: ProcTop | None = None) -> tuple[dict[str, Any], Any]:
     """Everything the Engine API tells: version, info, containers, images, networks, volumes, plugins, swarm.
 
     One list call per kind, then one inspect per object, all on one thread pool so container,
     image and network inspects overlap. `after_list(kind, ids)` runs between a list and its
     inspects (tests use it to remove a container at exactly that moment). `version` is GET
     /version when already read; `kind` (docker, podman) says which API differences to normalise.
+    `proc_top` reads running containers' process tables from this host's /proc where that is
+    provably this engine's container (proctop.py), instead of /top.
 
     `meanwhile(info, libpod_info)` runs on the calling thread once /info is read, while the
-    engine still answers the inspects (its /top runs ps for every container: the longest wait of
-    a collection); its result comes back beside the engine's sections."""
+    engine still answers the inspects (and any /top: dockerd runs runc ps and ps for each, the
+    longest wait of a collection); its result comes back beside the engine's sections."""
     out: dict[str, Any] = {}
     beside: Any = None
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hullcheck-engine") as pool:
@@ -229,7 +232,7 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
                 after_list(kind, ids)
             return [pool.submit(fetch, object_id) for object_id in ids]
 
-        container_futures = fan_out("containers", clist_f.result(), lambda cid: _container(client, cid, errors, redact_secrets, kind))
+        container_futures = fan_out("containers", clist_f.result(), lambda cid: _container(client, cid, errors, redact_secrets, kind, proc_top))
         image_futures = fan_out("images", ilist_f.result(), lambda iid: _image(client, iid, errors, redact_secrets, kind))
         network_futures = fan_out("networks", nlist_f.result(), lambda nid: _network(client, nid, errors))
 
@@ -305,14 +308,20 @@ def _top(client: docker.APIClient, cid: str, kind: str | None) -> tuple[Any, dic
 
 
 def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secrets: bool,
-               kind: str | None = None) -> dict[str, Any] | None:
+               kind: str | None = None, proc_top: ProcTop | None = None) -> dict[str, Any] | None:
     inspect = _inspect(client.inspect_container, cid, errors, "containers", f"container {cid[:12]}")
     if inspect is None:
         return None
     raw = normalise.container(inspect)
     processes = None
+    processes_from = "engine"
     pending_error = None
-    if (inspect.get("State") or {}).get("Running"):
+    state = inspect.get("State") or {}
+    if state.get("Running"):
+        processes = proc_top.table(str(inspect.get("Id") or cid), state.get("Pid")) if proc_top else None
+        if processes is not None:
+            processes_from = "proc"
+    if processes is None and state.get("Running"):
         try:
             processes, raw_top = _top(client, cid, kind)
             raw.update(raw_top)
@@ -328,6 +337,8 @@ def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secr
         if isinstance(raw.get("/processes"), dict):
             raw["/processes"] = redact.redact_processes(raw["/processes"])
     item: dict[str, Any] = {"inspect": inspect, "processes": processes}
+    if processes is not None:
+        item["processes_from"] = processes_from
     if raw:
         item["raw"] = raw
     if pending_error:

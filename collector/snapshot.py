@@ -22,6 +22,7 @@ from .host import collect_host
 from .hostfs import HostFS
 from .identity import PODMAN, identify
 from .podman import collect_podman
+from .proctop import ProcTop
 
 SCHEMA_VERSION = "1.0"
 
@@ -39,6 +40,9 @@ class CollectOptions:
     progress: Callable[[str], None] | None = None
     # Called between each list call and its inspects with (kind, ids); for tests of races.
     after_list: Callable[[str, list[str]], None] | None = None
+    # Running containers' process lists always from the engine's /top; by default a Docker engine
+    # on this host has its containers' tables read from /proc the way its /top makes them (proctop.py).
+    processes_from_engine: bool = False
 
 
 def _now() -> str:
@@ -156,10 +160,11 @@ def collect(options: CollectOptions) -> dict[str, Any]:
         say("reading engine objects")
         version, headers = read_version(client, errors)
         kind = identify(version, None, headers)["kind"]
+        proc_top = ProcTop(fs) if not options.processes_from_engine and collect_host_sections and kind != PODMAN else None
         engine, (identity, daemon, host, files, audit) = collect_engine(
             client, errors, redact_secrets=options.redact, label_filter=options.label_filter,
             concurrency=options.concurrency, after_list=options.after_list, version=version, kind=kind,
-            meanwhile=host_side)
+            meanwhile=host_side, proc_top=proc_top)
     finally:
         client.close()
     info = engine["engine"]["info"] or {}

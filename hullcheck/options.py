@@ -128,6 +128,7 @@ class CollectFlags(_Group):
     docker_host: Optional[str] = typer.Option(None, "--docker-host", "-H", help="Engine endpoint (unix://, tcp://, ssh://); default: DOCKER_HOST or the local socket.")
     host_root: Optional[Path] = typer.Option(None, "--host-root", help="Read host files below this directory (a collector in a container: -v /:/host:ro --host-root /host).")
     label: List[str] = typer.Option([], "--label", help="Only containers with this label (key or key=value; repeatable).")
+    processes_from_engine: bool = typer.Option(False, "--processes-from-engine", help="Ask the engine's /top for every running container's processes. By default a Docker engine on this host has them read from /proc the way its /top computes them (the same table, without starting runc ps and ps per container).")
 
     def options(self, redact: bool, tls: Any) -> Any:
         """The collector's CollectOptions for these flags."""
@@ -136,7 +137,8 @@ class CollectFlags(_Group):
         if self.host_root is not None and not self.host_root.is_dir():
             raise UsageError(f"--host-root {self.host_root}: not a directory")
         return CollectOptions(docker_host=self.docker_host, host_root=str(self.host_root) if self.host_root else None,
-                              redact=redact, label_filter=list(self.label), tls=tls)
+                              redact=redact, label_filter=list(self.label), tls=tls,
+                              processes_from_engine=self.processes_from_engine)
 
 
 @dataclasses.dataclass

@@ -74,30 +74,40 @@ def _events(client: Any, since: float, until: float) -> list[dict[str, Any]]:
 
 
 def test_docker_events_during_collection_show_no_state_changing_action(private_dockerd, hullcheck_cli, tmp_path):
+    """Two collections, each in its own window of the engine's event stream: one asking /top
+    (--processes-from-engine), whose `top` events prove the window is watched, and one as by
+    default (this engine is local: processes from /proc). Neither changes anything."""
     client = private_dockerd.client()
+    windows = []
     try:
         started = time.time()
         sentinel = client.containers.run(IMAGE, ["sleep", "3600"], name="sentinel", detach=True)
-        time.sleep(1.1)  # events have second resolution in `since`; keep the windows apart
-        collecting = time.time()
-        proc = hullcheck_cli("collect", "--docker-host", private_dockerd.url, "-o", str(tmp_path / "s.json"))
-        assert proc.returncode == 0, proc.stderr
-        finished = time.time()
+        for flags in (["--processes-from-engine"], []):
+            time.sleep(1.1)  # events have second resolution in `since`; keep the windows apart
+            collecting = time.time()
+            proc = hullcheck_cli("collect", "--docker-host", private_dockerd.url, *flags, "-o", str(tmp_path / "s.json"))
+            assert proc.returncode == 0, proc.stderr
+            windows.append((collecting, time.time()))
         time.sleep(1.1)
-        events = _events(client, started - 1, finished + 1)
+        events = _events(client, started - 1, windows[-1][1] + 1)
         sentinel.remove(force=True)
     finally:
         client.close()
 
-    before = [e for e in events if e["timeNano"] < collecting * 1e9]
-    during = [e for e in events if collecting * 1e9 <= e["timeNano"] <= finished * 1e9]
+    before = [e for e in events if e["timeNano"] < windows[0][0] * 1e9]
     # The stream is really being watched: our own setup shows up as state changes.
     assert {"create", "start"} <= {e.get("Action") for e in before if e.get("Type") == "container"}
-    # During collection: only reads. `top` is the one read the engine reports as an event.
-    assert during, "the collector's reads of running containers (top) appear in the stream"
-    changes = [(e.get("Type"), e.get("Action"), (e.get("Actor") or {}).get("Attributes", {}).get("name"))
-               for e in during if e.get("Action") != "top"]
-    assert not changes, f"state-changing events while collecting: {changes}"
+    for (collecting, finished), asked_top in zip(windows, (True, False)):
+        during = [e for e in events if collecting * 1e9 <= e["timeNano"] <= finished * 1e9]
+        tops = [e for e in during if e.get("Action") == "top"]
+        if asked_top:
+            # `top` is the one read the engine reports as an event.
+            assert tops, "the collector's reads of running containers (top) appear in the stream"
+        else:
+            assert not tops, "a local engine's process lists are read from /proc, not asked of /top"
+        changes = [(e.get("Type"), e.get("Action"), (e.get("Actor") or {}).get("Attributes", {}).get("name"))
+                   for e in during if e.get("Action") != "top"]
+        assert not changes, f"state-changing events while collecting: {changes}"
 
 
 def test_swarm_manager_metadata_without_secret_data(docker_client):
