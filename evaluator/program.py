@@ -22,6 +22,9 @@ PRELUDE = "\n".join(p.read_text(encoding="utf-8") for p in sorted((Path(__file__
 # Bindings every fragment can use: $snap (the whole snapshot) and $errs (the collector's errors).
 _HEAD = ". as $snap | ($snap.meta.errors // []) as $errs |\n" + PRELUDE
 
+# The engine's view of $errs, made once: [source, source + "/", reason] (what _hc_blocked compares).
+_ERRS = '([$errs[] | [.source, (.source | tostring) + "/", .reason]]) as $_hc_errs |\n'
+
 # At most this many resources per policy; more is reported as an error, not silently cut.
 MAX_RESOURCES = 200_000
 
@@ -35,16 +38,22 @@ def _hc_present($segs):
       else false end
   end;
 def _hc_get($segs): reduce $segs[] as $s (.; if type == "array" then .[$s | tonumber] else .[$s] end);
+# The same two with the path typed ahead (numeric segments as numbers): jq's getpath answers
+# most evidence in one builtin call; only a null, or a path whose types do not fit (an object
+# key "0", a non-numeric array index), takes the segment-by-segment way, which decides.
+def _hc_has($segs; $typed): (try (getpath($typed) != null) catch false) or _hc_present($segs);
+def _hc_val($segs; $typed): (try getpath($typed) catch null) // _hc_get($segs);
 def _hc_blocked($ptr):
-  first($errs[] | .source as $src | select($src == $ptr or ($ptr | startswith($src + "/")))
-        | "collector could not read \($src): \(.reason)") // null;
+  first($_hc_errs[] | . as [$src, $under, $reason] | select($src == $ptr or ($ptr | startswith($under)))
+        | "collector could not read \($src): \($reason)") // null;
 def _hc_requires($q):
-  first($q[] | . as [$ptr, $segs]
-    | (_hc_blocked($ptr) // (if ($snap | _hc_present($segs)) and ($snap | _hc_get($segs)) != null then null
+  first($q[] | . as [$ptr, $segs, $typed]
+    | (_hc_blocked($ptr) // (if ($snap | try _hc_val($segs; $typed) catch null) != null then null
                              else "required data absent from the snapshot: \($ptr)" end))
     | select(. != null)) // null;
-def _hc_ev($r): . as [$abs, $p, $segs]
-  | {pointer: (if $abs then $p else $r.path + $p end), base: (if $abs then $snap else $r.data end), segs: $segs};
+def _hc_ev($r): . as [$abs, $p, $segs, $typed]
+  | {pointer: (if $abs then $p else $r.path + $p end), base: (if $abs then $snap else $r.data end), segs: $segs,
+     typed: $typed};
 def _hc_key($r):
   (try (
     if ($r.key | type) == "string" then $r.key
@@ -101,15 +110,16 @@ def _hc_item(assertion; msg; $ev):
   | try (
       [$ev[] | _hc_ev($r)] as $evs
       # A collector error at or above the resource itself, or at or above any evidence, blocks it.
-      | (_hc_blocked($r.path // "") // first($evs[] | _hc_blocked(.pointer) | select(. != null)) // null) as $blk
+      | (if $_hc_errs == [] then null
+         else _hc_blocked($r.path // "") // first($evs[] | _hc_blocked(.pointer) | select(. != null)) // null end) as $blk
       | if $blk != null then {r: $ref, s: "error", reason: $blk} + _hc_here($r)
-        else ([$evs[] | select(.segs as $s | .base | _hc_present($s) | not) | .pointer]) as $absent
+        else ([$evs[] | select(.segs as $s | .typed as $t | .base | _hc_has($s; $t) | not) | .pointer]) as $absent
         | if ($absent | length) > 0 then {r: $ref, s: "error", reason: "evidence absent from the snapshot: \($absent | join(", "))"}
           else [$r.data | assertion] as $ok
           | if $ok == [true] then {r: $ref, s: "pass"}
             elif $ok == [false] then
               {r: $ref, s: "fail", m: ((try first($r.data | msg) catch null) // null),
-               ev: [$evs[] | {pointer, value: (.segs as $s | .base | _hc_get($s))}]}
+               ev: [$evs[] | {pointer, value: (.segs as $s | .typed as $t | .base | _hc_val($s; $t))}]}
               + ((try _hc_locations($r; assertion; $evs) catch null) as $loc | if $loc == null then {} else {loc: $loc} end)
             else {r: $ref, s: "error", reason: "assert must give exactly one boolean, gave \($ok | tojson | .[0:200])"} end
           end
@@ -139,17 +149,24 @@ def _pointer_segments(pointer: str) -> list[str]:
     return [part.replace("~1", "/").replace("~0", "~") for part in pointer[1:].split("/")]
 
 
+def _typed(segments: list[str]) -> list[str | int]:
+    """A pointer's segments for jq's getpath: numeric ones as numbers (array indices, which is
+    what they are unless the data says otherwise; the engine's _hc_has/_hc_val then decide)."""
+    return [int(s) if s.isdigit() else s for s in segments]
+
+
 def _evidence_literal(evidence: Iterable[str]) -> str:
     items = []
     for item in evidence:
         absolute = item.startswith("snapshot:")
         pointer = item[len("snapshot:"):] if absolute else item
-        items.append([absolute, pointer, _pointer_segments(pointer)])
+        segments = _pointer_segments(pointer)
+        items.append([absolute, pointer, segments, _typed(segments)])
     return json.dumps(items)
 
 
 def _requires_literal(requires: Iterable[str]) -> str:
-    return json.dumps([[p, _pointer_segments(p)] for p in requires])
+    return json.dumps([[p, segments, _typed(segments)] for p in requires for segments in [_pointer_segments(p)]])
 
 
 def policy_body(policy: Policy) -> str:
@@ -175,8 +192,8 @@ def combined_program(policies: list[Policy]) -> str:
     """One program emitting one raw verdict per automated policy, in the order given."""
     bodies = [policy_body(policy) for policy in policies]
     if not bodies:
-        return _HEAD + _ENGINE + "empty"
-    return _HEAD + _ENGINE + ",\n".join(bodies)
+        return _HEAD + _ERRS + _ENGINE + "empty"
+    return _HEAD + _ERRS + _ENGINE + ",\n".join(bodies)
 
 
 def case_program(policies: list[Policy]) -> str:
@@ -189,7 +206,7 @@ def case_program(policies: list[Policy]) -> str:
         f'{"if" if i == 0 else "elif"} $__hc_case == {i} then '
         f'{policy_body(policy)}'
         for i, policy in enumerate(policies))
-    return ".p as $__hc_case | .s | " + _HEAD + _ENGINE + branches + '\nelse {s: "error", reason: "no such policy"} end'
+    return ".p as $__hc_case | .s | " + _HEAD + _ERRS + _ENGINE + branches + '\nelse {s: "error", reason: "no such policy"} end'
 
 
 def fragment_check_program(fragment: str) -> str:

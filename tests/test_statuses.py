@@ -35,6 +35,11 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
         policy("tst-evidence-blocked", assert_=HOST_NET, evidence=["/inspect/HostConfig/NetworkMode"]),
         policy("tst-requires-missing", requires=["/engine/info/NoSuchKey"]),
         policy("tst-requires-blocked", requires=["/host/docker_root"]),
+        # evidence paths with numeric segments: array indices, or object keys that look like them
+        policy("tst-evidence-index", assert_="true", evidence=["/inspect/Mounts/0/Type"]),
+        policy("tst-evidence-digit-key", assert_="true", evidence=["/inspect/Config/Labels/0"]),
+        policy("tst-fail-digit-key", assert_="false", evidence=["/inspect/Config/Labels/0", "/inspect/Mounts/0/Type"]),
+        policy("tst-requires-digit-key", requires=["/engine/info/Labels/0"]),
     )
 
 
@@ -170,3 +175,48 @@ def test_summary_counts_every_status(document):
     assert summary["total"] == len(document["results"])
     assert summary["score"] == round(100 * summary["pass"] / (summary["pass"] + summary["fail"]), 1)
     assert json.dumps(document)  # plain JSON all the way down
+
+
+def _digit_keys(snapshot: dict) -> None:
+    """Labels whose keys look like array indices: "0" on db (null-valued on web), and an info label."""
+    by_name = {c["inspect"]["Name"]: c for c in snapshot["containers"]}
+    by_name["/db"]["inspect"]["Config"]["Labels"] = {"0": "zero"}
+    by_name["/web"]["inspect"]["Config"]["Labels"] = {"0": None}
+    snapshot["engine"]["info"]["Labels"] = {"0": "zero"}
+
+
+def test_numeric_segments_are_array_indices_or_object_keys_as_the_data_says(evaluator, tmp_path):
+    """An evidence or requires pointer with a numeric segment is present exactly where the data
+    has it: an array index in range (dashboard's one mount), an object key "0" (db's label,
+    web's null-valued one), and absent elsewhere; evidence values come from the same path."""
+    path = patched_snapshot(tmp_path, "digits.json", _digit_keys)
+    ids = ("tst-evidence-index", "tst-evidence-digit-key", "tst-fail-digit-key", "tst-requires-digit-key")
+    document = evaluator.evaluate(Source(name="digits", path=str(path)), policy_ids=ids)
+    index = result_of(document, "tst-evidence-index")
+    assert {p["name"] for p in index["passed"]} == {"dashboard"}
+    assert {f["resource"]["name"] for f in index["findings"]} == RUNNING - {"dashboard"}
+    assert all("evidence absent from the snapshot" in f["message"] for f in index["findings"])
+    digit = result_of(document, "tst-evidence-digit-key")
+    assert {p["name"] for p in digit["passed"]} == {"db", "web"}, "present: a value, and a null value"
+    assert {f["resource"]["name"] for f in digit["findings"]} == RUNNING - {"db", "web"}
+    failing = result_of(document, "tst-fail-digit-key")
+    assert {f["resource"]["name"] for f in failing["findings"] if f["status"] == "fail"} == set()
+    # With both pointers present nowhere at once, each container is an error naming what is absent.
+    assert all("evidence absent" in f["message"] for f in failing["findings"])
+    assert result_of(document, "tst-requires-digit-key")["status"] == "pass"
+
+
+def test_evidence_values_through_numeric_segments(evaluator, tmp_path):
+    def mount_and_label(snapshot: dict) -> None:
+        _digit_keys(snapshot)
+        dashboard = next(c for c in snapshot["containers"] if c["inspect"]["Name"] == "/dashboard")
+        dashboard["inspect"]["Config"]["Labels"] = {"0": "dash"}
+
+    path = patched_snapshot(tmp_path, "both.json", mount_and_label)
+    document = evaluator.evaluate(Source(name="both", path=str(path)), policy_ids=("tst-fail-digit-key",))
+    result = result_of(document, "tst-fail-digit-key")
+    [finding] = [f for f in result["findings"] if f["status"] == "fail"]
+    assert finding["resource"]["name"] == "dashboard"
+    mount_type = json.loads(MISCONFIGURED.read_text())["containers"][0]["inspect"]["Mounts"][0]["Type"]
+    assert finding["evidence"] == [{"pointer": "/containers/0/inspect/Config/Labels/0", "value": "dash"},
+                                   {"pointer": "/containers/0/inspect/Mounts/0/Type", "value": mount_type}]
