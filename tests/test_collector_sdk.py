@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -42,3 +43,24 @@ def test_charset_normalizer_waits_for_an_answer_without_a_charset() -> None:
                "r = requests.models.Response(); r._content = 'naïve café'.encode('utf-8')\n"
                "print(r.apparent_encoding, type(sys.modules['charset_normalizer']).__name__)")
     assert out == "_Deferred True\nutf-8 module"
+
+
+def test_a_netrc_login_for_localhost_never_reaches_the_local_engine(tmp_path, docker_client) -> None:
+    """requests adds ~/.netrc credentials to every request of a session that trusts the
+    environment; the engine's unix socket is http+docker://localhost to it. The collector's
+    client does not (and skips the proxy lookups of every request), a tcp:// client still does."""
+    (tmp_path / ".netrc").write_text("machine localhost login hc-user password hc-netrc-secret\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    code = (
+        "import requests\n"
+        "from collector.engine import connect\n"
+        "client = connect(None)\n"
+        "local = client.prepare_request(requests.Request('GET', client._url('/version')))\n"
+        "print(client.trust_env, 'Authorization' in local.headers)\n"
+        "print(client.version()['ApiVersion'] != '')\n"
+        "plain = requests.Session().prepare_request(requests.Request('GET', client._url('/version')))\n"
+        "print('Authorization' in plain.headers)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "HOME": str(tmp_path), "NETRC": str(tmp_path / ".netrc")})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:3] == ["False False", "True", "True"], proc.stdout
