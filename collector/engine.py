@@ -326,14 +326,13 @@ def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secr
         return None
     raw = normalise.container(inspect)
     processes = None
-    processes_from = "engine"
     pending_error = None
     state = inspect.get("State") or {}
-    if state.get("Running"):
-        processes = proc_top.table(str(inspect.get("Id") or cid), state.get("Pid")) if proc_top else None
-        if processes is not None:
-            processes_from = "proc"
-    if processes is None and state.get("Running"):
+    running = bool(state.get("Running"))
+    if running and proc_top is not None:
+        processes = proc_top.table(str(inspect.get("Id") or cid), state.get("Pid"))
+    processes_from = "proc" if processes is not None else "engine"
+    if running and processes is None:
         try:
             processes, raw_top = _top(client, cid, kind)
             raw.update(raw_top)

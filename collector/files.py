@@ -41,7 +41,8 @@ BINARY_DIRS = ("/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/b
                "/usr/libexec/docker/cli-plugins")
 
 
-def _names(fs: HostFS, path: str) -> dict[int, str]:
+def names_by_id(fs: HostFS, path: str) -> dict[int, str]:
+    """Names by numeric id from the host's /etc/passwd or /etc/group (the first name of an id wins)."""
     out: dict[int, str] = {}
     for line in (fs.read_text_or_none(path) or "").splitlines():
         parts = line.split(":")
@@ -162,8 +163,8 @@ def _socket_streams(daemon: dict[str, Any]) -> list[str]:
 
 
 def collect_files(fs: HostFS, errors: ErrorLog, paths: dict[str, list[str]]) -> dict[str, Any]:
-    users = _names(fs, "/etc/passwd")
-    groups = _names(fs, "/etc/group")
+    users = names_by_id(fs, "/etc/passwd")
+    groups = names_by_id(fs, "/etc/group")
     out: dict[str, Any] = {}
     for path in sorted(paths):
         entry = stat_path(fs, path, users, groups, errors)

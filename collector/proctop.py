@@ -24,6 +24,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from .files import names_by_id
+
 if TYPE_CHECKING:
     from .hostfs import HostFS
 
@@ -105,9 +107,7 @@ class ProcTop:
             if path is not None:
                 by_cgroup.setdefault(path, []).append(int(entry))
         self._by_cgroup = by_cgroup
-        from .files import _names
-
-        self._users = _names(self.fs, "/etc/passwd")
+        self._users = names_by_id(self.fs, "/etc/passwd")
         try:
             for line in self.fs.read_text("/proc/stat").splitlines():
                 if line.startswith("btime "):

@@ -166,7 +166,11 @@ def _evidence_literal(evidence: Iterable[str]) -> str:
 
 
 def _requires_literal(requires: Iterable[str]) -> str:
-    return json.dumps([[p, segments, _typed(segments)] for p in requires for segments in [_pointer_segments(p)]])
+    items = []
+    for pointer in requires:
+        segments = _pointer_segments(pointer)
+        items.append([pointer, segments, _typed(segments)])
+    return json.dumps(items)
 
 
 def policy_body(policy: Policy) -> str:

@@ -15,6 +15,7 @@ import pytest
 from conftest import LABEL_KEY
 
 from collector import CollectOptions, collect
+from collector.files import names_by_id
 from collector.hostfs import HostFS
 from collector.proctop import TITLES, ProcTop
 
@@ -32,10 +33,9 @@ def _settled(docker_client: Any, container: Any, processes: int) -> None:
 
 def _long_named_uid() -> int:
     """A uid the host names with more than 8 characters (ps cuts it to `message+`)."""
-    for line in open("/etc/passwd", encoding="utf-8", errors="replace"):
-        parts = line.split(":")
-        if len(parts) > 2 and len(parts[0]) > 8 and parts[2].isdigit():
-            return int(parts[2])
+    for uid, name in names_by_id(HostFS("/"), "/etc/passwd").items():
+        if len(name) > 8:
+            return uid
     pytest.skip("no user on this host has a name longer than ps's 8-cell column")
 
 
