@@ -36,16 +36,16 @@ def _judged(document: dict[str, Any], policy_id: str) -> set[str]:
 
 
 def _local_dockerd_pid() -> int:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.path.basename(os.readlink(f"/proc/{entry}/exe")) == "dockerd":
-                    pids.append(int(entry))
-            except OSError:
-                continue
-    assert pids, "no local dockerd"
-    return min(pids)
+    """The dockerd serving /var/run/docker.sock: the one that wrote the default pidfile. Not the
+    lowest pid of all dockerd processes: other tests run private daemons at the same time (each
+    with a pidfile of its own), and once pids wrap around one of them can have the lower pid."""
+    try:
+        pid = int(Path("/var/run/docker.pid").read_text().strip())
+        exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except (OSError, ValueError) as exc:
+        raise AssertionError(f"no local dockerd named by /var/run/docker.pid: {exc}") from None
+    assert exe == "dockerd", f"/var/run/docker.pid names pid {pid}, which is {exe}, not dockerd"
+    return pid
 
 
 def _python_through_host_loader() -> tuple[list[str], dict[str, str]]:
