@@ -212,6 +212,14 @@ def _copy(value: Any) -> Any:
     return value
 
 
+def _size(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + sum(_size(v) for v in value.values())
+    if isinstance(value, list):
+        return 1 + sum(_size(v) for v in value)
+    return 1
+
+
 class _Builder:
     def __init__(self, file: str, limits: Limits, local_tags: tuple[str, ...]) -> None:
         self.file = file
@@ -290,6 +298,7 @@ class _Builder:
                 for merged, _at in frame.merges:
                     for k, v in merged.items():
                         if k not in container:  # own keys, then earlier merges, win
+                            frame.size += _size(v)
                             container[k] = v
                             container.keypos[k] = merged.keypos.get(k)
                             if k in merged.keytag:
@@ -309,8 +318,9 @@ class _Builder:
             self.docs.append(value)
             return
         frame = self.stack[-1]
-        frame.size += size
         container = frame.container
+        if not (isinstance(container, LDict) and frame.key is _MERGE):  # merged keys count as taken
+            frame.size += size
         if isinstance(container, LList):
             if value is _MERGE:
                 value = "<<"

@@ -204,6 +204,6 @@ class Interpolator:
             try:
                 return cast(text)
             except ValueError as exc:
-                raise ComposeError(f"invalid {'.'.join(path[2:] if path[:1] == ('services',) else path)}: "
+                raise ComposeError(f"invalid {'.'.join(path[1:] if path[:1] == ('services',) else path)}: "
                                    f"{text!r} is not {exc}", pos) from None
         return value

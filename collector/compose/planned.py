@@ -204,7 +204,7 @@ def _recorded(service: LDict, project: Project) -> dict[str, Any]:
     for kind in ("secrets", "configs"):
         copied = [ref for ref in _references(service, kind, project) if ref["from"] != "file"]
         if copied:
-            out[kind] = [{k: v for k, v in ref.items() if k != "file"} for ref in copied]
+            out[kind] = [{k: v for k, v in ref.items() if k not in ("file", "_pos")} for ref in copied]
     return out
 
 
