@@ -60,5 +60,15 @@ def validate_file(doc: Any, file: str) -> None:
         where = f" in {_describe(path)}" if path else " at the top level"
         raise ComposeError(f"unknown key {extras[0]!r}{where}", pos)
     pos = position(doc, path, start)
-    message = error.message if len(error.message) < 200 else error.message[:200] + "..."
+    if error.validator == "uniqueItems" and isinstance(error.instance, list):
+        seen: list[Any] = []
+        for index, item in enumerate(error.instance):
+            if item in seen:
+                pos = position(doc, [*path, index], start)
+                raise ComposeError(f"invalid {_describe(path)}: duplicate entry {item!r}", pos)
+            seen.append(item)
+    message = error.message
+    if len(message) > 200:  # the whole value quoted: say "the value" instead
+        message = message.replace(repr(error.instance), "the value")
+        message = message if len(message) <= 200 else message[:200] + "..."
     raise ComposeError(f"invalid {_describe(path)}: {message}", pos)
