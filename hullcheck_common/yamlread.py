@@ -401,7 +401,9 @@ def read_file(path: Path, shown: str, *, limits: Limits = DEFAULT_LIMITS,
               local_tags: tuple[str, ...] = ()) -> tuple[bytes, list[Any]]:
     """The file's bytes (read no further than the size limit) and its documents."""
     try:
-        with path.open("rb") as handle:
+        if path.stat().st_size > limits.max_bytes:  # a regular file's size, known without reading it
+            raise YamlError(f"larger than {limits.max_bytes // 1024:,} KiB: refused unread", file=shown)
+        with path.open("rb") as handle:  # a pipe or device has no size: read no further than the limit
             data = handle.read(limits.max_bytes + 1)
     except OSError as exc:
         raise YamlError(f"cannot read: {exc.strerror or exc}", file=shown) from None
