@@ -8,6 +8,7 @@ environment, so only the project's .env interpolates.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from collections.abc import Iterator
@@ -29,17 +30,21 @@ FILES = {
 
 @contextmanager
 def staged(name: str, stage: Path = STAGE) -> Iterator[Path]:
-    """The project copied to stage/NAME, the working directory while inside."""
+    """The project copied to stage/NAME, the working directory while inside. The fixed directory
+    is shared by the test processes (pytest -n 2): one at a time holds it (a lock file beside it)."""
     target = stage / name
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(PROJECTS / name, target)
-    before = os.getcwd()
-    os.chdir(target)
-    try:
-        yield target
-    finally:
-        os.chdir(before)
+    stage.mkdir(parents=True, exist_ok=True)
+    with open(stage / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(PROJECTS / name, target)
+        before = os.getcwd()
+        os.chdir(target)
+        try:
+            yield target
+        finally:
+            os.chdir(before)
+            shutil.rmtree(target, ignore_errors=True)
 
 
 def plan(name: str, **overrides: Any) -> dict[str, Any]:

@@ -25,26 +25,37 @@ from hullcheck_common import __version__
 from .. import redact
 from ..errors import ErrorLog, pointer
 from .planned import plan_container
-from .project import ComposeOptions, Project, environment, load_project
+from .project import ComposeOptions, Project, load_project
 from .source import ComposeError
 
 __all__ = ["ComposeError", "ComposeOptions", "collect_compose", "load_project"]
-
-NOT_PLANNED = "not part of a Compose plan: judged on a running host only"
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _key_values(service: Any, key: str, entries: list[Any]) -> dict[str, str]:
+    """The values of env_file / label_file entries, in order (a later file wins)."""
+    out: dict[str, str] = {}
+    for entry in entries:
+        path = Path(entry["path"] if isinstance(entry, dict) else entry)
+        required = entry.get("required", True) if isinstance(entry, dict) else True
+        if not path.is_file():
+            if not required:
+                continue
+            raise ComposeError(f"{key} {path} not found", service.keypos.get(key), file=str(path))
+        try:
+            values = dotenv_values(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ComposeError(f"cannot read {key} {path}: {exc}", service.keypos.get(key)) from None
+        out.update({k: v for k, v in values.items() if v is not None})
+    return out
+
+
 def _environment_of(service: Any, project_env: dict[str, str]) -> dict[str, str]:
     """env_file values, then environment: (a name without a value takes the shell's, or is dropped)."""
-    out: dict[str, str] = {}
-    for env_file in service.get("env_file") or []:
-        path = Path(env_file)
-        if not path.is_file():
-            raise ComposeError(f"env_file {env_file} not found", service.keypos.get("env_file"), file=str(env_file))
-        out.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    out = _key_values(service, "env_file", list(service.get("env_file") or []))
     for key, value in (service.get("environment") or {}).items():
         if value is None:
             if key in project_env:
@@ -83,20 +94,6 @@ def _images(project: Project, options: ComposeOptions, errors: ErrorLog) -> dict
     return found
 
 
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    """Replace every interpolated secret value wherever it landed (a path, a command, a label)."""
-    if isinstance(value, str):
-        for secret in secrets:
-            if value == secret or (len(secret) >= 4 and secret in value):
-                value = value.replace(secret, redact.MARKER)
-        return value
-    if isinstance(value, list):
-        return [_scrub(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {k: _scrub(v, secrets) for k, v in value.items()}
-    return value
-
-
 def _networks(project: Project, containers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The networks Compose would create, and the engine's default bridge when a service uses it."""
     names: dict[str, str] = {}
@@ -128,18 +125,18 @@ def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | N
     errors = ErrorLog()
     say(f"reading {len(options.files)} Compose file(s)")
     project = load_project(options)
-    project_env = environment(options, Path(project.directory))
     images = _images(project, options, errors)
     containers: list[dict[str, Any]] = []
     config_files = [f["path"] for f in project.files]
     for name in sorted(project.services):
         service = project.services[name]
-        env = _environment_of(service, project_env)
+        if service.get("provider"):  # Compose hands it to a provider: no container (recorded on dependents)
+            continue
+        env = _environment_of(service, project.environ)
         ref = str(service.get("image") or f"{project.name}-{name}")
         for number in range(1, _replicas(service) + 1):
-            inspect, positions, unknown = plan_container(
-                project.name, name, service, number, images.get(ref), env, project.networks, project.volumes,
-                project.directory, config_files)
+            inspect, positions, unknown, recorded = plan_container(
+                project, name, service, number, images.get(ref), env, config_files)
             if ref in images:
                 inspect["Image"] = images[ref].get("Id") or ""
             index = len(containers)
@@ -151,13 +148,8 @@ def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | N
                 inspect["Config"]["Labels"] = redact.redact_labels(inspect["Config"]["Labels"])
             containers.append({"inspect": inspect, "processes": None,
                                "planned": {"project": project.name, "service": name, "replica": number,
-                                           "positions": positions}})
+                                           "positions": positions, **({"compose": recorded} if recorded else {})}})
     networks = _networks(project, containers)
-    if options.redact:
-        secrets = sorted({v for k, v in project.used_variables.items() if v and redact._is_secret_name(k)},
-                         key=len, reverse=True)
-        if secrets:
-            containers = _scrub(containers, secrets)
     # A plan holds its containers, and their images when an engine gave them: the host, daemon,
     # engine, files, swarm and the containers' processes are outside its scope (policies judging
     # them are listed as not judged, evaluator/scope.py), not errors. meta.errors keeps what is

@@ -5,6 +5,10 @@ As the Compose specification's merge rules say: mappings merge key by key; `comm
 path, `secrets` and `configs` by target (or source); other sequences (ports, cap_add, dns, ...)
 are appended without duplicates; a scalar from the later file wins. Whatever the later file
 supplies brings its own position, so a finding points at the file that really set the value.
+
+Compose's tags decide otherwise where written: `!reset` removes the key (whatever an earlier file
+or the extended service said), `!override` replaces the value instead of merging it. The result
+carries no tags: `strip_tags` applies them to a value with nothing to merge onto.
 """
 
 from __future__ import annotations
@@ -66,21 +70,48 @@ def _append_unique(base: LList, override: LList) -> LList:
     return out
 
 
+def strip_tags(value: Any) -> Any:
+    """`value` with `!reset` keys and entries removed and `!override` taken as written (a file
+    merged onto nothing, or the result of a merge)."""
+    if isinstance(value, LDict):
+        out = LDict(pos=value.pos)
+        for k, v in value.items():
+            if value.keytag.get(k) == "!reset":
+                continue
+            out[k] = strip_tags(v)
+            out.keypos[k] = value.keypos.get(k)
+        return out
+    if isinstance(value, LList):
+        seq = LList(pos=value.pos)
+        for i, (v, p) in enumerate(zip(value, value.itempos)):
+            if value.itemtag.get(i) != "!reset":
+                seq.add(strip_tags(v), p)
+        return seq
+    return value
+
+
 def merge(base: Any, override: Any, key: str | None = None, path: tuple[str, ...] = ()) -> Any:
     """Merge `override` onto `base` (values of one key `key`)."""
     if key in _REPLACED or path[-2:] == ("healthcheck", "test"):
-        return override
+        return strip_tags(override)
     if isinstance(base, dict) and isinstance(override, dict):
         out = LDict(pos=getattr(override, "pos", None) or getattr(base, "pos", None))
+        tags = getattr(override, "keytag", {})
         for k, v in base.items():
             out[k] = v
             out.keypos[k] = getattr(base, "keypos", {}).get(k)
         for k, v in override.items():
-            out[k] = merge(base[k], v, k, (*path, k)) if k in base else v
+            tag = tags.get(k)
+            if tag == "!reset":
+                out.pop(k, None)
+                out.keypos.pop(k, None)
+                continue
+            out[k] = merge(base[k], v, k, (*path, k)) if k in base and tag != "!override" else strip_tags(v)
             out.keypos[k] = getattr(override, "keypos", {}).get(k) or out.keypos.get(k)
         return out
     if isinstance(base, LList) and isinstance(override, LList):
+        override = strip_tags(override)
         if key in _BY_KEY and len(path) == 1:
             return _merge_by(base, override, _BY_KEY[key])
         return _append_unique(base, override)
-    return override
+    return strip_tags(override)

@@ -15,7 +15,7 @@ from typing import Any
 from .source import ComposeError, LDict, LList, Pos
 
 _DICT_KEYS = ("environment", "labels", "sysctls", "annotations")
-_STR_OR_LIST = ("dns", "dns_search", "tmpfs", "env_file")
+_STR_OR_LIST = ("dns", "dns_search", "tmpfs", "env_file", "label_file", "dns_opt")
 _PROPAGATION = {"shared", "rshared", "slave", "rslave", "private", "rprivate"}
 
 
@@ -54,12 +54,13 @@ def _as_list(value: Any, pos: Pos | None) -> LList:
 def parse_port(value: Any, pos: Pos | None) -> list[LDict]:
     """Short or long port syntax to long-syntax entries, one per port of a range."""
     if isinstance(value, dict):
-        entry = {k: value[k] for k in ("target", "published", "host_ip", "protocol", "mode") if k in value}
-        targets = [int(str(entry.get("target")))] if "target" in entry else []
-        published = str(entry.get("published") or "")
-        protocol = str(entry.get("protocol") or "tcp")
-        host_ip = str(entry.get("host_ip") or "")
-        return _expand(str(targets[0]) if targets else "", published, host_ip, protocol, pos, value)
+        published = _port_text(value.get("published"))
+        protocol = str(value.get("protocol") or "tcp")
+        host_ip = str(value.get("host_ip") or "")
+        entries = _expand(_port_text(value.get("target")), published, host_ip, protocol, pos, value)
+        for entry in entries:  # name, app_protocol, mode: kept as written
+            entry.update({k: value[k] for k in ("name", "app_protocol", "mode") if value.get(k) is not None})
+        return entries
     text = str(value)
     protocol = "tcp"
     if "/" in text:
@@ -82,6 +83,10 @@ def parse_port(value: Any, pos: Pos | None) -> list[LDict]:
     return _expand(target, published, host_ip, protocol, pos, value)
 
 
+def _port_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
 def _range(text: str, pos: Pos | None, whole: Any) -> list[int]:
     try:
         if "-" in text:
@@ -95,22 +100,25 @@ def _range(text: str, pos: Pos | None, whole: Any) -> list[int]:
 
 
 def _expand(target: str, published: str, host_ip: str, protocol: str, pos: Pos | None, whole: Any) -> list[LDict]:
+    if not target:
+        raise ComposeError(f"invalid port {whole!r}: no container port", pos)
     targets = _range(target, pos, whole)
-    hosts: list[int | None] = list(_range(published, pos, whole)) if published else [None] * len(targets)
+    hosts: list[str] = [str(h) for h in _range(published, pos, whole)] if published else [""] * len(targets)
     if published and len(hosts) != len(targets):
-        if len(targets) == 1:  # 8000-8010:80 -> one of the host ports; Compose picks at start
-            hosts = [None]
+        if len(targets) == 1:  # 8000-8010:80 -> the engine binds one free port of the range
+            hosts = [published]
         else:
             raise ComposeError(f"port ranges of different lengths in {whole!r}", pos)
     out = []
     for t, h in zip(targets, hosts):
         entry = LDict(pos=pos)
-        entry.update({"target": t, "published": "" if h is None else str(h), "host_ip": host_ip, "protocol": protocol.lower()})
+        entry.update({"target": t, "published": h, "host_ip": host_ip, "protocol": protocol.lower()})
         out.append(entry)
     return out
 
 
-def _resolve_source(source: str, base_dir: str) -> str:
+def resolve_path(source: str, base_dir: str) -> str:
+    """A path from a Compose file made absolute: `~` is the user's home, relative is below base_dir."""
     if source.startswith("~"):
         source = os.path.expanduser(source)
     if not os.path.isabs(source):
@@ -126,7 +134,7 @@ def parse_volume(value: Any, pos: Pos | None, base_dir: str) -> LDict:
         kind = str(value.get("type") or "volume")
         entry["type"] = kind
         if kind == "bind" and entry.get("source"):
-            entry["source"] = _resolve_source(str(entry["source"]), base_dir)
+            entry["source"] = resolve_path(str(entry["source"]), base_dir)
         entry["read_only"] = _truthy(value.get("read_only", False))
         return entry
     text = str(value)
@@ -143,7 +151,7 @@ def parse_volume(value: Any, pos: Pos | None, base_dir: str) -> LDict:
     else:
         source, target = parts
         if source.startswith(("/", ".", "~")):
-            entry.update({"type": "bind", "source": _resolve_source(source, base_dir), "target": target})
+            entry.update({"type": "bind", "source": resolve_path(source, base_dir), "target": target})
         else:
             entry.update({"type": "volume", "source": source, "target": target})
     flags = [m for m in mode.split(",") if m]
@@ -171,9 +179,33 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
+def _env_file_entry(item: Any, base_dir: str) -> LDict:
+    """An env_file entry in long form: {path (absolute), required, format}."""
+    entry = LDict(pos=getattr(item, "pos", None))
+    if isinstance(item, dict):
+        entry.update({k: item[k] for k in item})
+        entry["path"] = resolve_path(str(item.get("path")), base_dir)
+        entry["required"] = _truthy(item.get("required", True))
+    else:
+        entry.update({"path": resolve_path(str(item), base_dir), "required": True})
+    return entry
+
+
+def _depends_on(value: Any, pos: Pos | None) -> LDict:
+    """depends_on in long form: service -> {condition, required, restart}."""
+    if isinstance(value, LDict):
+        return value
+    out = LDict(pos=getattr(value, "pos", pos))
+    for i, name in enumerate(value or []):
+        out[str(name)] = {"condition": "service_started", "required": True}
+        out.keypos[str(name)] = _entry_pos(value, i, pos)
+    return out
+
+
 def normalize_service(service: LDict, base_dir: str) -> LDict:
-    """The service with each key in its canonical form; positions carried along."""
+    """The service with each key in its canonical form; positions and tags carried along."""
     out = LDict(pos=service.pos)
+    out.keytag = dict(service.keytag)
     for key, value in service.items():
         pos = service.keypos.get(key)
         out.keypos[key] = pos
@@ -181,11 +213,11 @@ def normalize_service(service: LDict, base_dir: str) -> LDict:
             out[key] = _list_to_dict(value, key, pos)
         elif key in _STR_OR_LIST:
             seq = _as_list(value, pos)
-            if key == "env_file":
+            if key in ("env_file", "label_file"):
                 fixed = LList(pos=seq.pos)
                 for i, item in enumerate(seq):
-                    path = item.get("path") if isinstance(item, dict) else item
-                    fixed.add(_resolve_source(str(path), base_dir), _entry_pos(seq, i, pos))
+                    entry: Any = _env_file_entry(item, base_dir) if key == "env_file" else resolve_path(str(item), base_dir)
+                    fixed.add(entry, _entry_pos(seq, i, pos))
                 seq = fixed
             out[key] = seq
         elif key == "ports":
@@ -202,8 +234,10 @@ def normalize_service(service: LDict, base_dir: str) -> LDict:
             out[key] = seq
         elif key == "networks" and isinstance(value, list):
             out[key] = _list_to_dict(value, key, pos)
+        elif key == "depends_on":
+            out[key] = _depends_on(value, pos)
         elif key == "build" and isinstance(value, str):
-            out[key] = LDict({"context": _resolve_source(value, base_dir)}, pos=pos)
+            out[key] = LDict({"context": resolve_path(value, base_dir)}, pos=pos)
         elif key == "ulimits":
             limits = LDict(pos=getattr(value, "pos", pos))
             for name, limit in (value or {}).items():

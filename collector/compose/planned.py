@@ -13,9 +13,14 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .. import redact
+from .keys import DEPLOY_SHOWN, RECORDED
 from .source import ComposeError, LDict, LList, Pos
+
+if TYPE_CHECKING:
+    from .project import Project
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024 ** 2, "mb": 1024 ** 2, "g": 1024 ** 3, "gb": 1024 ** 3}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -112,29 +117,158 @@ class _Positions:
 
 
 def _limit(service: LDict, key: str, deploy_key: str, section: str = "limits") -> tuple[Any, Pos | None]:
-    if service.get(key) is not None:
-        return service[key], service.keypos.get(key)
-    deploy = service.get("deploy") or {}
-    resources = deploy.get("resources") or {}
-    limits = resources.get(section) or {}
+    """A resource setting: deploy.resources.<section>.<deploy_key> wins over the service key, as
+    Compose v2 applies the deploy section last."""
+    limits = _resources(service, section)
     if isinstance(limits, dict) and limits.get(deploy_key) is not None:
         pos = getattr(limits, "keypos", {}).get(deploy_key) or service.keypos.get("deploy")
         return limits[deploy_key], pos
+    if service.get(key) is not None:
+        return service[key], service.keypos.get(key)
     return None, None
 
 
-def plan_container(project: str, name: str, service: LDict, number: int, image: dict[str, Any] | None,
-                   env: dict[str, str], networks: dict[str, Any], volumes: dict[str, Any],
-                   working_dir: str, config_files: list[str]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """(inspect, positions, unknown) for replica `number` (1-based) of service `name`."""
+def _resources(service: LDict, section: str) -> dict[str, Any]:
+    deploy = service.get("deploy") or {}
+    return ((deploy.get("resources") or {}).get(section) or {}) if isinstance(deploy, dict) else {}
+
+
+def _device_requests(service: LDict) -> list[dict[str, Any]] | None:
+    """gpus: and deploy.resources.reservations.devices as the engine's DeviceRequests."""
+    requests: list[dict[str, Any]] = []
+    gpus = service.get("gpus")
+    entries: list[tuple[Any, list[str]]] = []
+    if gpus == "all":
+        entries.append(({"count": -1}, ["gpu"]))
+    elif isinstance(gpus, list):
+        entries.extend((g, ["gpu"]) for g in gpus)
+    entries.extend((d, []) for d in _resources(service, "reservations").get("devices") or [])
+    for item, implied in entries:
+        count = item.get("count")
+        caps = [str(c) for c in item.get("capabilities") or []] or implied
+        requests.append({
+            "Driver": str(item.get("driver") or ""),
+            "Count": -1 if count == "all" else int(count) if count is not None else (0 if item.get("device_ids") else -1),
+            "DeviceIDs": [str(d) for d in item.get("device_ids") or []] or None,
+            "Capabilities": [caps],
+            "Options": {str(k): str(v) for k, v in (item.get("options") or {}).items()} or None,
+        })
+    return requests or None
+
+
+def _blkio(config: Any, key: str, field: str, pos: Pos | None) -> list[dict[str, Any]] | None:
+    items = (config or {}).get(key) or []
+    if not items:
+        return None
+    if field == "Weight":
+        return [{"Path": str(i.get("path")), "Weight": int(i.get("weight") or 0)} for i in items]
+    rate = (lambda v: _bytes(v, pos)) if key.endswith("bps") else (lambda v: int(v))
+    return [{"Path": str(i.get("path")), "Rate": rate(i.get("rate") or 0)} for i in items]
+
+
+def _extra_hosts(value: Any) -> list[str] | None:
+    out = []
+    for host, address in (value or {}).items():
+        for ip in (address if isinstance(address, list) else [address]):
+            out.append(f"{host}:{ip}")
+    return out or None
+
+
+def _recorded(service: LDict, project: Project) -> dict[str, Any]:
+    """What the plan accepts but `docker inspect` cannot show, as Compose reads it."""
+    out: dict[str, Any] = {}
+    for key in sorted(RECORDED):
+        if service.get(key) is not None:
+            out[key] = _plain(service[key])
+    deploy = service.get("deploy") or {}
+    rest = {k: _plain(v) for k, v in deploy.items() if k not in DEPLOY_SHOWN} if isinstance(deploy, dict) else {}
+    if rest:
+        out["deploy"] = rest
+    for hook in ("post_start", "pre_stop"):
+        for entry in out.get(hook) or []:
+            if isinstance(entry, dict) and isinstance(entry.get("environment"), dict):
+                entry["environment"] = {k: (redact.MARKER if v and redact._is_secret_name(str(k)) else v)
+                                        for k, v in entry["environment"].items()}
+    uses = service.get("models")
+    if uses:
+        names = list(uses) if isinstance(uses, dict) else [str(m) for m in uses]
+        out["models"] = {n: {**(_plain(uses[n]) if isinstance(uses, dict) and uses[n] else {}),
+                             "model": str((project.models.get(n) or {}).get("model") or "")} for n in names}
+    providers: dict[str, Any] = {}
+    for dependency in service.get("depends_on") or {}:
+        other = project.all_services.get(dependency)
+        if other is not None and other.get("provider"):
+            providers[dependency] = _plain(other["provider"])
+    if providers:
+        out["providers"] = providers
+    for kind in ("secrets", "configs"):
+        copied = [ref for ref in _references(service, kind, project) if ref["from"] != "file"]
+        if copied:
+            out[kind] = [{k: v for k, v in ref.items() if k not in ("file", "_pos")} for ref in copied]
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _references(service: LDict, kind: str, project: Project) -> list[dict[str, Any]]:
+    """A service's secrets or configs: where each lands in the container and where it comes from."""
+    declared = project.secrets if kind == "secrets" else project.configs
+    refs = []
+    seq = service.get(kind) or []
+    for index, item in enumerate(seq):
+        source = str(item.get("source") if isinstance(item, dict) else item)
+        target = str(item.get("target") or "") if isinstance(item, dict) else ""
+        if kind == "secrets":
+            path = target if target.startswith("/") else f"/run/secrets/{target or source}"
+        else:
+            path = target if target.startswith("/") else f"/{target or source}"
+        top = declared.get(source)
+        pos = seq.itempos[index] if isinstance(seq, LList) else service.keypos.get(kind)
+        if top is None:
+            raise ComposeError(f"service uses {kind[:-1]} {source!r}, which the top-level {kind}: does not define", pos)
+        origin = ("external" if top.get("external") else "file" if top.get("file") else
+                  "environment" if top.get("environment") else "content" if top.get("content") is not None else "unknown")
+        ref: dict[str, Any] = {"source": source, "target": path, "from": origin, "pos": pos}
+        if origin == "file":
+            ref["file"] = str(top["file"])
+        if origin == "environment":
+            ref["variable"] = str(top["environment"])
+        for key in ("uid", "gid", "mode"):
+            if isinstance(item, dict) and item.get(key) is not None:
+                ref[key] = item[key]
+        refs.append(ref)
+    for ref in refs:
+        ref_pos = ref.pop("pos")
+        if ref["from"] in ("environment", "content") and _bool(service.get("read_only", False)):
+            raise ComposeError(f"{kind[:-1]} {ref['source']!r} comes from {ref['from']}: Compose cannot copy it "
+                               "into a read_only service (only file: works there)", ref_pos)
+        ref["_pos"] = ref_pos
+    return refs
+
+
+def plan_container(project: Project, name: str, service: LDict, number: int, image: dict[str, Any] | None,
+                   env: dict[str, str], config_files: list[str]
+                   ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str], dict[str, Any]]:
+    """(inspect, positions, unknown, recorded) for replica `number` (1-based) of service `name`;
+    recorded: what Compose does around the container that `docker inspect` cannot show."""
+    networks, volumes, working_dir = project.networks, project.volumes, project.directory
     kp = service.keypos
     pos = _Positions()
     unknown: dict[str, str] = {}
     image_config = (image or {}).get("Config") or {}
-    container_name = service.get("container_name") or f"{project}-{name}-{number}"
-    labels = dict(service.get("labels") or {})
+    container_name = service.get("container_name") or f"{project.name}-{name}-{number}"
+    from . import _key_values  # the same reader as env_file
+
+    labels: dict[str, Any] = _key_values(service, "label_file", list(service.get("label_file") or []))
+    labels.update(service.get("labels") or {})
     labels.update({
-        "com.docker.compose.project": project,
+        "com.docker.compose.project": project.name,
         "com.docker.compose.service": name,
         "com.docker.compose.container-number": str(number),
         "com.docker.compose.oneoff": "False",
@@ -179,12 +313,20 @@ def plan_container(project: str, name: str, service: LDict, number: int, image: 
         "Cmd": _command(service.get("command")) if service.get("command") is not None else image_config.get("Cmd"),
         "Entrypoint": _command(service.get("entrypoint")) if service.get("entrypoint") is not None
         else image_config.get("Entrypoint"),
-        "Image": str(service.get("image") or f"{project}-{name}"),
+        "Image": str(service.get("image") or f"{project.name}-{name}"),
         "WorkingDir": str(service.get("working_dir") or image_config.get("WorkingDir") or ""),
         "Labels": merged_labels,
         "ExposedPorts": exposed or None,
         "StopSignal": service.get("stop_signal"),
     }
+    if service.get("stop_grace_period") is not None:
+        config["StopTimeout"] = _duration(service["stop_grace_period"], kp.get("stop_grace_period")) // 10**9
+        pos.put("/inspect/Config/StopTimeout", kp.get("stop_grace_period"))
+    if service.get("mac_address") is not None:
+        config["MacAddress"] = str(service["mac_address"])
+        pos.put("/inspect/Config/MacAddress", kp.get("mac_address"))
+    if service.get("use_api_socket") and not any(e.startswith("DOCKER_CONFIG=") for e in config["Env"]):
+        config["Env"].append("DOCKER_CONFIG=/run/secrets/docker")  # where Compose copies the credentials
     if healthcheck is not None:
         config["Healthcheck"] = healthcheck
         pos.put("/inspect/Config/Healthcheck", kp.get("healthcheck"))
@@ -196,10 +338,10 @@ def plan_container(project: str, name: str, service: LDict, number: int, image: 
     # --- HostConfig -------------------------------------------------------------------------
     service_networks = service.get("networks") or {}
     network_mode = service.get("network_mode")
-    default_net = f"{project}_default"
+    default_net = _network_name(project.name, "default", networks)
     if network_mode is None:
         first = next(iter(service_networks), None)
-        network_mode = _network_name(project, first, networks) if first else default_net
+        network_mode = _network_name(project.name, first, networks) if first else default_net
     else:
         network_mode = str(network_mode)
         pos.put("/inspect/HostConfig/NetworkMode", kp.get("network_mode"))
@@ -228,7 +370,8 @@ def plan_container(project: str, name: str, service: LDict, number: int, image: 
         "UTSMode": str(service.get("uts") or ""),
         "UsernsMode": str(service.get("userns_mode") or ""),
         "CgroupParent": str(service.get("cgroup_parent") or ""),
-        "Cgroup": str(service.get("cgroup") or ""),
+        "Cgroup": "",
+        "CgroupnsMode": str(service.get("cgroup") or ""),
         "Memory": memory,
         "MemorySwap": _bytes(swap, kp.get("memswap_limit")) if swap is not None else 0,
         "MemoryReservation": _bytes(reservation, res_pos) if reservation is not None else 0,
@@ -238,18 +381,36 @@ def plan_container(project: str, name: str, service: LDict, number: int, image: 
         "CpuPeriod": int(service.get("cpu_period") or 0),
         "CpusetCpus": str(service.get("cpuset") or ""),
         "PidsLimit": int(pids) if pids is not None else None,
+        "CpuCount": int(service.get("cpu_count") or 0),
+        "CpuPercent": int(float(service.get("cpu_percent") or 0)),
+        "CpuRealtimePeriod": int(service.get("cpu_rt_period") or 0),
+        "CpuRealtimeRuntime": int(_duration(service["cpu_rt_runtime"], kp.get("cpu_rt_runtime")) // 1000
+                                  if isinstance(service.get("cpu_rt_runtime"), str) else service.get("cpu_rt_runtime") or 0),
+        "MemorySwappiness": int(service["mem_swappiness"]) if service.get("mem_swappiness") is not None else None,
+        "BlkioWeight": int((service.get("blkio_config") or {}).get("weight") or 0),
+        "BlkioWeightDevice": _blkio(service.get("blkio_config"), "weight_device", "Weight", kp.get("blkio_config")),
+        "BlkioDeviceReadBps": _blkio(service.get("blkio_config"), "device_read_bps", "Rate", kp.get("blkio_config")),
+        "BlkioDeviceWriteBps": _blkio(service.get("blkio_config"), "device_write_bps", "Rate", kp.get("blkio_config")),
+        "BlkioDeviceReadIOps": _blkio(service.get("blkio_config"), "device_read_iops", "Rate", kp.get("blkio_config")),
+        "BlkioDeviceWriteIOps": _blkio(service.get("blkio_config"), "device_write_iops", "Rate", kp.get("blkio_config")),
+        "DeviceRequests": _device_requests(service),
+        "DnsOptions": [str(d) for d in service.get("dns_opt") or []],
+        "StorageOpt": {str(k): str(v) for k, v in (service.get("storage_opt") or {}).items()} or None,
+        "Isolation": str(service.get("isolation") or ""),
+        "Links": [str(link) if ":" in str(link) else f"{link}:{link}" for link in service.get("links") or []] or None,
+        "Annotations": dict(service.get("annotations") or {}) or None,
         "RestartPolicy": _restart(service),
         "Devices": [_device(d) for d in service.get("devices") or []],
         "DeviceCgroupRules": [str(r) for r in service["device_cgroup_rules"]] if service.get("device_cgroup_rules") else None,
         "Tmpfs": {str(t).split(":", 1)[0]: (str(t).split(":", 1)[1] if ":" in str(t) else "")
                   for t in service.get("tmpfs") or []} or None,
+        "OomKillDisable": _bool(service.get("oom_kill_disable", False)),
         "Ulimits": [{"Name": k, "Soft": v["soft"], "Hard": v["hard"]} for k, v in (service.get("ulimits") or {}).items()],
         "Dns": [str(d) for d in service.get("dns") or []],
         "DnsSearch": [str(d) for d in service.get("dns_search") or []],
-        "ExtraHosts": [f"{k}:{v}" for k, v in (service.get("extra_hosts") or {}).items()] or None,
+        "ExtraHosts": _extra_hosts(service.get("extra_hosts")),
         "GroupAdd": [str(g) for g in service["group_add"]] if service.get("group_add") else None,
         "Init": _bool(service["init"]) if service.get("init") is not None else None,
-        "OomKillDisable": _bool(service.get("oom_kill_disable", False)),
         "OomScoreAdj": int(service.get("oom_score_adj") or 0),
         "Sysctls": dict(service.get("sysctls") or {}) or None,
         "ShmSize": _bytes(service["shm_size"], kp.get("shm_size")) if service.get("shm_size") is not None else 67108864,
@@ -264,11 +425,22 @@ def plan_container(project: str, name: str, service: LDict, number: int, image: 
               "userns_mode": "UsernsMode", "cgroup_parent": "CgroupParent", "cpu_shares": "CpuShares",
               "cpu_quota": "CpuQuota", "cpu_period": "CpuPeriod", "restart": "RestartPolicy", "devices": "Devices",
               "device_cgroup_rules": "DeviceCgroupRules", "tmpfs": "Tmpfs", "ulimits": "Ulimits",
-              "memswap_limit": "MemorySwap", "sysctls": "Sysctls", "logging": "LogConfig"}
+              "memswap_limit": "MemorySwap", "sysctls": "Sysctls", "logging": "LogConfig", "cgroup": "CgroupnsMode",
+              "cpu_count": "CpuCount", "cpu_percent": "CpuPercent", "cpu_rt_period": "CpuRealtimePeriod",
+              "cpu_rt_runtime": "CpuRealtimeRuntime", "mem_swappiness": "MemorySwappiness", "dns_opt": "DnsOptions",
+              "storage_opt": "StorageOpt", "isolation": "Isolation", "links": "Links", "annotations": "Annotations",
+              "gpus": "DeviceRequests", "oom_kill_disable": "OomKillDisable", "oom_score_adj": "OomScoreAdj",
+              "init": "Init", "runtime": "Runtime", "shm_size": "ShmSize", "group_add": "GroupAdd",
+              "extra_hosts": "ExtraHosts", "dns": "Dns", "dns_search": "DnsSearch", "volumes_from": "VolumesFrom",
+              "cpuset": "CpusetCpus"}
     for key, field in simple.items():
         pos.put(f"/inspect/HostConfig/{field}", kp.get(key))
     if service.get("restart") is None:
         pos.put("/inspect/HostConfig/RestartPolicy", kp.get("deploy"))
+    pos.put("/inspect/HostConfig/DeviceRequests", kp.get("deploy"))
+    for field in ("BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
+                  "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"):
+        pos.put(f"/inspect/HostConfig/{field}", kp.get("blkio_config"))
     for key, field in (("cap_add", "CapAdd"), ("cap_drop", "CapDrop"), ("security_opt", "SecurityOpt"),
                        ("devices", "Devices"), ("device_cgroup_rules", "DeviceCgroupRules")):
         seq = service.get(key)
@@ -309,7 +481,7 @@ def plan_container(project: str, name: str, service: LDict, number: int, image: 
         elif kind == "volume":
             source = str(entry.get("source") or "")
             declared = volumes.get(source) or {}
-            vname = (declared.get("name") or (source if declared.get("external") else f"{project}_{source}")) if source else ""
+            vname = (declared.get("name") or (source if declared.get("external") else f"{project.name}_{source}")) if source else ""
             mounts.append({"Type": "volume", "Name": vname, "Source": "", "Destination": target,
                            "Driver": str(declared.get("driver") or "local"), "Mode": "" if not read_only else "ro",
                            "RW": not read_only, "Propagation": ""})
@@ -319,7 +491,21 @@ def plan_container(project: str, name: str, service: LDict, number: int, image: 
         else:
             mounts.append({"Type": str(kind), "Source": str(entry.get("source") or ""), "Destination": target,
                            "Mode": "", "RW": not read_only, "Propagation": ""})
+        if kind == "volume" and (entry.get("volume") or {}).get("subpath"):
+            mounts[-1]["VolumeOptions"] = {"Subpath": str(entry["volume"]["subpath"])}
         pos.put(f"/inspect/Mounts/{len(mounts) - 1}", entry_pos)
+    taken = {m["Destination"] for m in mounts}
+    for kind in ("secrets", "configs"):  # file-based ones are bind mounts, where Compose v2 puts them
+        for ref in _references(service, kind, project):
+            if ref["from"] == "file" and ref["target"] not in taken:
+                taken.add(ref["target"])
+                mounts.append({"Type": "bind", "Source": ref["file"], "Destination": ref["target"], "Mode": "ro",
+                               "RW": False, "Propagation": "rprivate"})
+                pos.put(f"/inspect/Mounts/{len(mounts) - 1}", ref["_pos"])
+    if service.get("use_api_socket") and "/var/run/docker.sock" not in taken:
+        mounts.append({"Type": "bind", "Source": "/var/run/docker.sock", "Destination": "/var/run/docker.sock",
+                       "Mode": "", "RW": True, "Propagation": "rprivate"})
+        pos.put(f"/inspect/Mounts/{len(mounts) - 1}", kp.get("use_api_socket"))
     host["Binds"] = binds or None
     pos.put("/inspect/Mounts", kp.get("volumes"))
     pos.put("/inspect/HostConfig/Binds", kp.get("volumes"))
@@ -328,15 +514,18 @@ def plan_container(project: str, name: str, service: LDict, number: int, image: 
     attached: dict[str, Any] = {}
     if not str(network_mode).startswith(("host", "none", "container:", "service:")):
         for net in (service_networks or {"default": None}):
-            full = _network_name(project, net, networks)
+            full = _network_name(project.name, net, networks)
             aliases = [name]
             opts = (service_networks or {}).get(net) or {}
             attached[full] = {"Aliases": aliases + [str(a) for a in opts.get("aliases") or []], "NetworkID": "",
-                              "IPAddress": str(opts.get("ipv4_address") or "")}
+                              "IPAddress": str(opts.get("ipv4_address") or ""),
+                              "GlobalIPv6Address": str(opts.get("ipv6_address") or ""),
+                              "MacAddress": str(opts.get("mac_address") or ""),
+                              "DriverOpts": {str(k): str(v) for k, v in (opts.get("driver_opts") or {}).items()} or None}
     elif str(network_mode) == "host":
         attached["host"] = {"NetworkID": ""}
 
-    ident = hashlib.sha256(f"compose\0{project}\0{name}\0{number}".encode()).hexdigest()
+    ident = hashlib.sha256(f"compose\0{project.name}\0{name}\0{number}".encode()).hexdigest()
     state: dict[str, Any] = {"Status": "running", "Running": True, "Paused": False, "Restarting": False,
                              "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0}
     if has_health:
@@ -355,8 +544,11 @@ def plan_container(project: str, name: str, service: LDict, number: int, image: 
         "AppArmorProfile": "",
         "ProcessLabel": "",
     }
+    if service.get("platform"):
+        inspect["Platform"] = str(service["platform"])
+        pos.put("/inspect/Platform", kp.get("platform"))
     pos.put("", service.pos)
-    return inspect, pos.map, unknown
+    return inspect, pos.map, unknown, _recorded(service, project)
 
 
 def _network_name(project: str, net: str, networks: dict[str, Any]) -> str:

@@ -11,45 +11,19 @@ from typing import Any
 
 import jsonschema
 
-from .source import ComposeError, LDict, LList, Pos
+from hullcheck_common.yamlread import position
+
+from .source import ComposeError, Pos
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "compose-spec.schema.json"
-
-# Service keys the specification gained after the vendored schema was published (values unchecked).
-NEWER_SERVICE_KEYS = ("develop", "uts", "gpus", "annotations", "attach", "label_file", "post_start", "pre_stop",
-                      "cgroup", "models", "provider", "use_api_socket")
-# Long-syntax port keys added since (host_ip, name, app_protocol).
-NEWER_PORT_KEYS = ("host_ip", "name", "app_protocol")
-_TOP_KEYS = ("version", "name", "services", "networks", "volumes", "secrets", "configs", "include")
+_TOP_KEYS = ("version", "name", "services", "networks", "volumes", "secrets", "configs", "include", "models")
 
 
 @cache
-def _validator() -> jsonschema.protocols.Validator:
+def _validator() -> Any:
+    """The Compose Specification's schema, as published (draft-07), unchanged."""
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    for key in NEWER_SERVICE_KEYS:
-        schema["definitions"]["service"]["properties"].setdefault(key, {})
-    schema["properties"].setdefault("include", {"type": "array"})
-    for option in schema["definitions"]["service"]["properties"]["ports"]["items"]["oneOf"]:
-        if option.get("type") == "object":
-            for key in NEWER_PORT_KEYS:
-                option["properties"].setdefault(key, {"type": "string"})
-    return jsonschema.Draft201909Validator(schema)
-
-
-def _position(doc: Any, path: list[Any], fallback: Pos | None) -> Pos | None:
-    """The position of the deepest key or entry along `path` that the document records."""
-    pos = fallback
-    node = doc
-    for part in path:
-        if isinstance(node, LDict) and part in node:
-            pos = node.keypos.get(part) or pos
-            node = node[part]
-        elif isinstance(node, LList) and isinstance(part, int) and part < len(node):
-            pos = node.itempos[part] or pos
-            node = node[part]
-        else:
-            break
-    return pos
+    return jsonschema.Draft7Validator(schema)
 
 
 def _unexpected(error: jsonschema.ValidationError) -> list[str]:
@@ -82,9 +56,19 @@ def validate_file(doc: Any, file: str) -> None:
     path = list(error.absolute_path)
     extras = _unexpected(error)
     if extras:
-        pos = _position(doc, [*path, extras[0]], start)
+        pos = position(doc, [*path, extras[0]], start)
         where = f" in {_describe(path)}" if path else " at the top level"
         raise ComposeError(f"unknown key {extras[0]!r}{where}", pos)
-    pos = _position(doc, path, start)
-    message = error.message if len(error.message) < 200 else error.message[:200] + "..."
+    pos = position(doc, path, start)
+    if error.validator == "uniqueItems" and isinstance(error.instance, list):
+        seen: list[Any] = []
+        for index, item in enumerate(error.instance):
+            if item in seen:
+                pos = position(doc, [*path, index], start)
+                raise ComposeError(f"invalid {_describe(path)}: duplicate entry {item!r}", pos)
+            seen.append(item)
+    message = error.message
+    if len(message) > 200:  # the whole value quoted: say "the value" instead
+        message = message.replace(repr(error.instance), "the value")
+        message = message if len(message) <= 200 else message[:200] + "..."
     raise ComposeError(f"invalid {_describe(path)}: {message}", pos)
