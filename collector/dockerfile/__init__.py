@@ -273,7 +273,7 @@ def collect_dockerfile(options: DockerfileOptions) -> dict[str, Any]:
     for ptr, reason in sorted(unknown.items()):
         errors.add("/images/0" + ptr, reason)
     digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
-    source: dict[str, Any] = {"kind": "dockerfile", "files": [{"path": shown, "sha256": digest}],
+    source: dict[str, Any] = {"kind": "dockerfile", "files": [{"path": shown, "sha256": digest}], "subjects": ["image"],
                               "target": built.target.name or str(built.target.index),
                               "build_args": sorted(options.build_args)}
     snapshot: dict[str, Any] = {
