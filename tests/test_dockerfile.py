@@ -286,3 +286,72 @@ def test_text_report_shows_path_and_line():
     done = _cli("audit", "--dockerfile", "snapshots/dockerfile/misconfigured/Dockerfile", cwd=REPO)
     assert "(snapshots/dockerfile/misconfigured/Dockerfile:14)" in done.stdout
     assert "not judged from" in done.stdout or "not judged:" in done.stdout
+
+
+# --- Compose services with build: ----------------------------------------------------------------
+
+COMPOSE = """\
+services:
+  web:
+    build:
+      context: ./app
+      target: runtime
+      args:
+        BUSYBOX: busybox
+    read_only: true
+  worker:
+    build: ./app
+    user: "0"
+    healthcheck:
+      disable: true
+  legacy:
+    build:
+      context: ./bad
+"""
+
+
+def _compose_project(tmp_path: Path) -> Path:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text((REPO / "snapshots/dockerfile/hardened/Dockerfile").read_text())
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "Dockerfile").write_text((REPO / "snapshots/dockerfile/misconfigured/Dockerfile").read_text())
+    (tmp_path / "compose.yaml").write_text(COMPOSE)
+    return tmp_path
+
+
+def test_compose_build_takes_image_facts_from_the_dockerfile_and_compose_keys_win(tmp_path):
+    project = _compose_project(tmp_path)
+    done = _cli("audit", "--compose", "compose.yaml", "-f", "json", cwd=project)
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)
+    results = {r["id"]: r for r in document["results"]}
+    snapshot_errors = [r for r in results.values() if r["status"] == "error"]
+    assert snapshot_errors == []  # the Dockerfiles decide USER and HEALTHCHECK: nothing image-related is unknown
+    user = {f["resource"]["name"]: f for f in results["cis-docker-4.1"]["findings"] if f["status"] == "fail"}
+    assert {name.rsplit("-", 2)[-2] for name in user} == {"legacy", "worker"}
+    where = {name.rsplit("-", 2)[-2]: [(loc["file"], loc["line"]) for loc in f["locations"]] for name, f in user.items()}
+    assert where["legacy"] == [("bad/Dockerfile", 14)]  # USER root in the Dockerfile decided
+    assert where["worker"] == [("compose.yaml", 11)]  # the service's user: decided
+    health = {f["resource"]["name"].rsplit("-", 2)[-2]: [(loc["file"], loc["line"]) for loc in f["locations"]]
+              for f in results["cis-docker-5.27"]["findings"] if f["status"] == "fail"}
+    assert health == {"legacy": [("bad/Dockerfile", 15)], "worker": [("compose.yaml", 12)]}
+    assert results["cis-docker-4.10"]["status"] == "fail" and results["cis-docker-4.1-image"]["status"] == "not_applicable"
+    image_findings = {f["resource"]["name"] for f in results["cis-docker-4.9"]["findings"] if f["status"] == "fail"}
+    assert image_findings == {f"{project.name.lower()}-legacy:latest", f"{project.name.lower()}-legacy:latest (stage build)"}
+
+
+def test_compose_build_sarif_points_at_dockerfile_lines(tmp_path):
+    project = _compose_project(tmp_path)
+    done = _cli("audit", "--compose", "compose.yaml", "-f", "sarif", cwd=project)
+    results = json.loads(done.stdout)["runs"][0]["results"]
+    lines = {(r["ruleId"], loc["physicalLocation"]["artifactLocation"]["uri"], loc["physicalLocation"]["region"]["startLine"])
+             for r in results for loc in r["locations"]}
+    assert ("cis-docker-4.1", "bad/Dockerfile", 14) in lines
+    assert ("cis-docker-4.7", "bad/Dockerfile", 4) in lines
+
+
+def test_compose_build_of_a_bad_dockerfile_names_the_dockerfile_line(tmp_path):
+    project = _compose_project(tmp_path)
+    (project / "bad" / "Dockerfile").write_text("FROM scratch\nRUN <<EOT\necho\n")
+    done = _cli("collect", "--compose", "compose.yaml", cwd=project)
+    assert done.returncode == 2 and done.stderr == "hullcheck: error: bad/Dockerfile:2: unterminated heredoc\n"

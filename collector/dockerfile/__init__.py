@@ -162,7 +162,8 @@ def image_entries(built: Plan, text: str, shown: str, *, tags: list[str] | None 
         st = by_index[index]
         is_target = index == target.index
         label = st.name or str(st.index)
-        ident = _image_id("dockerfile", shown, digest, str(index), repr(sorted(built.global_args.values.items())))
+        ident = _image_id("dockerfile", shown, digest, str(index), repr(sorted(built.global_args.values.items())),
+                          display)
         inspect = _inspect(image, ident, list(tags or []) if is_target else [])
         positions: dict[str, Any] = {}
         here = _pos(shown, lines, st.node.start)
