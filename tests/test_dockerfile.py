@@ -355,3 +355,9 @@ def test_compose_build_of_a_bad_dockerfile_names_the_dockerfile_line(tmp_path):
     (project / "bad" / "Dockerfile").write_text("FROM scratch\nRUN <<EOT\necho\n")
     done = _cli("collect", "--compose", "compose.yaml", cwd=project)
     assert done.returncode == 2 and done.stderr == "hullcheck: error: bad/Dockerfile:2: unterminated heredoc\n"
+
+
+def test_workdir_absolute_is_kept_as_written_relative_is_joined_and_cleaned():
+    # system.NormalizeWorkdir: found by building the corpus (WORKDIR /root/ stays /root/ in docker image inspect)
+    assert config("FROM scratch\nWORKDIR /root/\n")["WorkingDir"] == "/root/"
+    assert config("FROM scratch\nWORKDIR /a/\nWORKDIR b/../c/\n")["WorkingDir"] == "/a/c"

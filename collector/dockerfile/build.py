@@ -387,10 +387,26 @@ def _go_qlist(values: list[str] | None) -> str:
     return "[" + " ".join(go_quote(v) for v in values or []) + "]"
 
 
+def _go_join(*parts: str) -> str:
+    """Go's path.Join: the non-empty parts joined with "/", then cleaned."""
+    joined = "/".join(p for p in parts if p)
+    if not joined:
+        return ""
+    clean = posixpath.normpath(joined)
+    return clean[1:] if clean.startswith("//") else clean
+
+
 def _normalize_workdir(current: str, path: str) -> str:
+    """system.NormalizeWorkdir on Linux: a relative path joins the current one (cleaned); an
+    absolute one is kept as written (`WORKDIR /app/` stays `/app/`)."""
+    parent = current or "/"
+    if not parent.startswith("/"):
+        parent = _go_join("/", parent)
+    if path == "":
+        path = parent
     if not path.startswith("/"):
-        path = posixpath.join("/", current or "/", path)
-    return posixpath.normpath(path).replace("//", "/") or "/"
+        path = _go_join(parent, path)
+    return path
 
 
 def parse_ports(raw: str) -> list[str]:
