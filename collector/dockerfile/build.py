@@ -76,6 +76,7 @@ class StageImage:
     lines: dict[str, int] = field(default_factory=dict)  # config pointer ("/User", "/Env/0") -> line
     unknown: dict[str, str] = field(default_factory=dict)  # config pointer -> why it is not known
     base_ref: str = ""  # the external image at the root of this stage's FROM chain ("" for scratch)
+    base_unread: bool = False  # that image's config was not read: its ENV is unknown
     state_env: Env = field(default_factory=Env)
     build_args: list[tuple[str, str | None]] = field(default_factory=list)
     cmd_set: bool = False
@@ -252,7 +253,7 @@ def _dispatch(stage: Stage, base_stage: Stage | None, images: dict[int, StageIma
         parent = images[base_stage.index]
         img = StageImage(stage=stage, config=copy.deepcopy(parent.config), steps=list(parent.steps),
                          author=parent.author, lines=dict(parent.lines), unknown=dict(parent.unknown),
-                         base_ref=parent.base_ref, state_env=parent.state_env.copy(),
+                         base_ref=parent.base_ref, base_unread=parent.base_unread, state_env=parent.state_env.copy(),
                          build_args=list(parent.build_args), architecture=parent.architecture)
         img.config.pop("OnBuild", None)
         for key in [k for k in img.lines if k.startswith("/OnBuild")]:
@@ -276,6 +277,7 @@ def _dispatch(stage: Stage, base_stage: Stage | None, images: dict[int, StageIma
             triggers = [(str(t), from_line) for t in img.config.get("OnBuild") or []]
             img.config.pop("OnBuild", None)
         else:
+            img.base_unread = True
             why = (f"FROM {stage.base}: the base image is not read (collect with --images-from-engine to read it "
                    "from a local engine)")
             for key in ("/User", "/Healthcheck", "/Cmd", "/Entrypoint", "/ExposedPorts", "/Labels", "/Volumes",
@@ -495,6 +497,17 @@ def _apply(img: StageImage, ins: Instruction, lex: Lex, global_args: Env, build_
     def word(text: str) -> str:
         return lex.process_word(text, img.state_env)
 
+    def decided(field_name: str, text: str) -> str:
+        """A config field's expanded value; unknown when it names a variable only an unread base
+        image could set (`USER ${NB_UID}` FROM an image that defines NB_UID)."""
+        value, _found, missing = lex.process_word_matches(text, img.state_env)
+        if missing and img.base_unread:
+            img.unknown[field_name] = (f"{kind.upper()} {text.strip()}: {', '.join(sorted(missing))} may come from the "
+                                       f"base image {img.base_ref}, which is not read (collect with --images-from-engine)")
+        else:
+            img.unknown.pop(field_name, None)
+        return value
+
     kind = ins.kind
     if kind == "env":
         parts = []
@@ -520,7 +533,7 @@ def _apply(img: StageImage, ins: Instruction, lex: Lex, global_args: Env, build_
         img.author = ins.args[0]
         _commit(img, f"MAINTAINER {ins.args[0]}", line)
     elif kind == "workdir":
-        path = word(ins.args[0])
+        path = decided("/WorkingDir", ins.args[0])
         wd = _normalize_workdir(str(config.get("WorkingDir") or ""), path)
         config["WorkingDir"] = wd
         img.lines["/WorkingDir"] = line
@@ -618,10 +631,9 @@ def _apply(img: StageImage, ins: Instruction, lex: Lex, global_args: Env, build_
         config["ExposedPorts"] = exposed
         _commit(img, f"EXPOSE {_go_list(specs)}", line)
     elif kind == "user":
-        user = word(ins.args[0])
+        user = decided("/User", ins.args[0])
         config["User"] = user
         img.lines["/User"] = line
-        img.unknown.pop("/User", None)
         _commit(img, f"USER {user}", line)
     elif kind == "volume":
         volumes = dict(config.get("Volumes") or {})
@@ -634,11 +646,11 @@ def _apply(img: StageImage, ins: Instruction, lex: Lex, global_args: Env, build_
         config["Volumes"] = volumes
         _commit(img, f"VOLUME {_go_list(added)}", line)
     elif kind == "stopsignal":
-        sig = word(ins.args[0])
-        _check_signal(sig)
+        sig = decided("/StopSignal", ins.args[0])
+        if "/StopSignal" not in img.unknown:
+            _check_signal(sig)
         config["StopSignal"] = sig
         img.lines["/StopSignal"] = line
-        img.unknown.pop("/StopSignal", None)
         _commit(img, f"STOPSIGNAL {sig}", line)
     elif kind == "shell":
         config["Shell"] = list(ins.cmdline or [])
