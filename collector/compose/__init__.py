@@ -135,7 +135,7 @@ def _networks(project: Project, containers: list[dict[str, Any]]) -> list[dict[s
 
 def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The planned snapshot of a Compose application (raises ComposeError on bad input)."""
-    from ..snapshot import SCHEMA_VERSION, validate
+    from ..output import SCHEMA_VERSION, validate
 
     say = progress or (lambda _m: None)
     started = _now()

@@ -247,7 +247,7 @@ def _now() -> str:
 
 def collect_dockerfile(options: DockerfileOptions) -> dict[str, Any]:
     """The planned snapshot of one Dockerfile (raises DockerfileError on bad input)."""
-    from ..snapshot import SCHEMA_VERSION, validate
+    from ..output import SCHEMA_VERSION, validate
 
     started = _now()
     path = Path(options.path)
