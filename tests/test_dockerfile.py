@@ -336,6 +336,11 @@ def test_compose_build_takes_image_facts_from_the_dockerfile_and_compose_keys_wi
               for f in results["cis-docker-5.27"]["findings"] if f["status"] == "fail"}
     assert health == {"legacy": [("bad/Dockerfile", 15)], "worker": [("compose.yaml", 12)]}
     assert results["cis-docker-4.10"]["status"] == "fail" and results["cis-docker-4.1-image"]["status"] == "not_applicable"
+    # 4.6 judges each built image as its service runs it: worker's healthcheck: disable wins over the HEALTHCHECK
+    images = {f["resource"]["name"]: f.get("message", "") for f in results["cis-docker-4.6"]["findings"]
+              if f["status"] == "fail"}
+    assert {n.split(":")[0].rsplit("-", 1)[-1] for n in images} == {"legacy", "worker"}
+    assert any("switches it off (healthcheck: disable)" in m for m in images.values())
     image_findings = {f["resource"]["name"] for f in results["cis-docker-4.9"]["findings"] if f["status"] == "fail"}
     assert image_findings == {f"{project.name.lower()}-legacy:latest", f"{project.name.lower()}-legacy:latest (stage build)"}
 

@@ -144,6 +144,10 @@ def built_images: top_level_images, (images | select(.data.planned.target == fal
 # The images planned from a Dockerfile that become an image (collect --dockerfile, Compose build:).
 def planned_images: images | select(.data.planned.target == true);
 
+# The containers a plan starts from the image with this id (Compose services built from a
+# Dockerfile); [] on a live host, whose containers are judged as they run.
+def planned_containers_of($id): [($snap.containers // [])[] | select(.planned != null and .inspect.Image == $id)];
+
 # How messages name an image: the planned name (the Dockerfile, its stage), else its first tag, else its id.
 def image_name: .planned.name // (.inspect.RepoTags // [])[0] // .inspect.Id;
 
