@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -10,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from hullcheck_common import __version__, snapshot_schema
+from hullcheck_common import __version__
 from hullcheck_common.vocabulary import utc_timestamp
 
 from .audit import collect_audit
@@ -21,10 +20,9 @@ from .files import collect_files, paths_to_stat
 from .host import collect_host
 from .hostfs import HostFS
 from .identity import PODMAN, identify
+from .output import SCHEMA_VERSION, dumps, validate  # noqa: F401 - re-exported: collector.snapshot keeps its names
 from .podman import collect_podman
 from .proctop import ProcTop
-
-SCHEMA_VERSION = "1.0"
 
 
 @dataclass
@@ -201,13 +199,5 @@ def collect(options: CollectOptions) -> dict[str, Any]:
     return snapshot
 
 
-def validate(snapshot: dict[str, Any]) -> None:
-    """The collector checks its own output against the published schema before writing it."""
-    found = snapshot_schema.problem(snapshot)
-    if found is not None:
-        where, message = found
-        raise ValueError(f"collector produced an invalid snapshot at {where}: {message}")
 
 
-def dumps(snapshot: dict[str, Any]) -> str:
-    return json.dumps(snapshot, indent=1, sort_keys=True, ensure_ascii=False) + "\n"

@@ -81,10 +81,11 @@ def _hc_key($r):
           | "image:" + (($parts[:-1] + [$parts[-1] | split(":")[0]]) | join("/")) end
     else "\($r.type):\($r.name)" end
   ) catch null) // "\($r.type):\($r.name)";
-# Source locations of a failing resource planned from Compose files (data.planned.positions:
-# pointer -> {file, line, column}). For each evidence pointer: the recorded entries below it that
-# fail the assertion on their own (the docker.sock volume entry, the 0.0.0.0 port entry), else the
-# pointer's own line, else its nearest recorded ancestor (the service's line). Policies stay data.
+# Source locations of a failing resource planned from Compose files or a Dockerfile
+# (data.planned.positions: pointer -> {file, line, column}). For each evidence pointer: the recorded
+# entries below it that fail the assertion on their own (the docker.sock volume entry, the 0.0.0.0
+# port entry, the lone `apt-get update` step), else the pointer's own line, else the resource's
+# line (the service, the FROM of the stage that becomes the image). Policies stay data.
 def _hc_path($segs): . as $root
   | reduce $segs[] as $s ({v: $root, p: []};
       if (.v | type) == "array" then ($s | tonumber) as $i | {v: .v[$i], p: (.p + [$i])} else {v: .v[$s], p: (.p + [$s])} end)
@@ -101,7 +102,12 @@ def _hc_locations($r; assertion; $evs):
     else [$evs[] | select(.pointer | startswith($r.path + "/")) | (.pointer | ltrimstr($r.path)) as $p
           | ($p | _hc_segs) as $psegs
           | [$pos | keys[] | select(startswith($p + "/"))] as $below
-          | [$below[] | . as $q | (($q | ltrimstr($p)) | _hc_segs) as $rel
+          # Entries decide only when the value emptied of them passes: when it fails too, what is
+          # missing decides (no HEALTHCHECK), and the pointer's own line or the resource's is shown.
+          | ((try ([$r.data | setpath(_hc_path($psegs); ($r.data | _hc_get($psegs)
+                      | if type == "array" then [] elif type == "object" then {} else . end)) | assertion] == [false])
+              catch true)) as $empty_fails
+          | [$below[] | select($empty_fails | not) | . as $q | (($q | ltrimstr($p)) | _hc_segs) as $rel
              | select((try ([$r.data | setpath(_hc_path($psegs); ($r.data | _hc_get($psegs) | _hc_only($rel))) | assertion] == [false])
                        catch false))] as $alone
           | [$alone[] | . as $q | select(any($alone[]; . != $q and startswith($q + "/")) | not)] as $leaves

@@ -176,6 +176,8 @@ def collect(
     """Read the Docker host and engine into one JSON snapshot. Reads only: changes nothing.
 
     With --compose: the containers a Compose application would create, planned from its files (nothing is deployed). The plan holds the containers only (meta.source.subjects): policies that judge the host, daemon, engine or processes are listed as not judged (docs/planned-sources.md).
+
+    With --dockerfile: the image docker build would make of a Dockerfile (its config and history, each part with the line that set it), planned without building; --target and --build-arg as for docker build. The plan holds the image only (docs/dockerfiles.md).
     """
     from collector import dumps
     from hullcheck_common.custody import SNAPSHOT_NAMESPACE
@@ -194,6 +196,10 @@ def _snapshot(engine: Any, tls: Any, plan: Any, redact: bool) -> dict[str, Any]:
     planned = plan.options(engine.docker_host, redact)
     if planned is None:
         return _collect(engine.options(redact=redact, tls=tls.config(engine.docker_host)))
+    if plan.dockerfile is not None:
+        from collector.dockerfile import collect_dockerfile
+
+        return collect_dockerfile(planned)
     from collector.compose import collect_compose
 
     return collect_compose(planned)
@@ -243,7 +249,7 @@ def evaluate(
 @with_options(EvaluateFlags, GateFlags, ReportFlags, CollectFlags, TlsFlagSet, AuditOptions, ComposeFlags, SignFlags)
 def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = None, tls: Any = None,
           audit: Any = None, plan: Any = None, signing: Any = None) -> None:
-    """Collect from the engine (or plan from --compose files) and evaluate in one step, no snapshot file needed.
+    """Collect from the engine (or plan from --compose files or a --dockerfile) and evaluate in one step, no snapshot file needed.
 
     [dim]Exit codes: 0 nothing at or above --fail-on fails; 1 something does (default: any failing result; waived findings never count); 2 usage, input or policy error.[/dim]
     """
@@ -258,7 +264,7 @@ def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = N
         (~0.2 s) and collecting overlap with it."""
         from collector import EngineUnreachable, collect, dumps
 
-        if audit.fallback_example and not plan.compose:
+        if audit.fallback_example and not plan.compose and plan.dockerfile is None:
             try:
                 snapshot = collect(engine.options(redact=True, tls=tls.config(engine.docker_host)))
             except EngineUnreachable as exc:
@@ -267,7 +273,8 @@ def audit(run: Any = None, gate: Any = None, report: Any = None, engine: Any = N
                 return Source(name=str(example), path=str(example))
         else:
             snapshot = _snapshot(engine, tls, plan, True)
-        name = "planned from Compose" if plan.compose else "live collection"
+        name = ("planned from Compose" if plan.compose else
+                "planned from a Dockerfile" if plan.dockerfile is not None else "live collection")
         return Source.collected(name, snapshot, dumps(snapshot).encode())
 
     _exit(runner.audit_source(collected, options, TerminalFeedback(), keep_snapshot=audit.keep_snapshot))

@@ -169,20 +169,35 @@ class AuditOptions(_Group):
 
 @dataclasses.dataclass
 class ComposeFlags(_Group):
-    """A Compose application instead of the engine (issue 15): shared by `collect` and `audit`."""
+    """A Compose application (issue 15) or a Dockerfile (issue 27) instead of the engine: shared by `collect` and `audit`."""
 
     arg: ClassVar[str] = "plan"  # not "compose": that is the --compose field's name
     compose: List[Path] = typer.Option([], "--compose", help="Judge this Compose file before it is deployed instead of the engine (repeatable: merged in order, like docker compose -f).")
     project_directory: Optional[Path] = typer.Option(None, "--project-directory", help="With --compose: the project directory (default: the first file's directory).")
     env_file: List[Path] = typer.Option([], "--env-file", help="With --compose: variables to interpolate (default: .env in the project directory; the environment wins).")
     profile: List[str] = typer.Option([], "--profile", help="With --compose: enable this profile (repeatable; default COMPOSE_PROFILES).")
-    images_from_engine: bool = typer.Option(False, "--images-from-engine", help="With --compose: read each service's image (USER, HEALTHCHECK) from the local engine.")
+    images_from_engine: bool = typer.Option(False, "--images-from-engine", help="With --compose or --dockerfile: read the images they start from (USER, HEALTHCHECK, history) from the local engine.")
+    dockerfile: Optional[Path] = typer.Option(None, "--dockerfile", metavar="PATH", help="Judge the image this Dockerfile builds, before it is built (nothing runs; see docs/dockerfiles.md).")
+    target: Optional[str] = typer.Option(None, "--target", metavar="STAGE", help="With --dockerfile: the stage that becomes the image (default: the last), as docker build --target.")
+    build_arg: List[str] = typer.Option([], "--build-arg", metavar="NAME=VALUE", help="With --dockerfile: a build argument, as docker build --build-arg (repeatable; NAME alone takes it from the environment).")
 
     def options(self, docker_host: Optional[str], redact: bool) -> Any:
-        """The collector's ComposeOptions, or None without --compose (then the engine is read)."""
+        """The collector's ComposeOptions or DockerfileOptions, or None without --compose or
+        --dockerfile (then the engine is read)."""
+        if self.dockerfile is not None:
+            if self.compose:
+                raise UsageError("--dockerfile and --compose are two sources: give one (a Compose service with build: plans its Dockerfile)")
+            if self.project_directory or self.env_file or self.profile:
+                raise UsageError("--project-directory, --env-file and --profile need --compose FILE")
+            from collector.dockerfile import DockerfileOptions, parse_build_args
+
+            return DockerfileOptions(path=str(self.dockerfile), target=self.target, build_args=parse_build_args(list(self.build_arg)),
+                                     images_from_engine=self.images_from_engine, docker_host=docker_host, redact=redact)
+        if self.target is not None or self.build_arg:
+            raise UsageError("--target and --build-arg need --dockerfile PATH")
         if not self.compose:
             if self.project_directory or self.env_file or self.profile or self.images_from_engine:
-                raise UsageError("--project-directory, --env-file, --profile and --images-from-engine need --compose FILE")
+                raise UsageError("--project-directory, --env-file, --profile and --images-from-engine need --compose FILE or --dockerfile PATH")
             return None
         from collector.compose import ComposeOptions
 

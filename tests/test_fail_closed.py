@@ -163,9 +163,9 @@ def test_missing_evidence_is_error(evaluator: Evaluator, base_results: dict[str,
     base = plan.base[policy_id]
     if base is None:
         statuses = {name: (base_results[name].get(policy_id) or {"status": "not_judged"})["status"] for name in BASE_ORDER}
-        # Planned snapshots (planned from Compose files) hold no host sections: the policies that
-        # need them are not judged there, so only the recorded hosts decide applicability.
-        on_hosts = [s for name, s in statuses.items() if not name.startswith("compose-")]
+        # Planned snapshots (from Compose files or a Dockerfile) hold no host sections: the policies
+        # that need them are not judged there, so only the recorded hosts decide applicability.
+        on_hosts = [s for name, s in statuses.items() if not name.startswith(("compose-", "dockerfile-"))]
         if policy.applies and all(s == "not_applicable" for s in on_hosts):
             if not policy.requires:
                 pytest.skip(f"not applicable on every example ({policy.not_applicable_reason}) and requires nothing")

@@ -72,8 +72,20 @@ def _replicas(service: Any) -> int:
     return 1 if scale is None else max(0, int(scale))
 
 
-def _images(project: Project, options: ComposeOptions, errors: ErrorLog) -> dict[str, dict[str, Any]]:
-    """Image inspects from a local engine, by the reference each service names (best effort)."""
+def _builds(project: Project, options: ComposeOptions, environ: dict[str, str]) -> dict[str, Any]:
+    """The images of the services with build:, planned from their Dockerfiles (collector/dockerfile)."""
+    if not any(service.get("build") for service in project.services.values()):
+        return {}
+    from ..dockerfile.compose import plan_builds
+
+    return plan_builds(project.name, project.services, project.directory, environ,
+                       images_from_engine=options.images_from_engine, docker_host=options.docker_host,
+                       redact=options.redact, error=lambda message, pos: ComposeError(message, pos))
+
+
+def _images(project: Project, options: ComposeOptions, errors: ErrorLog, skip: frozenset[str] | set[str] = frozenset()) -> dict[str, dict[str, Any]]:
+    """Image inspects from a local engine, by the reference each service names (best effort);
+    services in `skip` (built from a Dockerfile, planned by _builds) are not looked up."""
     if not options.images_from_engine:
         return {}
     from ..engine import connect
@@ -82,6 +94,8 @@ def _images(project: Project, options: ComposeOptions, errors: ErrorLog) -> dict
     client = connect(options.docker_host, None)
     try:
         for name, service in project.services.items():
+            if name in skip:
+                continue
             ref = str(service.get("image") or f"{project.name}-{name}")
             if ref in found:
                 continue
@@ -118,14 +132,15 @@ def _networks(project: Project, containers: list[dict[str, Any]]) -> list[dict[s
 
 def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The planned snapshot of a Compose application (raises ComposeError on bad input)."""
-    from ..snapshot import SCHEMA_VERSION, validate
+    from ..output import SCHEMA_VERSION, validate
 
     say = progress or (lambda _m: None)
     started = _now()
     errors = ErrorLog()
     say(f"reading {len(options.files)} Compose file(s)")
     project = load_project(options)
-    images = _images(project, options, errors)
+    builds = _builds(project, options, project.environ)
+    images = _images(project, options, errors, skip=set(builds))
     containers: list[dict[str, Any]] = []
     config_files = [f["path"] for f in project.files]
     for name in sorted(project.services):
@@ -135,9 +150,14 @@ def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | N
         env = _environment_of(service, project.environ)
         ref = str(service.get("image") or f"{project.name}-{name}")
         for number in range(1, _replicas(service) + 1):
+            image = builds[name].inspect if name in builds else images.get(ref)
             inspect, positions, unknown, recorded = plan_container(
-                project, name, service, number, images.get(ref), env, config_files)
-            if ref in images:
+                project, name, service, number, image, env, config_files)
+            if name in builds:
+                from ..dockerfile.compose import apply_build
+
+                apply_build(builds[name], service, inspect, positions, unknown)
+            elif ref in images:
                 inspect["Image"] = images[ref].get("Id") or ""
             index = len(containers)
             for ptr, reason in sorted(unknown.items()):
@@ -156,7 +176,9 @@ def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | N
     # unknown inside the scope: an image's USER or HEALTHCHECK when images are not read, ...
     from hullcheck_common.vocabulary import pointer_subject
 
-    subjects = ["container", "image"] if images else ["container"]
+    subjects = ["container", "image"] if images or builds else ["container"]
+    image_entries = [{"inspect": i, "history": None} for i in images.values()]
+    image_entries += [entry for name in sorted(builds) for entry in builds[name].entries]
     in_scope = [e for e in errors.as_list() if pointer_subject(e["source"]) != "processes"]
     snapshot: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -175,7 +197,7 @@ def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | N
         "engine": {"version": None, "info": None},
         "daemon": {"process": None, "config_file": None, "options": None, "units": None},
         "containers": containers,
-        "images": [{"inspect": i, "history": None} for i in images.values()] if images else None,
+        "images": image_entries or None,
         "networks": networks,
         "volumes": None,
         "plugins": None,

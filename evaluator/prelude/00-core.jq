@@ -32,7 +32,7 @@ def running_containers: containers | select(.data.inspect.State.Running == true)
 
 def images:
   _section("images") | to_entries[]
-  | {type: "image", name: ((.value.inspect.RepoTags // [])[0] // .value.inspect.Id), id: .value.inspect.Id,
+  | {type: "image", name: (.value.planned.name // (.value.inspect.RepoTags // [])[0] // .value.inspect.Id), id: .value.inspect.Id,
      path: "/images/\(.key)", data: .value};
 
 def networks:

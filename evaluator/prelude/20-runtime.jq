@@ -127,17 +127,43 @@ def image_in_use($id):
   or any(($snap.images // [])[] | select(.inspect.Parent == $id) | .inspect.Id; image_in_use(.));
 
 # What `docker images` lists: tagged or digested images, images in use, and the top layer of any
-# chain. Intermediate build layers (untagged parents of other images) are left out.
+# chain. Intermediate build layers (untagged parents of other images) are left out, and so are the
+# other stages of a planned Dockerfile build (planned.target false): only the target becomes an image.
 def top_level_images:
   ([($snap.images // [])[] | .inspect.Parent // empty | select(. != "")] | unique) as $parents
   | images_used as $used
   | images
+  | select(.data.planned.target != false)
   | select(((.data.inspect.RepoTags // []) | length) > 0 or ((.data.inspect.RepoDigests // []) | length) > 0
            or (.id as $id | $used | index($id)) != null or (.id as $id | $parents | index($id)) == null);
+
+# What the recommendations about the build file itself judge (4.7, 4.9): the top-level images and,
+# for a planned Dockerfile build, every other stage the build runs.
+def built_images: top_level_images, (images | select(.data.planned.target == false));
+
+# The images planned from a Dockerfile that become an image (collect --dockerfile, Compose build:).
+def planned_images: images | select(.data.planned.target == true);
+
+# The containers a plan starts from the image with this id (Compose services built from a
+# Dockerfile); [] on a live host, whose containers are judged as they run.
+def planned_containers_of($id): [($snap.containers // [])[] | select(.planned != null and .inspect.Image == $id)];
+
+# How messages name an image: the planned name (the Dockerfile, its stage), else its first tag, else its id.
+def image_name: .planned.name // (.inspect.RepoTags // [])[0] // .inspect.Id;
 
 # An image's build steps (untruncated CreatedBy), newest first; an error when not collected.
 def build_steps:
   if .history == null then error("the image history was not collected") else [.history[] | .CreatedBy // ""] end;
+
+# The build steps an image's own Dockerfile wrote, newest first: for a planned image the steps of
+# its Dockerfile (planned.steps), not its base image's; for an engine's image every step but the
+# oldest (the base image's root filesystem, added by its publisher).
+def own_build_steps:
+  build_steps as $s | if .planned.steps != null then $s[: .planned.steps] else $s[:-1] end;
+
+# A part of a planned image only its unread base image knows (planned.unknown): an error with the
+# reason, so the policy reports error for it, never pass; otherwise the input unchanged.
+def planned_known($ptr): ((.planned.unknown // {})[$ptr] // null) as $why | if $why == null then . else error($why) end;
 
 # --- time --------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@
   is hullcheck's problem, not a finding in the host.
 - There is no source file behind a host, so the physical location is a stable pseudo-path
   (`docker-host/<host>/<type>/<name>`); the real places are the `logicalLocations`. A resource
-  planned from Compose files has real lines: its findings point at them (repository-relative
+  planned from Compose files or a Dockerfile has real lines: its findings point at them (repository-relative
   `uri` under `%SRCROOT%`, `region.startLine`), so code scanning annotates the pull request.
 """
 
@@ -99,7 +99,7 @@ SOURCE_ROOT = "%SRCROOT%"
 
 
 def _source_locations(finding: dict[str, Any], logical: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The lines of the Compose files that set the offending values (planned snapshots only):
+    """The lines of the Compose files or Dockerfile that set the offending values (planned snapshots only):
     repository-relative uris under %SRCROOT% (the checkout GitHub code scanning resolves them
     against), so the alert lands on the diff; an absolute path becomes a file:// uri."""
     out = []
@@ -191,7 +191,7 @@ def render(document: dict[str, Any], **_: Any) -> str:
         "invocations": [invocation],
         "results": results,
         "columnKind": "unicodeCodePoints",
-        **({"originalUriBaseIds": {SOURCE_ROOT: {"description": {"text": "The directory hullcheck collect --compose ran in (the repository root in CI)."}}}}
+        **({"originalUriBaseIds": {SOURCE_ROOT: {"description": {"text": "The directory hullcheck collect --compose or --dockerfile ran in (the repository root in CI)."}}}}
            if any(f.get("locations") for _r, f in _all_findings(document)) else {}),
         "properties": {
             "host": host, "engine": engine_of(document), "snapshot": snapshot, "pack": document.get("pack") or {},
