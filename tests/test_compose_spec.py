@@ -241,7 +241,7 @@ services:
 
 def test_every_key_of_the_specification_is_placed():
     schema = json.loads(SCHEMA_PATH.read_text())
-    service_keys = set(schema["definitions"]["service"]["properties"])
+    service_keys = set(schema["$defs"]["service"]["properties"])
     assert service_keys == set(SHOWN) | set(RECORDED), (service_keys ^ (set(SHOWN) | set(RECORDED)))
     assert not set(SHOWN) & set(RECORDED)
     assert set(schema["properties"]) == set(TOP_LEVEL)

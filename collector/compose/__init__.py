@@ -72,15 +72,22 @@ def _replicas(service: Any) -> int:
     return 1 if scale is None else max(0, int(scale))
 
 
-def _builds(project: Project, options: ComposeOptions, environ: dict[str, str]) -> dict[str, Any]:
-    """The images of the services with build:, planned from their Dockerfiles (collector/dockerfile)."""
+def _image_ref(project: Project, name: str) -> str:
+    """The image a service runs: `image:`, else the one Compose builds and names project-service."""
+    return str(project.services[name].get("image") or f"{project.name}-{name}")
+
+
+def _builds(project: Project, options: ComposeOptions, environ: dict[str, str], errors: ErrorLog) -> dict[str, Any]:
+    """The images of the services with build:, planned from their Dockerfiles (collector/dockerfile);
+    a Dockerfile that is not there leaves that image unknown, with the reason in meta.errors."""
     if not any(service.get("build") for service in project.services.values()):
         return {}
     from ..dockerfile.compose import plan_builds
 
     return plan_builds(project.name, project.services, project.directory, environ,
                        images_from_engine=options.images_from_engine, docker_host=options.docker_host,
-                       redact=options.redact, error=lambda message, pos: ComposeError(message, pos))
+                       redact=options.redact, error=lambda message, pos: ComposeError(message, pos),
+                       missing=lambda name, why: errors.add(pointer("images", _image_ref(project, name)), why))
 
 
 def _images(project: Project, options: ComposeOptions, errors: ErrorLog, skip: frozenset[str] | set[str] = frozenset()) -> dict[str, dict[str, Any]]:
@@ -93,10 +100,10 @@ def _images(project: Project, options: ComposeOptions, errors: ErrorLog, skip: f
     found: dict[str, dict[str, Any]] = {}
     client = connect(options.docker_host, None)
     try:
-        for name, service in project.services.items():
+        for name in project.services:
             if name in skip:
                 continue
-            ref = str(service.get("image") or f"{project.name}-{name}")
+            ref = _image_ref(project, name)
             if ref in found:
                 continue
             try:
@@ -139,7 +146,7 @@ def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | N
     errors = ErrorLog()
     say(f"reading {len(options.files)} Compose file(s)")
     project = load_project(options)
-    builds = _builds(project, options, project.environ)
+    builds = _builds(project, options, project.environ, errors)
     images = _images(project, options, errors, skip=set(builds))
     containers: list[dict[str, Any]] = []
     config_files = [f["path"] for f in project.files]
@@ -147,8 +154,11 @@ def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | N
         service = project.services[name]
         if service.get("provider"):  # Compose hands it to a provider: no container (recorded on dependents)
             continue
+        if not service.get("image") and not service.get("build"):  # Compose's consistency check refuses it too
+            raise ComposeError(f"service {name} has neither an image nor a build context specified",
+                               getattr(service, "pos", None))
         env = _environment_of(service, project.environ)
-        ref = str(service.get("image") or f"{project.name}-{name}")
+        ref = _image_ref(project, name)
         for number in range(1, _replicas(service) + 1):
             image = builds[name].inspect if name in builds else images.get(ref)
             inspect, positions, unknown, recorded = plan_container(

@@ -77,7 +77,7 @@ _CAST_LENGTHS = {len(k) for k in CASTS}
 # Where a secret variable's value is hidden when interpolated: free text nothing parses.
 _FREE_TEXT = (
     (*_S, "environment"), (*_S, "labels"), (*_S, "annotations"), (*_S, "command"), (*_S, "entrypoint"),
-    (*_S, "healthcheck", "test"), (*_S, "post_start"), (*_S, "pre_stop"), (*_S, "logging", "options"),
+    (*_S, "healthcheck", "test"), (*_S, "pre_start"), (*_S, "post_start"), (*_S, "pre_stop"), (*_S, "logging", "options"),
     (*_S, "build", "args"), ("secrets", "*", "content"), ("configs", "*", "content"),
 )
 

@@ -102,6 +102,7 @@ RECORDED: dict[str, str] = {
     "develop": "`compose watch` rules (sync, rebuild, exec on file changes)",
     "external_links": "links to containers outside the project",
     "models": "language models the service uses (Compose sets their endpoint variables)",
+    "pre_start": "commands Compose runs before the container starts (their user and privileged flag)",
     "post_start": "commands Compose runs in the container after it starts (their user and privileged flag)",
     "pre_stop": "commands Compose runs in the container before it stops (their user and privileged flag)",
     "pull_policy": "when the image is pulled",

@@ -184,7 +184,7 @@ def _recorded(service: LDict, project: Project) -> dict[str, Any]:
     rest = {k: _plain(v) for k, v in deploy.items() if k not in DEPLOY_SHOWN} if isinstance(deploy, dict) else {}
     if rest:
         out["deploy"] = rest
-    for hook in ("post_start", "pre_stop"):
+    for hook in ("pre_start", "post_start", "pre_stop"):
         for entry in out.get(hook) or []:
             if isinstance(entry, dict) and isinstance(entry.get("environment"), dict):
                 entry["environment"] = {k: (redact.MARKER if v and redact._is_secret_name(str(k)) else v)

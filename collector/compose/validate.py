@@ -21,9 +21,9 @@ _TOP_KEYS = ("version", "name", "services", "networks", "volumes", "secrets", "c
 
 @cache
 def _validator() -> Any:
-    """The Compose Specification's schema, as published (draft-07), unchanged."""
+    """The Compose Specification's schema, as published (JSON Schema 2020-12), unchanged."""
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return jsonschema.Draft7Validator(schema)
+    return jsonschema.Draft202012Validator(schema)
 
 
 def _unexpected(error: jsonschema.ValidationError) -> list[str]:

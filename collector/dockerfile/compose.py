@@ -57,8 +57,14 @@ def _args(raw: Any, environ: Mapping[str, str]) -> dict[str, str]:
 
 def plan_builds(project_name: str, services: Mapping[str, Any], directory: str, environ: Mapping[str, str], *,
                 images_from_engine: bool = False, docker_host: str | None = None, redact: bool = True,
-                error: Callable[[str, Any], HullcheckError] | None = None) -> dict[str, ServiceBuild]:
-    """service name -> its planned image, for every service with a build section.
+                error: Callable[[str, Any], HullcheckError] | None = None,
+                missing: Callable[[str, str], None] | None = None) -> dict[str, ServiceBuild]:
+    """service name -> its planned image, for every service with a build section whose Dockerfile
+    is there.
+
+    A Dockerfile that is not there (a context not checked out, a file generated at build time) is
+    not a bad Compose file: `docker compose config` accepts it. That service's image stays
+    unknown, as an image not read from an engine, and `missing(service, why)` is told.
 
     `error(message, position)` makes the exception a bad build section raises (the Compose
     collector's, naming the Compose line); a Dockerfile BuildKit would refuse raises
@@ -74,14 +80,18 @@ def plan_builds(project_name: str, services: Mapping[str, Any], directory: str, 
                 continue
             if images_from_engine and lookup is None:
                 lookup, close = engine_lookup(docker_host)
-            out[name] = _plan_one(project_name, name, service, build, directory, environ, lookup, redact, error)
+            planned = _plan_one(project_name, name, service, build, directory, environ, lookup, redact, error,
+                                missing)
+            if planned is not None:
+                out[name] = planned
     finally:
         close()
     return out
 
 
 def _plan_one(project_name: str, name: str, service: Any, build: Any, directory: str, environ: Mapping[str, str],
-              lookup: BaseLookup | None, redact: bool, error: Callable[[str, Any], HullcheckError] | None) -> ServiceBuild:
+              lookup: BaseLookup | None, redact: bool, error: Callable[[str, Any], HullcheckError] | None,
+              missing: Callable[[str, str], None] | None = None) -> ServiceBuild | None:
     keypos = getattr(service, "keypos", {})
     where = keypos.get("build")
     if isinstance(build, str):
@@ -110,6 +120,10 @@ def _plan_one(project_name: str, name: str, service: Any, build: Any, directory:
         dockerfile = Path(str(build.get("dockerfile") or "Dockerfile"))
         path = dockerfile if dockerfile.is_absolute() else context / dockerfile
         shown = shown_path(path)
+        if not path.exists() and not path.is_symlink():
+            if missing is not None:
+                missing(name, f"{shown} is not there: the image of service {name} cannot be planned")
+            return None
         built, text = read_plan(path, shown, target=str(target) if target else None, build_args=args, base=lookup)
     tag = ref if ":" in ref.rsplit("/", 1)[-1] else f"{ref}:latest"
     plain, _ = image_entries(built, text, shown, tags=[tag], name=tag, redact_values=False)
