@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from hullcheck_common.vocabulary import RawVerdict, utc_timestamp
 
+from . import scope
 from .channel import Channel
 from .policy import Policy, pack_digest
 from .program import case_program, combined_program
@@ -351,7 +352,8 @@ class Evaluator:
         that case's `error`, and a fresh worker goes on with the next one.
         """
         wanted = {c["policy"] for c in cases}
-        chosen = [p for p in self.automated if p.id in wanted]
+        # every policy named, manual ones too: a case can expect a manual policy not_judged on a plan
+        chosen = [p for p in self.policies if p.id in wanted]
         index = {p.id: i for i, p in enumerate(chosen)}
         program = case_program(chosen)
         jobs = [{**{k: v for k, v in c.items() if k != "policy"}, "program": index.get(c["policy"])} for c in cases]
@@ -411,8 +413,10 @@ class Evaluator:
         info, built = self.raw_verdicts(source, policy_ids, convert=lambda pid, raw: policy_result(by_id[pid], raw))
         when = evaluated_at or utc_timestamp()
         policies = self.policies if policy_ids is None else [p for p in self.policies if p.id in policy_ids]
-        results = [built[p.id] if p.id in built else policy_result(p, None) for p in policies]
-        return document(results, info, self.pack, when)
+        held = scope.held_of(info)
+        results = [built[p.id] if p.id in built else policy_result(p, None) for p in policies if scope.judged(p, held)]
+        not_judged = scope.not_judged_block([p for p in policies if not scope.judged(p, held)], held, info)
+        return document(results, info, self.pack, when, not_judged)
 
     def evaluate_many(self, sources: Iterable[Source], jobs: int | None = None,
                       on_done: Callable[[Source], None] | None = None,

@@ -33,7 +33,7 @@ FORMAT = 1
 MAX_ENTRIES = 32  # packs kept; the oldest are removed (tests and policy authors make many packs)
 MAX_FILES = 1_000  # parsed policy files kept (read_files)
 PARSED = "files.json"  # the parsed policy files, by key
-_CODE = ("policy.py", "jqsafety.py", "program.py", "packcache.py")
+_CODE = ("policy.py", "jqsafety.py", "program.py", "packcache.py", "scope.py")
 
 
 def cache_dir() -> Path | None:
@@ -90,9 +90,12 @@ def _loader_digest() -> bytes | None:
     h = hashlib.sha256(f"hullcheck pack cache {FORMAT}\0jq {_jq_build()}\0".encode())
     here = Path(__file__).resolve().parent
     try:
+        from hullcheck_common import vocabulary
         from hullcheck_common.resources import policy_schema_path
 
-        for part in [*(here / name for name in _CODE), policy_schema_path()]:
+        # the vocabulary too: its POINTER_SUBJECTS decide the subjects derived for custom policies
+        for part in [*(here / name for name in _CODE), Path(vocabulary.__file__),
+                     policy_schema_path()]:
             h.update(hashlib.sha256(part.read_bytes()).digest())
     except OSError:
         return None
@@ -184,7 +187,7 @@ def _raw_data(policy: Policy) -> dict[str, Any]:
         "requires": list(policy.requires), "applies": policy.applies,
         "not_applicable_reason": policy.not_applicable_reason, "resources": policy.resources,
         "assert": policy.assert_, "message": policy.message, "evidence": list(policy.evidence),
-        "tests": list(policy.tests),
+        "tests": list(policy.tests), "subject": policy.subject, "needs": list(policy.needs),
     }
     return data
 

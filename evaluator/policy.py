@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from hullcheck_common.errors import HullcheckError
-from hullcheck_common.vocabulary import SEVERITIES
+from hullcheck_common.vocabulary import SEVERITIES, SUBJECTS
 
 from .program import (
     PRELUDE,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 # (evaluator/packcache.py) needs none of them, which is most of what `policies list` costs.
 
 JQ_FIELDS = ("resources", "applies", "assert", "message")
+_HOLDS = re.compile(r'\bholds\(\s*"([^"\\]*)"\s*\)')
 
 
 class PolicyError(HullcheckError):
@@ -66,6 +67,10 @@ class Policy:
     message: str | None = None
     evidence: tuple[str, ...] = ()
     tests: tuple[dict[str, Any], ...] = ()
+    # What the policy judges and what else it needs (evaluator/scope.py): declared in the file, or
+    # derived at load from `requires`; None: judged on every source.
+    subject: str | None = None
+    needs: tuple[str, ...] = ()
     path: str = ""
     sha256: str = ""
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
@@ -77,6 +82,11 @@ class Policy:
             if framework.startswith("cis-docker"):
                 return self.controls[framework].split(".")[0]
         return "other"
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        """Every subject a snapshot must hold for this policy to be judged: its subject, then its needs."""
+        return tuple(s for s in (self.subject, *self.needs) if s is not None)
 
     def metadata(self) -> dict[str, Any]:
         """What results carry about the policy, so reports render without the pack."""
@@ -229,20 +239,36 @@ def _parse_policy(path: Path, raw: bytes | None = None) -> Policy:
         except JqSafetyError as exc:
             line = field_at.source_line(text, fragment, exc.offset) if field_at and exc.offset is not None else None
             raise PolicyError(path, f"{name}: {exc}", line or (field_at.line if field_at else None)) from None
+        for match in _HOLDS.finditer(fragment):  # a misspelt subject would read as "not held" on every plan
+            if match.group(1) not in SUBJECTS:
+                line = field_at.source_line(text, fragment, match.start(1)) if field_at else None
+                raise PolicyError(path, f"{name}: holds(\"{match.group(1)}\"): no such subject "
+                                        f"(one of {', '.join(SUBJECTS)})", line)
     return policy_from_data(data, str(path), hashlib.sha256(raw).hexdigest(), {k: v.line for k, v in lines.items()})
 
 
 def policy_from_data(data: dict[str, Any], path: str, sha256: str, lines: dict[str, int]) -> Policy:
-    """The Policy for a policy file's checked YAML data (also how the pack cache rebuilds one)."""
+    """The Policy for a policy file's checked YAML data (also how the pack cache rebuilds one).
+
+    A policy without `subject` gets its subject and needs derived here, once, from `requires`
+    (scope.derive); the pack cache keeps them as derived."""
+    from .scope import derive
+
+    requires = tuple(data.get("requires") or ())
+    subject: str | None = data.get("subject")
+    needs = tuple(data.get("needs") or ())
+    if subject is None:
+        subject, needs = derive(requires)
+    needs = tuple(dict.fromkeys(n for n in needs if n != subject))
     return Policy(
         id=data["id"], title=data["title"], description=data["description"].strip(), remediation=data["remediation"].strip(),
         severity=data["severity"], level=data["level"], controls={k: str(v) for k, v in data["controls"].items()},
         automated=data["automated"], tags=tuple(data.get("tags") or ()), references=tuple(data.get("references") or ()),
-        audit=(data.get("audit") or "").strip() or None, requires=tuple(data.get("requires") or ()),
+        audit=(data.get("audit") or "").strip() or None, requires=requires,
         applies=data.get("applies"), not_applicable_reason=data.get("not_applicable_reason"),
         resources=data.get("resources"), assert_=data.get("assert"), message=data.get("message"),
         evidence=tuple(data.get("evidence") or ()), tests=tuple(data.get("tests") or ()),
-        path=path, sha256=sha256, lines=dict(lines),
+        subject=subject, needs=needs, path=path, sha256=sha256, lines=dict(lines),
     )
 
 

@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from hullcheck_common.vocabulary import SUBJECT_PREFIXES
+
 if TYPE_CHECKING:
     from .policy import Policy
 
@@ -22,14 +24,23 @@ PRELUDE = "\n".join(p.read_text(encoding="utf-8") for p in sorted((Path(__file__
 # Bindings every fragment can use: $snap (the whole snapshot) and $errs (the collector's errors).
 _HEAD = ". as $snap | ($snap.meta.errors // []) as $errs |\n" + PRELUDE
 
-# The engine's view of $errs, made once: [source, source + "/", reason] (what _hc_blocked compares).
-_ERRS = '([$errs[] | [.source, (.source | tostring) + "/", .reason]]) as $_hc_errs |\n'
+# The engine's view of $errs, made once: [source, source + "/", reason] (what _hc_blocked compares),
+# and the subjects the snapshot holds (meta.source.subjects), null when it holds every subject.
+_ERRS = ('([$errs[] | [.source, (.source | tostring) + "/", .reason]]) as $_hc_errs |\n'
+         '($snap.meta.source.subjects // null | if type == "array" then . else null end) as $_hc_held |\n')
 
 # At most this many resources per policy; more is reported as an error, not silently cut.
 MAX_RESOURCES = 200_000
 
 # The engine's own helpers: presence of evidence, collector errors, one resource's verdict.
 _ENGINE = r'''
+# Scope (evaluator/scope.py): a pointer is out of scope when the snapshot does not hold its subject;
+# the subjects' prefixes come from hullcheck_common.vocabulary.POINTER_SUBJECTS (longest first).
+def _hc_subject_of($segs):
+  first(__PREFIXES__[] | . as [$pre, $subj] | ($pre | length) as $n
+        | select(($segs | length) >= $n and all(range($n); $pre[.] == "*" or $pre[.] == $segs[.])) | $subj) // null;
+def _hc_lacks($subj): $subj != null and (any($_hc_held[]; . == $subj) | not);
+def _hc_out($segs): $_hc_held != null and _hc_lacks(_hc_subject_of($segs));
 def _hc_present($segs):
   if ($segs | length) == 0 then true
   else $segs[0] as $s
@@ -47,7 +58,7 @@ def _hc_blocked($ptr):
   first($_hc_errs[] | . as [$src, $under, $reason] | select($src == $ptr or ($ptr | startswith($under)))
         | "collector could not read \($src): \($reason)") // null;
 def _hc_requires($q):
-  first($q[] | . as [$ptr, $segs, $typed]
+  first($q[] | . as [$ptr, $segs, $typed] | select(_hc_out($segs) | not)
     | (_hc_blocked($ptr) // (if ($snap | try _hc_val($segs; $typed) catch null) != null then null
                              else "required data absent from the snapshot: \($ptr)" end))
     | select(. != null)) // null;
@@ -109,6 +120,8 @@ def _hc_item(assertion; msg; $ev):
      + (_hc_image($r) as $img | if $img != null then {image: $img} else {} end)) as $ref
   | try (
       [$ev[] | _hc_ev($r)] as $evs
+      # Evidence in a subject the snapshot does not hold is not read, as if the policy did not name it.
+      | (if $_hc_held == null then $evs else [$evs[] | select(.pointer | _hc_segs | _hc_out(.) | not)] end) as $evs
       # A collector error at or above the resource itself, or at or above any evidence, blocks it.
       | (if $_hc_errs == [] then null
          else _hc_blocked($r.path // "") // first($evs[] | _hc_blocked(.pointer) | select(. != null)) // null end) as $blk
@@ -125,9 +138,11 @@ def _hc_item(assertion; msg; $ev):
           end
         end
     ) catch ({r: $ref, s: "error", reason: (if type == "string" then . else tojson end)} + (try _hc_here($r) catch {}));
-# One policy's verdict: the data it requires, then whether it applies, then `verdict`; any jq error
-# in it is the policy's error, never the run's.
-def _hc_policy($q; applies; verdict):
+# One policy's verdict: whether the snapshot holds what it judges ($scope: its subject and needs),
+# the data it requires, then whether it applies, then `verdict`; any jq error in it is the
+# policy's error, never the run's.
+def _hc_policy($scope; $q; applies; verdict):
+  if $_hc_held != null and any($scope[]; _hc_lacks(.)) then {s: "not_judged"} else
   try (
     _hc_requires($q) as $blocked
     | if $blocked != null then {s: "error", reason: $blocked}
@@ -137,10 +152,11 @@ def _hc_policy($q; applies; verdict):
         else verdict
         end
       end
-  ) catch {s: "error", reason: (if type == "string" then . else tojson end)};
+  ) catch {s: "error", reason: (if type == "string" then . else tojson end)} end;
 def _hc_items(resources; assertion; msg; $ev):
   {s: "evaluated", items: [limit(__MAX__; resources) | _hc_item(assertion; msg; $ev)]};
-'''.replace("__MAX__", str(MAX_RESOURCES + 1))  # one more than allowed: results.py reports the excess
+'''.replace("__MAX__", str(MAX_RESOURCES + 1)).replace(  # one more than allowed: results.py reports the excess
+    "__PREFIXES__", json.dumps([[list(prefix), subject] for prefix, subject in SUBJECT_PREFIXES]))
 
 
 def _pointer_segments(pointer: str) -> list[str]:
@@ -189,7 +205,7 @@ def policy_body(policy: Policy) -> str:
           ); {_evidence_literal(policy.evidence)})"""
     else:
         verdict = '{s: "manual"}'
-    return f"""_hc_policy({_requires_literal(policy.requires)}; ({applies}); {verdict})"""
+    return f"""_hc_policy({json.dumps(list(policy.scope))}; {_requires_literal(policy.requires)}; ({applies}); {verdict})"""
 
 
 def combined_program(policies: list[Policy]) -> str:

@@ -16,7 +16,7 @@ from hullcheck_common.vocabulary import STATUSES, RawVerdict, resource_key
 from .policy import Policy
 from .program import MAX_RESOURCES
 
-RESULTS_VERSION = "1.0"
+RESULTS_VERSION = "1.1"  # 1.1: summary.not_judged, not_judged, snapshot.source and .subjects
 
 # The JSON Schema (2020-12) of the document document() returns; shipped inside the package.
 SCHEMA_PATH = Path(__file__).resolve().parent / "results.schema.json"
@@ -35,8 +35,12 @@ def policy_result(policy: Policy, raw: RawVerdict | None) -> dict[str, Any]:
     """One policy's result: status, reason, findings (fail and error per resource), passes."""
     out: dict[str, Any] = policy.metadata()
     out.update({"status": "error", "reason": None, "findings": [], "passed": []})
+    if raw is not None and raw.get("s") == "not_judged":  # the snapshot does not hold what it judges (scope.py)
+        out["status"] = "not_judged"
+        out["reason"] = "the snapshot does not hold what this policy judges"
+        return out
     if not policy.automated:
-        kind = (raw or {}).get("s")  # set only for a manual policy with `applies`
+        kind = (raw or {}).get("s")  # set only for a manual policy with `applies` (or in a test case)
         if kind == "not_applicable":
             out["status"] = "not_applicable"
             out["reason"] = policy.not_applicable_reason or "does not apply to this host"
@@ -118,7 +122,9 @@ def _unique_keys(findings: list[dict[str, Any]], passed: list[dict[str, Any]]) -
             ref["key"] = f"{ref['key']}#{ref['name']}"
 
 
-def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(results: list[dict[str, Any]], not_judged: int = 0) -> dict[str, Any]:
+    """Counts per status over the judged policies (`total` is theirs), the score, the failing
+    resources; `not_judged` counts the policies the snapshot could not decide, apart."""
     counts: dict[str, Any] = {status: 0 for status in STATUSES}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
@@ -126,18 +132,23 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     counts["total"] = len(results)
     counts["score"] = round(100.0 * counts["pass"] / judged, 1) if judged else None
     counts["failed_resources"] = sum(sum(f["status"] == "fail" for f in r["findings"]) for r in results)
+    counts["not_judged"] = not_judged
     return counts
 
 
 def document(results: list[dict[str, Any]], snapshot: dict[str, Any], pack: dict[str, Any],
-             evaluated_at: str) -> dict[str, Any]:
-    """The results document around each policy's result (policy_result), in pack order."""
-    return {
+             evaluated_at: str, not_judged: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The results document around each policy's result (policy_result), in pack order;
+    `not_judged` (scope.not_judged_block) lists the policies the snapshot could not decide."""
+    out: dict[str, Any] = {
         "results_version": RESULTS_VERSION,
         "tool": {"name": "hullcheck", "version": __version__},
         "snapshot": snapshot,
         "pack": pack,
         "evaluated_at": evaluated_at,
-        "summary": summarize(results),
-        "results": results,
+        "summary": summarize(results, len(not_judged["policies"]) if not_judged else 0),
     }
+    if not_judged:
+        out["not_judged"] = not_judged
+    out["results"] = results
+    return out

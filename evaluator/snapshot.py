@@ -17,6 +17,8 @@ from typing import Any
 from hullcheck_common import snapshot_schema
 from hullcheck_common.errors import HullcheckError
 
+from .scope import held_subjects
+
 SUPPORTED_MAJOR = 1
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024  # a 5,000-container host is about 35 MB
 
@@ -213,7 +215,7 @@ def engine_text(engine: dict[str, Any] | None) -> str:
 def summary(snapshot: dict[str, Any], data: bytes) -> dict[str, Any]:
     """What results say about the snapshot they judged."""
     meta = snapshot.get("meta") or {}
-    return {
+    out = {
         "sha256": hashlib.sha256(data).hexdigest(),
         "host": meta.get("hostname"),
         "schema_version": snapshot.get("schema_version"),
@@ -225,6 +227,13 @@ def summary(snapshot: dict[str, Any], data: bytes) -> dict[str, Any]:
         "running_containers": sum(1 for c in snapshot.get("containers") or []
                                   if ((c.get("inspect") or {}).get("State") or {}).get("Running") is True),
     }
+    source = meta.get("source")
+    if isinstance(source, dict):  # a plan: what it was planned from, and the subjects it holds (evaluator/scope.py)
+        out["source"] = source.get("kind")
+        held = held_subjects(snapshot)
+        if held is not None:
+            out["subjects"] = held
+    return out
 
 
 def load(data: bytes, name: str = "snapshot") -> tuple[dict[str, Any], dict[str, Any]]:

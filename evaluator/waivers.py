@@ -287,6 +287,12 @@ def _result_status(result: dict[str, Any]) -> str:
     return "pass"
 
 
+def _only_not_judged(waiver: Waiver, judged_ids: list[str], not_judged: list[str]) -> bool:
+    """The waiver names only policies the snapshot could not judge (their ids or a glob of them)."""
+    return (any(fnmatch.fnmatchcase(i, waiver.policy) for i in not_judged)
+            and not any(fnmatch.fnmatchcase(i, waiver.policy) for i in judged_ids))
+
+
 def apply_waivers(document: dict[str, Any], waivers: list[Waiver], as_of: dt.date,
                   source: str | None = None) -> dict[str, Any]:
     """Mark failing findings covered by an active waiver as `waived`; record applied, expired, stale.
@@ -295,6 +301,7 @@ def apply_waivers(document: dict[str, Any], waivers: list[Waiver], as_of: dt.dat
     `expired_waiver`, each policy's status, the summary, and a top-level `waivers` block.
     """
     from .results import summarize
+    from .scope import not_judged_count, not_judged_ids
 
     if "waivers" in document:
         raise WaiverError("these results already have waivers applied; render them as they are, or re-evaluate")
@@ -331,15 +338,19 @@ def apply_waivers(document: dict[str, Any], waivers: list[Waiver], as_of: dt.dat
             result["reason"] = (f"{len(back)} failing resource(s) back after waiver(s) expired: "
                                 + ", ".join(sorted({f"{w['id']} on {w['expires']}" for w in back})))
     applied, expired, stale = [], [], []
+    judged_ids = [r["id"] for r in document.get("results", [])]
+    out_of_scope = sorted(not_judged_ids(document))
     for w in waivers:
         entry = {**w.describe(), "matched": matched[w.index]}
         if not w.active(as_of):
             expired.append(entry)
         elif matched[w.index]:
             applied.append(entry)
+        elif _only_not_judged(w, judged_ids, out_of_scope):
+            continue  # its policy was not judged from this source (a plan): neither applied nor stale
         else:
             stale.append(entry)
-    document["summary"] = summarize(document.get("results", []))
+    document["summary"] = summarize(document.get("results", []), not_judged_count(document))
     document["waivers"] = {
         "file": source, "as_of": as_of.isoformat(), "waived_findings": waived_findings,
         "applied": applied, "expired": expired, "stale": stale,

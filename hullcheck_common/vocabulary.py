@@ -95,7 +95,9 @@ class RawItem(TypedDict, total=False):
 
 
 class RawVerdict(TypedDict, total=False):
-    s: Literal["error", "not_applicable"]  # set only when the policy as a whole did not judge
+    # set only when the policy as a whole did not judge; not_judged: the snapshot does not hold its
+    # subject or needs (evaluator/scope.py), manual: a manual policy with `applies` that applies
+    s: Literal["error", "not_applicable", "not_judged", "manual"]
     reason: str
     items: list[RawItem]
 
@@ -127,3 +129,56 @@ def benchmark_order(result: dict[str, Any], benchmark: str = DEFAULT_BENCHMARK) 
     if number is None:
         return (1, ())
     return (0, tuple(int(p) if p.isdigit() else 0 for p in number.split(".")))
+
+
+# ---- scope: what a source holds, what a policy judges --------------------------------------------
+# A live snapshot holds every subject. A plan holds part of a host: a Compose plan its containers
+# (and their images when read from an engine), a Dockerfile plan its image. A policy judges one
+# subject (and may need others); it is judged only on a snapshot that holds them all
+# (evaluator/scope.py), else it is listed once as not judged from that source.
+SUBJECTS: tuple[str, ...] = ("host", "daemon", "engine", "files", "swarm", "image", "container", "processes")
+# What a policy can judge (`subject:`): every subject but processes, which only ever is needed
+# (`needs: [processes]`) by a policy that judges a container.
+JUDGED_SUBJECTS: tuple[str, ...] = SUBJECTS[:-1]
+
+# Where each subject lives in a snapshot: JSON Pointer prefixes, `*` standing for one segment (any
+# index). The longest matching prefix wins: /containers/3/processes is the processes subject,
+# /containers/3/inspect the container subject. A pointer no prefix matches (/meta, /schema_version)
+# belongs to no subject and is held by every source. The one home of this map: the Python scope
+# module (evaluator/scope.py) and the generated jq program (evaluator/program.py) both read it.
+POINTER_SUBJECTS: dict[str, str] = {
+    "/host": "host",
+    "/daemon": "daemon",
+    "/engine": "engine",
+    "/networks": "engine",
+    "/volumes": "engine",
+    "/plugins": "engine",
+    "/files": "files",
+    "/audit": "files",
+    "/swarm": "swarm",
+    "/images": "image",
+    "/containers": "container",
+    "/containers/*/processes": "processes",
+}
+
+
+def _pointer_tokens(pointer: str) -> list[str]:
+    if pointer in ("", "/"):
+        return [] if pointer == "" else [""]
+    return [part.replace("~1", "/").replace("~0", "~") for part in pointer[1:].split("/")]
+
+
+# (tokens of the prefix, subject), longest first: what pointer_subject and the jq program walk.
+SUBJECT_PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = tuple(sorted(
+    ((tuple(_pointer_tokens(prefix)), subject) for prefix, subject in POINTER_SUBJECTS.items()),
+    key=lambda item: -len(item[0])))
+
+
+def pointer_subject(pointer: str) -> str | None:
+    """The subject a JSON Pointer into a snapshot reads ('/containers/0/processes' -> 'processes'),
+    or None when it reads none (/meta: every source holds it)."""
+    tokens = _pointer_tokens(pointer)
+    for prefix, subject in SUBJECT_PREFIXES:
+        if len(tokens) >= len(prefix) and all(p == "*" or p == t for p, t in zip(prefix, tokens)):
+            return subject
+    return None

@@ -158,11 +158,14 @@ def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | N
                          key=len, reverse=True)
         if secrets:
             containers = _scrub(containers, secrets)
-    for section in ("engine", "daemon", "host", "files", "audit", "swarm", "volumes", "plugins"):
-        errors.add(f"/{section}", NOT_PLANNED)
-    if not images:
-        errors.add("/images", "not part of a Compose plan: the images are built or pulled at deploy time "
-                              "(collect with --images-from-engine to read them from a local engine)")
+    # A plan holds its containers, and their images when an engine gave them: the host, daemon,
+    # engine, files, swarm and the containers' processes are outside its scope (policies judging
+    # them are listed as not judged, evaluator/scope.py), not errors. meta.errors keeps what is
+    # unknown inside the scope: an image's USER or HEALTHCHECK when images are not read, ...
+    from hullcheck_common.vocabulary import pointer_subject
+
+    subjects = ["container", "image"] if images else ["container"]
+    in_scope = [e for e in errors.as_list() if pointer_subject(e["source"]) != "processes"]
     snapshot: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "meta": {
@@ -173,9 +176,9 @@ def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | N
             "engine_endpoint": "none: planned from Compose files",
             "collector": {"uid": os.getuid(), "in_container": False, "container_id": None, "rootless": None,
                           "remote": True, "host_root": None, "redacted": options.redact, "label_filter": []},
-            "errors": errors.as_list(),
+            "errors": in_scope,
             "source": {"kind": "compose", "project": project.name, "files": project.files,
-                       "profiles": project.profiles, "disabled_services": project.disabled},
+                       "profiles": project.profiles, "disabled_services": project.disabled, "subjects": subjects},
         },
         "engine": {"version": None, "info": None},
         "daemon": {"process": None, "config_file": None, "options": None, "units": None},

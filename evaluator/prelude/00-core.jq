@@ -3,6 +3,14 @@
 # the snapshot. Helpers that enumerate resources emit {type, name, id, path, data}: `path` is the
 # JSON Pointer of the resource in the snapshot and `data` is what `assert` and `message` see.
 
+# --- scope -----------------------------------------------------------------------------------
+
+# True when the snapshot holds that subject (host, daemon, engine, files, swarm, image, container,
+# processes): a live snapshot holds them all, a plan only what meta.source.subjects lists. A
+# container policy that reads engine or daemon facts when they exist judges the container's own
+# settings when they are outside the snapshot's scope: `if holds("engine") then ... else ... end`.
+def holds($subject): ($snap.meta.source.subjects // null) as $h | $h == null or any($h[]; . == $subject);
+
 # --- resources -------------------------------------------------------------------------------
 
 # The collector's own container (when it ran in one), which no policy should judge.

@@ -68,6 +68,10 @@ def limits_enforced($controller):
   | ($i.CgroupDriver // "") != "none" and $i[$flag] != false
     and ($controllers == null or ($controllers | index($controller)) != null);
 
+# The engine is known not to enforce a resource limit: judged only when the snapshot holds the
+# engine; a plan (which does not) judges the container's own setting alone.
+def limits_unenforced($controller): holds("engine") and (limits_enforced($controller) | not);
+
 # Why limits_enforced is false, for messages.
 def limits_unenforced_text($controller):
   "the \(engine_kind) engine cannot enforce \($controller) limits (CgroupDriver \(engine_info.CgroupDriver // "?" | tojson)"

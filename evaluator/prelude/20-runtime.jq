@@ -16,9 +16,10 @@ def default_caps:
 
 # The engine's own default set: Podman's comes from containers.conf (default_capabilities), and
 # is smaller than dockerd's. Podman's compat inspect states CapAdd/CapDrop against dockerd's
-# defaults, so effective_caps below is right for both engines.
+# defaults, so effective_caps below is right for both engines. A snapshot that does not hold the
+# daemon's settings (a plan) judges the container against dockerd's defaults.
 def engine_default_caps:
-  if is_podman then
+  if is_podman and holds("daemon") then
     (($snap.daemon.options // {})["default-capabilities"].value
      // error("Podman's default capabilities were not collected (see meta.errors)")) | map(cap_name)
   else default_caps end;
@@ -87,11 +88,12 @@ def security_opt($key):
   [security_opts[] | select(. == $key or startswith($key + "=") or startswith($key + ":"))
    | if . == $key then "" else .[($key | length) + 1:] end] | last;
 
-# no-new-privileges as the engine applies it: the container's own option wins, else the daemon's.
+# no-new-privileges as the engine applies it: the container's own option wins, else the daemon's
+# (when the snapshot holds the daemon: a plan credits the container's own option only).
 # A value is read as dockerd reads it (Go's strconv.ParseBool: "1", "t", "TRUE", ... are true).
 def no_new_privileges:
   security_opt("no-new-privileges") as $v
-  | if $v == null then ($snap.daemon.options["no-new-privileges"].value == true)
+  | if $v == null then holds("daemon") and ($snap.daemon.options["no-new-privileges"].value == true)
     else (["", "1", "t", "T", "true", "TRUE", "True"] | index([$v])) != null end;
 
 # The restart policy is acceptable: no, or on-failure with at most 5 retries.

@@ -11,8 +11,11 @@ from typing import Any, Iterator
 
 from hullcheck_common.vocabulary import STATUS_LABELS, STATUS_ORDER, resource_key, severity_rank
 
+from ..scope import line as not_judged_line
+from ..scope import not_judged_count
+
 __all__ = ["STATUS_LABELS", "STATUS_ORDER", "SECURITY_SEVERITY", "case_name", "fingerprint", "host_of",
-           "iter_findings", "resource_key", "severity_rank", "waiver_text"]
+           "iter_findings", "not_judged_count", "not_judged_line", "resource_key", "severity_rank", "waiver_text"]
 
 # GitHub code scanning reads `security-severity` as a CVSS-like score: >= 9.0 critical,
 # 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low. info carries no security weight.

@@ -17,7 +17,7 @@ from typing import Any
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 from hullcheck_common.vocabulary import SEVERITIES as SEVERITY_ORDER
 
-from .common import STATUS_LABELS, STATUS_ORDER, engine_of, host_of, signed_by
+from .common import STATUS_LABELS, STATUS_ORDER, engine_of, host_of, not_judged_line, signed_by
 
 COLORS = {"pass": "#2e7d32", "fail": "#c62828", "error": "#8e24aa", "waived": "#00838f",
           "manual": "#f9a825", "not_applicable": "#9e9e9e"}
@@ -233,6 +233,9 @@ def render(document: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_:
             [(s, STATUS_LABELS[s].lower(), COLORS[s]) for s in STATUS_ORDER]:
         cards.append(f'<div class="card" style="border-left-color:{color}"><b id="count-{key}">…</b><span>{_e(label)}</span></div>')
     notes = []
+    not_judged = not_judged_line(document)
+    if not_judged:
+        notes.append(_e(not_judged))
     waivers = document.get("waivers")
     if waivers:
         notes.append(f"Waivers as of {_e(waivers.get('as_of'))}: {len(waivers.get('applied') or [])} applied, "

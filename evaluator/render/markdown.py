@@ -20,6 +20,7 @@ from .common import (
     engine_of,
     host_of,
     location_text,
+    not_judged_line,
     resource_key,
     severity_rank,
     signed_by,
@@ -109,6 +110,9 @@ def render(document: dict[str, Any], *, max_chars: int = MAX_CHARS, benchmark: s
     for status in STATUS_ORDER:
         head.append(f"| {STATUS_LABELS[status]} | {summary.get(status, 0)} |")
     head.append(f"| **Total** | **{summary.get('total', len(results))}** |")
+    not_judged = not_judged_line(document)
+    if not_judged:
+        head += ["", _esc(not_judged)]
     baseline = document.get("baseline")
     if baseline:
         head += ["", f"Against the baseline ({_esc(baseline.get('baseline_evaluated_at'))}): "

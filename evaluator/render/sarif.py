@@ -22,7 +22,16 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from .common import SECURITY_SEVERITY, engine_of, fingerprint, host_of, resource_key, signed_by, waiver_text
+from .common import (
+    SECURITY_SEVERITY,
+    engine_of,
+    fingerprint,
+    host_of,
+    not_judged_count,
+    resource_key,
+    signed_by,
+    waiver_text,
+)
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_NAME = "hullcheckResource/v1"
@@ -188,6 +197,8 @@ def render(document: dict[str, Any], **_: Any) -> str:
             "host": host, "engine": engine_of(document), "snapshot": snapshot, "pack": document.get("pack") or {},
             **({"signedBy": signed_by(document)} if signed_by(document) else {}),
             "summary": document.get("summary") or {},
+            **({"notJudged": {"count": not_judged_count(document), "reason": document["not_judged"].get("reason")}}
+               if not_judged_count(document) else {}),
             **({"waivers": document["waivers"]} if "waivers" in document else {}),
             **({"baseline": document["baseline"]} if "baseline" in document else {}),
         },

@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
-from .common import signed_by
+from .common import not_judged_line, signed_by
 
 LABELS = {
     "pass": ("[PASS]", "green"),
@@ -93,4 +93,7 @@ def render(document: dict[str, Any], *, color: bool = False, verbose: bool = Fal
         f"({summary.get('total', 0)} policies; {summary.get('failed_resources', 0)} failing resources). "
         f"Score: {'n/a' if score is None else f'{score}%'} of judged policies passed."
     )
+    not_judged = not_judged_line(document)
+    if not_judged:
+        console.print(f"[dim]{escape(not_judged)}[/dim]")
     return buffer.getvalue()
