@@ -234,7 +234,7 @@ class Evaluator:
         """For long-running callers (`hullcheck guard`, `watch`): have `count` idle workers with
         the whole pack's program compiled, so the next evaluation starts at once. Idle workers
         that died (killed from outside, the out-of-memory killer) are replaced; a worker lost
-        mid-evaluation is already replaced by raw_verdicts. Returns how many were started."""
+        mid-evaluation is already replaced by raw_verdicts. Returns how many idle workers had died."""
         program_id, program = self._program(tuple(range(len(self.automated))))
         with self._lock:
             dead = [w for w in self._idle if w.process.poll() is not None]
@@ -242,16 +242,14 @@ class Evaluator:
             missing = max(0, count - len(self._idle))
         for worker in dead:
             worker.kill()
-        started = 0
         for _ in range(missing):
             worker = _Worker(self.limits)
             if worker.send({"kind": "compile", "program_id": program_id, "program": program}):
                 with self._lock:
                     self._idle.append(worker)
-                started += 1
             else:
                 worker.kill()
-        return started
+        return len(dead)
 
     def workers(self) -> list[int]:
         """Process ids of the jq workers alive now, idle or busy."""

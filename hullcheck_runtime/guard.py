@@ -311,6 +311,7 @@ def serve(options: GuardOptions, warn: Callable[[str], None]) -> None:
     guard = Guard(options, warn)
     server: PluginServer | None = None
     try:
+        guard.judge.warm_up()
         server = PluginServer(options.socket, guard.authorize)
 
         def on_hangup(_signum: int, _frame: Any) -> None:

@@ -92,18 +92,24 @@ class Judge:
     def _keep(self) -> None:
         while not self._stop.wait(0.5):
             try:
-                started = self.evaluator.keep_warm(self.options.warm_workers)
+                died = self.evaluator.keep_warm(self.options.warm_workers)
             except Exception as exc:  # noqa: BLE001 - keep trying; evaluations start workers themselves
                 self._once(f"hullcheck: could not start a jq worker: {exc}")
                 continue
-            if started:
-                self._once(f"hullcheck: started {started} jq worker(s) to replace one that ended")
-                self._said.discard(f"hullcheck: started {started} jq worker(s) to replace one that ended")
+            if died:
+                self.warn(f"hullcheck: {died} idle jq worker(s) ended (killed from outside?): replaced")
 
     def _once(self, message: str) -> None:
         if message not in self._said:
             self._said.add(message)
             self.warn(message)
+
+    def warm_up(self) -> None:
+        """Evaluate an empty container snapshot once: the pack is compiled in a worker and the
+        whole path works before the first real request arrives."""
+        from collector.live import container_snapshot, no_facts
+
+        self.judge(container_snapshot(no_facts(), [], "request"), "warm-up")
 
     def judge(self, snapshot: dict[str, Any], name: str = "container") -> dict[str, Any]:
         """The results document (waivers applied as of today) of one snapshot; SnapshotError when it

@@ -1,0 +1,176 @@
+"""`hullcheck guard` as dockerd's authorization plugin: real docker commands, refused and allowed.
+
+A private dockerd (its own network namespace, data-root and socket) started with
+--authorization-plugin=NAME, the real `hullcheck guard --name NAME --enforce high` serving
+/run/docker/plugins/NAME.sock, and the real docker CLI. Privileged containers cannot start on these
+machines, but the guard refuses them before they exist; an allowed privileged run is never tried.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from runtime_support import GuardProcess, docker, guarded_dockerd, hullcheck_argv, plugin_name, raw_request
+
+from testimage import IMAGE, build_busybox
+
+SLEEP = ["sleep", "3600"]
+
+
+@pytest.fixture(scope="module")
+def guarded(docker_client: Any) -> Iterator[tuple[GuardProcess, Any]]:
+    name = plugin_name()
+    daemon = guarded_dockerd(name)
+    guard = GuardProcess(name, daemon.url, "--enforce", "high")
+    guard.start()  # first: dockerd refuses to start while a plugin it names does not answer
+    try:
+        with daemon:
+            client = daemon.client()
+            build_busybox(client, IMAGE)
+            client.close()
+            yield guard, daemon
+    finally:
+        guard.stop()
+
+
+def _refusal(proc: subprocess.CompletedProcess[str], name: str) -> str:
+    assert proc.returncode != 0, proc.stdout
+    assert f"authorization denied by plugin {name}" in proc.stderr, proc.stderr
+    return proc.stderr
+
+
+@pytest.mark.parametrize(("flags", "policy", "setting"), [
+    (["--privileged"], "cis-docker-5.5", "runs privileged (--privileged)"),
+    (["--cap-add", "NET_ADMIN"], "cis-docker-5.4", "NET_ADMIN"),
+    (["--cap-add", "SYS_ADMIN"], "hullcheck-cap-sys-admin", "CAP_SYS_ADMIN"),
+    (["--pid", "host"], "cis-docker-5.16", "PidMode=host"),
+    (["--network", "host"], "cis-docker-5.10", "host"),
+    (["--userns", "host"], "cis-docker-5.31", "UsernsMode=host"),
+    (["--security-opt", "seccomp=unconfined"], "cis-docker-5.22", "seccomp=unconfined"),
+    (["-v", "/etc:/host-etc:ro"], "cis-docker-5.6", "/etc at /host-etc"),
+    (["-v", "{socket}:/var/run/docker.sock"], "cis-docker-5.32", "docker.sock"),
+])
+def test_docker_run_is_refused_naming_the_policy_and_the_setting(guarded, flags, policy, setting):
+    guard, daemon = guarded
+    container = f"refused-{policy.replace('.', '-')}-{len(flags[-1])}"
+    flags = [f.replace("{socket}", str(daemon.socket)) for f in flags]
+    before = len(guard.decisions())
+    said = _refusal(docker(daemon, "run", "-d", "--name", container, *flags, IMAGE, *SLEEP), guard.name)
+    assert policy in said and setting in said, said
+    assert docker(daemon, "inspect", container).returncode != 0, "a refused create made no container"
+    entry = guard.decisions()[before]
+    assert entry["decision"] == "deny" and entry["request"] == "container create" and entry["container"] == container
+    assert entry["image"] == IMAGE and entry["user"] == "" and entry["mode"] == "enforce high"
+    failing = {p["policy"]: p for p in entry["policies"] if p["status"] == "fail"}
+    assert failing[policy]["severity"] in ("high", "critical") and setting in failing[policy]["message"]
+    assert entry["path"].startswith("/v") and "/containers/create?name=" in entry["path"]
+
+
+def test_a_plain_and_a_hardened_container_run_and_exec_privileged_is_refused(guarded):
+    guard, daemon = guarded
+    before = len(guard.decisions())
+    plain = docker(daemon, "run", "-d", "--name", "plain", IMAGE, *SLEEP)
+    assert plain.returncode == 0, plain.stderr
+    hardened = docker(daemon, "run", "-d", "--name", "hardened", "--read-only", "--cap-drop", "ALL", "--memory", "64m",
+                      "--pids-limit", "64", "--cpu-shares", "512", "--user", "1000:1000", "--network", "none",
+                      "--security-opt", "no-new-privileges", "--restart", "on-failure:3",
+                      "--health-cmd", "/bin/true", IMAGE, *SLEEP)
+    assert hardened.returncode == 0, hardened.stderr
+    said = _refusal(docker(daemon, "exec", "--privileged", "plain", "/bin/true"), guard.name)
+    assert "cis-docker-5.5" in said and "privileged" in said
+    allowed = docker(daemon, "exec", "plain", "/bin/true")
+    assert allowed.returncode == 0, allowed.stderr
+    entries = guard.decisions()[before:]
+    assert [(e["request"], e["container"], e["decision"]) for e in entries] == [
+        ("container create", "plain", "allow"), ("container create", "hardened", "allow"),
+        ("exec create", "plain", "deny"), ("exec create", "plain", "allow")]
+    hardened_failing = [p["policy"] for p in entries[1]["policies"] if p["status"] == "fail"]
+    assert hardened_failing == [], hardened_failing
+    plain_failing = {p["policy"]: p["severity"] for p in entries[0]["policies"] if p["status"] == "fail"}
+    assert "cis-docker-4.1" in plain_failing and all(s not in ("high", "critical") for s in plain_failing.values())
+    # What the exec is refused for is what it adds; what the container already fails is noted, not blamed.
+    exec_policies = {p["policy"]: p for p in entries[2]["policies"]}
+    assert exec_policies["cis-docker-5.5"]["status"] == "fail" and "before" not in exec_policies["cis-docker-5.5"]
+    assert exec_policies["cis-docker-4.1"]["before"] == "fail"
+    assert entries[0]["subjects"][0] == "container" and "engine" in entries[0]["subjects"]
+
+
+def test_reads_and_builds_are_not_judged(guarded, tmp_path):
+    guard, daemon = guarded
+    before = len(guard.decisions())
+    for args in (["ps", "-a"], ["images"], ["info"], ["version"], ["container", "ls"], ["network", "ls"]):
+        done = docker(daemon, *args)
+        assert done.returncode == 0, (args, done.stderr)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "file").write_text("x\n")
+    (context / "Dockerfile").write_text(f"FROM {IMAGE}\nCOPY file /file\n")
+    built = docker(daemon, "build", "-q", "-t", "hctest/built:1", str(context))
+    assert built.returncode == 0, built.stderr
+    assert guard.decisions()[before:] == [], "reads and builds are allowed at once, without a decision"
+
+
+def test_a_create_whose_body_dockerd_does_not_forward_is_refused(guarded):
+    """Over 1 MiB dockerd hands the plugin no body (the CVE-2024-41110 class): refused with that reason."""
+    guard, daemon = guarded
+    padding = "x" * (1024 * 1024 + 10)
+    body = json.dumps({"Image": IMAGE, "Cmd": SLEEP, "Labels": {"pad": padding},
+                       "HostConfig": {"Privileged": True}}).encode()
+    status, answer = raw_request(str(daemon.socket), "POST", "/v1.41/containers/create?name=oversized", body)
+    assert status == 403, answer[:300]
+    assert b"forwarded no body" in answer and b"1 MiB" in answer
+    assert docker(daemon, "inspect", "oversized").returncode != 0
+    entry = guard.decisions()[-1]
+    assert entry["decision"] == "deny" and entry["request"] == "container create" and "forwarded no body" in entry["reason"]
+
+
+@pytest.mark.parametrize("how", ["media-type parameter", "chunked"])
+def test_a_raw_privileged_create_is_judged_however_its_body_is_sent(guarded, how):
+    _, daemon = guarded
+    body = json.dumps({"Image": IMAGE, "Cmd": SLEEP, "HostConfig": {"Privileged": True}}).encode()
+    name = f"raw-{how.split()[0]}"
+    if how == "chunked":
+        status, answer = _chunked(str(daemon.socket), f"/v1.41/containers/create?name={name}", body)
+    else:
+        status, answer = raw_request(str(daemon.socket), "POST", f"/v1.41/containers/create?name={name}", body,
+                                     content_type="application/json; charset=utf-8")
+    assert status == 403, answer[:300]
+    assert b"hullcheck" in answer
+    assert docker(daemon, "inspect", name).returncode != 0
+
+
+def _chunked(socket_path: str, path: str, body: bytes) -> tuple[int, bytes]:
+    import http.client
+    import socket
+
+    class _Connection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(60)
+            self.sock.connect(socket_path)
+
+    connection = _Connection("localhost")
+    try:
+        connection.request("POST", path, body=iter([body[:10], body[10:]]),
+                           headers={"Content-Type": "application/json"}, encode_chunked=True)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_usage_errors_are_one_line():
+    for args, words in ((["guard", "--name", "x"], "--enforce SEVERITY"),
+                        (["guard", "--name", "x", "--enforce", "hihg"], "--enforce must be one of"),
+                        (["guard", "--name", "x", "--enforce", "high", "--audit-only"], "--enforce SEVERITY"),
+                        (["guard", "--name", "a/b", "--audit-only"], "plain name"),
+                        (["guard", "--name", "x", "--audit-only", "--on-error", "maybe"], "deny or allow")):
+        done = subprocess.run(hullcheck_argv(*args), capture_output=True, text=True, timeout=60,
+                              env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+        assert done.returncode == 2, (args, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("hullcheck: error:") and words in lines[0], (args, done.stderr)
