@@ -83,7 +83,15 @@ class ApiRequest:
 
 
 class BadPluginRequest(ValueError):
-    """What dockerd sent cannot be read (the guard answers with an error, which denies)."""
+    """What dockerd sent cannot be read: refused (an error answer refuses too)."""
+
+
+# dockerd retries a plugin call that failed (moby pkg/plugins/client.go callWithRetry) with the
+# same body reader, already drained by the first attempt: a guard killed after reading a request
+# gets the retry as an empty AuthZReq. Read as "no method, no path", that would be allowed as
+# "not a judged request": fail open exactly when the guard restarts. Refused instead.
+EMPTY_RETRY = ("an authorization request without a method or path reached the guard: dockerd re-sends a call "
+               "whose body it already sent when the plugin restarted mid-call; refused, run the command again")
 
 
 def normalise_path(raw: str) -> str:
@@ -100,6 +108,8 @@ def parse(payload: dict[str, Any]) -> ApiRequest:
         raise BadPluginRequest("the authorization request is not a JSON object")
     method = str(payload.get("RequestMethod") or "").upper()
     uri = str(payload.get("RequestUri") or payload.get("RequestURI") or "")
+    if not method or not uri:
+        raise BadPluginRequest(EMPTY_RETRY)
     body = payload.get("RequestBody")
     data: bytes | None = None
     if body not in (None, ""):

@@ -38,8 +38,20 @@ class FactsKeeper:
         return self._facts
 
     def wait(self, timeout: float) -> bool:
-        """Block until the facts were read once (tests, watch's first resync)."""
+        """Block until the facts were read once."""
         return self._ready.wait(timeout)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def first(self, timeout: float) -> EngineFacts:
+        """The facts, reading them now if they never were (a judged request proves the engine
+        answers: the guard started before dockerd and the retry may be seconds away)."""
+        if not self._ready.is_set():
+            self._wake.set()
+            self._ready.wait(timeout)
+        return self._facts
 
     def refresh(self) -> None:
         self._wake.set()

@@ -131,7 +131,13 @@ class Guard:
 
     # -- the plugin's callback --------------------------------------------------------------
     def authorize(self, payload: dict[str, Any]) -> tuple[bool, str]:
-        request = authz.parse(payload)
+        try:
+            request = authz.parse(payload)
+        except authz.BadPluginRequest as exc:
+            self.log.write({"time": utc_timestamp("milliseconds"), "request": None, "decision": "deny",
+                            "mode": self.options.mode, "reason": str(exc), "error": True})
+            self.warn(f"hullcheck: refused: {exc}")
+            return False, f"hullcheck: {exc}"
         if not authz.is_judged(request):
             return True, ""
         decision = self.decide(request)
@@ -149,7 +155,7 @@ class Guard:
                                   "container": None, "image": None}
         snapshot: dict[str, Any] = {}
         try:
-            facts = self.facts.current()
+            facts = self.facts.first(timeout=5.0)
             plan = self.plan(request, facts)
             record.update({"container": plan.name, "image": plan.image})
             snapshot = self.snapshot(plan, facts)

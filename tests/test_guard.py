@@ -163,6 +163,27 @@ def _chunked(socket_path: str, path: str, body: bytes) -> tuple[int, bytes]:
         connection.close()
 
 
+def test_an_empty_authorization_request_is_refused(guarded):
+    """What dockerd re-sends after a plugin restart mid-call (moby#39331): no method, no path."""
+    import socket
+
+    guard, _ = guarded
+    for body in (b"", b"{}", b'{"RequestMethod": "POST"}'):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(30)
+            sock.connect(str(guard.socket))
+            sock.sendall(b"POST /AuthZPlugin.AuthZReq HTTP/1.1\r\nHost: plugin\r\nContent-Length: "
+                         + str(len(body)).encode() + b"\r\n\r\n" + body)
+            answer = b""
+            while not answer.endswith(b"}"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        verdict = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        assert verdict["Allow"] is False and "run the command again" in verdict["Msg"], (body, verdict)
+
+
 def test_usage_errors_are_one_line():
     for args, words in ((["guard", "--name", "x"], "--enforce SEVERITY"),
                         (["guard", "--name", "x", "--enforce", "hihg"], "--enforce must be one of"),
