@@ -138,14 +138,17 @@ def bind_mount(spec: str, volume_driver: str = "") -> dict[str, Any]:
             "Mode": mode or "z", "RW": not read_only, "Propagation": ""}
 
 
-def api_mount(mount: dict[str, Any]) -> dict[str, Any]:
-    """One HostConfig.Mounts entry (`--mount`) as a mount point in `docker inspect`."""
+def api_mount(mount: dict[str, Any], root_dir: str | None = None) -> dict[str, Any]:
+    """One HostConfig.Mounts entry (`--mount`) as a mount point in `docker inspect`. A bind around
+    the daemon's root directory (its source inside it, or above it) without a propagation of its
+    own gets rslave (moby daemon.validateBindDaemonRoot), else rprivate."""
     kind = str(mount.get("Type") or "volume")
     target = str(mount.get("Target") or "")
     read_only = mount.get("ReadOnly") is True
     source = str(mount.get("Source") or "")
     if kind == "bind":
-        propagation = str(_object(mount.get("BindOptions")).get("Propagation") or "rprivate")
+        around_root = bool(root_dir) and bool(source) and (str(root_dir).startswith(source) or source.startswith(str(root_dir)))
+        propagation = str(_object(mount.get("BindOptions")).get("Propagation") or ("rslave" if around_root else "rprivate"))
         return {"Type": "bind", "Source": source, "Destination": target, "Mode": "", "RW": not read_only,
                 "Propagation": propagation}
     if kind == "volume":
@@ -155,11 +158,11 @@ def api_mount(mount: dict[str, Any]) -> dict[str, Any]:
     return {"Type": kind, "Source": source, "Destination": target, "Mode": "", "RW": not read_only, "Propagation": ""}
 
 
-def mount_points(config: dict[str, Any], host: dict[str, Any]) -> list[dict[str, Any]]:
+def mount_points(config: dict[str, Any], host: dict[str, Any], root_dir: str | None = None) -> list[dict[str, Any]]:
     """Mounts as `docker inspect` lists them: Binds, then --mount entries, then the image's VOLUMEs
     not covered by either (anonymous volumes). --tmpfs (HostConfig.Tmpfs) is not a mount point there."""
     out = [bind_mount(str(b), str(host.get("VolumeDriver") or "")) for b in host.get("Binds") or []]
-    out += [api_mount(m) for m in host.get("Mounts") or [] if isinstance(m, dict)]
+    out += [api_mount(m, root_dir) for m in host.get("Mounts") or [] if isinstance(m, dict)]
     taken = {m["Destination"] for m in out}
     for target in sorted(config.get("Volumes") or {}):
         if target not in taken:
@@ -219,7 +222,7 @@ def plan_create(body: dict[str, Any], name: str | None, image: dict[str, Any] | 
         "State": _running_state(config),
         "Config": config,
         "HostConfig": host,
-        "Mounts": mount_points(config, host),
+        "Mounts": mount_points(config, host, defaults.root_dir),
         "NetworkSettings": {"Ports": published_ports(config, host), "Networks": networks},
         "AppArmorProfile": "",
         "ProcessLabel": "",
@@ -266,7 +269,7 @@ def plan_start(current: dict[str, Any], host_config: dict[str, Any], defaults: E
     host = {**copy.deepcopy(HOST_CONFIG_FIELDS), **copy.deepcopy(host_config)}
     inspect["HostConfig"] = host
     config = _object(inspect.get("Config"))
-    inspect["Mounts"] = mount_points(config, host)
+    inspect["Mounts"] = mount_points(config, host, defaults.root_dir)
     inspect["NetworkSettings"] = {"Ports": published_ports(config, host), "Networks": None}
     fill(inspect, defaults)
     return inspect

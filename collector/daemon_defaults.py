@@ -41,6 +41,7 @@ class EngineDefaults:
     cgroupns_mode: str | None = None
     shm_size: int | None = None
     networks: tuple[tuple[str, str], ...] = ()  # (name, id) of the engine's networks
+    root_dir: str | None = None           # DockerRootDir: binds around it get rslave propagation
 
     @classmethod
     def from_engine(cls, info: dict[str, Any] | None, options: dict[str, Any] | None = None,
@@ -70,6 +71,7 @@ class EngineDefaults:
             cgroupns_mode=cgroupns,
             shm_size=_size(shm) if shm is not None else (DEFAULT_SHM_SIZE if info else None),
             networks=tuple((str(n.get("Name")), str(n.get("Id"))) for n in networks or [] if n.get("Name")),
+            root_dir=str(info["DockerRootDir"]) if info.get("DockerRootDir") else None,
         )
 
     def network_id(self, name: str) -> str:

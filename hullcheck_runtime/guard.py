@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from collector import apiplan
+from collector import apiplan, normalise
 from collector.live import EngineFacts, LiveEngine, container_snapshot
 from collector.redact import redact_container, redact_labels
 from hullcheck_common.vocabulary import utc_timestamp
@@ -230,11 +230,12 @@ class Guard:
         for inspect, missing in ((plan.before, {}), (plan.planned, plan.unknown)):
             if inspect is None:
                 continue
+            raw = normalise.container(inspect)  # as the collector reads a container: CAP_ prefixes off
             redact_container(inspect)
             config = inspect.get("Config") or {}
             if "Labels" in config:
                 config["Labels"] = redact_labels(config["Labels"])
-            items.append({"inspect": inspect, "processes": None})
+            items.append({"inspect": inspect, "processes": None, **({"raw": raw} if raw else {})})
             unknown.append(missing)
         return container_snapshot(facts, items, "request", unknown)
 
