@@ -116,7 +116,10 @@ class LiveEngine:
     """One connection to the engine for reading single containers, images and services."""
 
     def __init__(self, docker_host: str | None = None, tls: Any = None, timeout: int = 30) -> None:
+        from .engine import endpoint_url
+
         self.client = connect(docker_host, tls, timeout=timeout)
+        self.endpoint = endpoint_url(docker_host)
 
     def close(self) -> None:
         self.client.close()

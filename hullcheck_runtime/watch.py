@@ -104,7 +104,9 @@ class Watcher:
                 self._stream = stream
                 with self._lock:
                     self._engine = engine
-                self._resync(engine, "resync" if first else "reconnect")
+                count = self._resync(engine, "resync" if first else "reconnect")
+                self.warn(f"hullcheck watch: following the events of {engine.endpoint} "
+                          f"({count} running container(s) to judge first)")
                 first = False
                 for event in stream:
                     self._event(event)
@@ -146,11 +148,12 @@ class Watcher:
                 except Exception as exc:  # noqa: BLE001 - the next connection resyncs anyway
                     self.warn(f"hullcheck watch: resync failed: {str(exc)[:200]}")
 
-    def _resync(self, engine: LiveEngine, why: str) -> None:
+    def _resync(self, engine: LiveEngine, why: str) -> int:
         ids = engine.running_ids()
         self.metrics.keep_only(set(ids))
         for cid in ids:
             self._enqueue(cid, _Pending(why))
+        return len(ids)
 
     def _event(self, event: dict[str, Any]) -> None:
         action = str(event.get("Action") or event.get("status") or "")
