@@ -57,8 +57,10 @@ def activate(socket_path: Path, timeout: float = 5) -> bytes:
 class GuardProcess:
     """`hullcheck guard --name NAME ...` as a process of its own, stopped by its pid."""
 
-    def __init__(self, name: str, docker_host: str, *args: str, log: Path | None = None) -> None:
+    def __init__(self, name: str, docker_host: str, *args: str, log: Path | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.name = name
+        self.env = env or {}
         self.docker_host = docker_host
         self.args = args
         self.dir = Path(tempfile.mkdtemp(prefix="hc-guard-"))
@@ -75,7 +77,8 @@ class GuardProcess:
     def start(self, timeout: float = 60) -> GuardProcess:
         err = open(self.stderr, "ab")
         self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL, stderr=err,
-                                     env={**_env(), "DOCKER_HOST": self.docker_host}, start_new_session=True)
+                                     env={**_env(), "DOCKER_HOST": self.docker_host, **self.env},
+                                     start_new_session=True)
         err.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -184,6 +184,29 @@ def test_an_empty_authorization_request_is_refused(guarded):
         assert verdict["Allow"] is False and "run the command again" in verdict["Msg"], (body, verdict)
 
 
+def test_systemd_hears_ready_only_once_the_socket_answers(tmp_path):
+    """Type=notify: READY=1 comes after the pack is compiled and the socket serves, so dockerd,
+    ordered after the unit, never meets a plugin that does not answer yet."""
+    import socket
+
+    notify = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(notify))
+        sock.settimeout(60)
+        guard = GuardProcess(plugin_name(), "unix:///nonexistent/docker.sock", "--audit-only",
+                             env={"NOTIFY_SOCKET": str(notify)})
+        try:
+            guard.start()
+            assert sock.recv(100) == b"READY=1"
+            from runtime_support import activate
+
+            assert b"authz" in activate(guard.socket)
+        finally:
+            guard.stop()
+        assert sock.recv(100) == b"STOPPING=1"
+    assert not guard.socket.exists(), "a stopped guard removes its socket"
+
+
 def test_usage_errors_are_one_line():
     for args, words in ((["guard", "--name", "x"], "--enforce SEVERITY"),
                         (["guard", "--name", "x", "--enforce", "hihg"], "--enforce must be one of"),
