@@ -13,7 +13,9 @@ where it came from (`meta.source.kind`: request or event) and which subjects it 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .daemon_defaults import EngineDefaults
@@ -36,6 +38,17 @@ class EngineFacts:
     @property
     def kind(self) -> str | None:
         return ((self.snapshot.get("meta") or {}).get("engine") or {}).get("kind")
+
+    @cached_property
+    def sections_json(self) -> str:
+        """The facts' sections as JSON members (`"engine":{...},"host":{...}`), made once: every
+        snapshot of one container repeats them (120 KB on a host with many mounts)."""
+        sections = {key: self.snapshot.get(key) for key in _FACT_SECTIONS}
+        if sections["engine"] is None:
+            sections["engine"] = {"version": None, "info": None}
+        if sections["daemon"] is None:
+            sections["daemon"] = dict(_NO_DAEMON)
+        return json.dumps(sections, ensure_ascii=False, separators=(",", ":"))[1:-1]
 
 
 def collect_facts(docker_host: str | None = None, tls: Any = None) -> EngineFacts:
@@ -68,7 +81,8 @@ def no_facts() -> EngineFacts:
     return EngineFacts(snapshot={}, defaults=EngineDefaults(), subjects=())
 
 
-_NOT_HELD = ("engine", "daemon", "host", "files", "audit", "swarm", "networks", "volumes", "plugins")
+_FACT_SECTIONS = ("engine", "daemon", "host", "files", "audit", "swarm", "networks", "volumes", "plugins")
+_NO_DAEMON = {"process": None, "config_file": None, "options": None, "units": None}
 
 
 def container_snapshot(facts: EngineFacts, containers: list[dict[str, Any]], kind: str,
@@ -76,7 +90,9 @@ def container_snapshot(facts: EngineFacts, containers: list[dict[str, Any]], kin
     """A snapshot of `containers` (items {inspect, processes}) beside the facts, validated.
 
     `unknown[i]` maps pointers inside container i to why that part is unknown (meta.errors);
-    `processes`: the items carry their process lists (watch), so the snapshot holds that subject."""
+    `processes`: the items carry their process lists (watch), so the snapshot holds that subject.
+    The facts' sections are the very objects of `facts` (not copied: never change them); they
+    were validated when collected, so only the rest is validated here (snapshot_json writes it)."""
     from hullcheck_common import __version__
 
     from .snapshot import SCHEMA_VERSION, _now
@@ -100,16 +116,22 @@ def container_snapshot(facts: EngineFacts, containers: list[dict[str, Any]], kin
     })
     meta.setdefault("collector", {"uid": 0, "in_container": False, "container_id": None, "rootless": None,
                                   "remote": False, "host_root": None, "redacted": True, "label_filter": []})
-    snapshot: dict[str, Any] = {key: None for key in _NOT_HELD}
-    snapshot.update({key: value for key, value in base.items() if key not in ("meta", "containers", "images")})
-    snapshot.setdefault("engine", None)
-    if snapshot.get("engine") is None:
+    own = {"schema_version": SCHEMA_VERSION, "meta": meta, "containers": containers, "images": None}
+    validate({**own, **{key: None for key in _FACT_SECTIONS}, "engine": {"version": None, "info": None},
+              "daemon": dict(_NO_DAEMON)})
+    snapshot = {**{key: base.get(key) for key in _FACT_SECTIONS}, **own}
+    if snapshot["engine"] is None:
         snapshot["engine"] = {"version": None, "info": None}
-    if snapshot.get("daemon") is None:
-        snapshot["daemon"] = {"process": None, "config_file": None, "options": None, "units": None}
-    snapshot.update({"schema_version": SCHEMA_VERSION, "meta": meta, "containers": containers, "images": None})
-    validate(snapshot)
+    if snapshot["daemon"] is None:
+        snapshot["daemon"] = dict(_NO_DAEMON)
     return snapshot
+
+
+def snapshot_json(facts: EngineFacts, snapshot: dict[str, Any]) -> bytes:
+    """container_snapshot's snapshot as JSON, the facts' sections spliced in as made once."""
+    own = {key: value for key, value in snapshot.items() if key not in _FACT_SECTIONS}
+    text = json.dumps(own, ensure_ascii=False, separators=(",", ":"))
+    return (text[:-1] + "," + facts.sections_json + "}").encode()
 
 
 class LiveEngine:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from collector import apiplan, normalise
-from collector.live import EngineFacts, LiveEngine, container_snapshot
+from collector.live import EngineFacts, LiveEngine, container_snapshot, snapshot_json
 from collector.redact import redact_container, redact_labels
 from hullcheck_common.vocabulary import utc_timestamp
 
@@ -160,7 +160,7 @@ class Guard:
             record.update({"container": plan.name, "image": plan.image})
             snapshot = self.snapshot(plan, facts)
             record["subjects"] = snapshot["meta"]["source"]["subjects"]
-            document = self.evaluate(snapshot, plan.name)
+            document = self.evaluate(snapshot, plan.name, snapshot_json(facts, snapshot))
             decision = self.verdict(plan, document, record)
         except Skip as why:
             decision = self._finish(True, str(why), record)
@@ -239,8 +239,8 @@ class Guard:
             unknown.append(missing)
         return container_snapshot(facts, items, "request", unknown)
 
-    def evaluate(self, snapshot: dict[str, Any], name: str) -> dict[str, Any]:
-        future = self._evaluations.submit(self.judge.judge, snapshot, name)
+    def evaluate(self, snapshot: dict[str, Any], name: str, data: bytes) -> dict[str, Any]:
+        future = self._evaluations.submit(self.judge.judge, snapshot, name, data)
         try:
             return future.result(timeout=self.options.decision_timeout)
         except FutureTimeout:

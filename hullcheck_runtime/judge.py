@@ -111,10 +111,11 @@ class Judge:
 
         self.judge(container_snapshot(no_facts(), [], "request"), "warm-up")
 
-    def judge(self, snapshot: dict[str, Any], name: str = "container") -> dict[str, Any]:
-        """The results document (waivers applied as of today) of one snapshot; SnapshotError when it
-        cannot be evaluated at all."""
-        data = json.dumps(snapshot, ensure_ascii=False, separators=(",", ":")).encode()
+    def judge(self, snapshot: dict[str, Any], name: str = "container", data: bytes | None = None) -> dict[str, Any]:
+        """The results document (waivers applied as of today) of one snapshot (and its JSON, when
+        made already); SnapshotError when it cannot be evaluated at all."""
+        if data is None:
+            data = json.dumps(snapshot, ensure_ascii=False, separators=(",", ":")).encode()
         source = Source.collected(name, snapshot, data)
         for attempt in (1, 2):
             try:

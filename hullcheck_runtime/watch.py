@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from collector import apiplan
-from collector.live import LiveEngine, container_snapshot
+from collector.live import LiveEngine, container_snapshot, snapshot_json
 from hullcheck_common.vocabulary import utc_timestamp
 
 from .facts import FactsKeeper
@@ -224,7 +224,7 @@ class Watcher:
         unknown = {"/processes": item.pop("error")} if item.get("error") else {}
         held = item.get("processes") is not None or bool(unknown)
         snapshot = container_snapshot(facts, [item], "event", [unknown], processes=held)
-        document = self.judge.judge(snapshot, str(inspect.get("Name") or cid))
+        document = self.judge.judge(snapshot, str(inspect.get("Name") or cid), snapshot_json(facts, snapshot))
         line = self.verdict_line(document, inspect, event, pending.event_time)
         self.out.write(line)
         if event not in ("create", "exec_create"):
