@@ -249,6 +249,7 @@ def plan_exec(current: dict[str, Any], body: dict[str, Any], defaults: EngineDef
             inspect["AppArmorProfile"] = "unconfined"
     if body.get("User"):
         inspect["Config"]["User"] = str(body["User"])
+    fill(inspect, defaults)
     return inspect
 
 

@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from collector import apiplan, normalise
+from collector.daemon_defaults import fill
 from collector.live import EngineFacts, LiveEngine, container_snapshot, snapshot_json
 from collector.redact import redact_container, redact_labels
-from hullcheck_common.vocabulary import utc_timestamp
+from hullcheck_common.vocabulary import severity_rank, utc_timestamp
 
 from . import authz
 from .facts import FactsKeeper
@@ -216,7 +217,7 @@ class Guard:
             planned = apiplan.plan_update(current, body, defaults)
         else:
             planned = apiplan.plan_start(current, body, defaults)
-        before = apiplan.as_running(current)
+        before = fill(apiplan.as_running(current), defaults)
         return Plan(_name(current), str((current.get("Config") or {}).get("Image") or ""), planned, {}, before=before)
 
     def _image(self, ref: str) -> dict[str, Any] | None:
@@ -284,9 +285,13 @@ class Guard:
         record["policies"] = policies
         if plan.image_absent:
             record["note"] = "the image is not on the engine: the daemon answers this create with no such image"
-        if refusing:
-            return self._finish(not self.options.enforce, "refused by policy: " + "; ".join(refusing), record,
-                                would_deny=True)
+        if refusing and self.options.enforce:
+            return self._finish(False, "refused by policy: " + "; ".join(refusing), record)
+        if refusing:  # audit-only: which --enforce threshold would have refused it
+            worst = min((p["severity"] for p in policies if p["status"] == "fail" and "before" not in p),
+                        key=severity_rank)
+            record["would_refuse_at"] = worst
+            return self._finish(True, f"--enforce {worst} (or lower) would refuse: " + "; ".join(refusing), record)
         if erring:
             reason = "; ".join(erring) + (" (--on-error deny)" if self.options.deny_on_error else " (--on-error allow)")
             deny = bool(self.options.enforce) and self.options.deny_on_error

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from collector import apiplan
+from collector.daemon_defaults import fill
 from collector.live import LiveEngine, container_snapshot, snapshot_json
 from hullcheck_common.vocabulary import utc_timestamp
 
@@ -197,7 +198,7 @@ class Watcher:
                 self.warn(f"hullcheck watch: container {key[:12]}: could not be judged: {type(exc).__name__}: {str(exc)[:300]}")
 
     def judge_container(self, engine: LiveEngine, cid: str, pending: _Pending) -> dict[str, Any] | None:
-        facts = self.facts.current()
+        facts = self.facts.first(timeout=10.0)  # the engine answers: never judge without its facts if they can be had
         local = not ((facts.snapshot.get("meta") or {}).get("collector") or {}).get("remote", True)
         proc_top = None
         if local and facts.kind in (None, "docker") and facts.snapshot:
@@ -219,8 +220,8 @@ class Watcher:
                                                            "User": config.get("user") or ""},
                                                  facts.defaults),
                     "processes": item.get("processes")}
-        elif event == "create" and not running:
-            item = {"inspect": apiplan.as_running(inspect), "processes": None}  # judged as it will run
+        elif event == "create" and not running:  # judged as it will run: what the daemon sets at start added
+            item = {"inspect": fill(apiplan.as_running(inspect), facts.defaults), "processes": None}
         unknown = {"/processes": item.pop("error")} if item.get("error") else {}
         held = item.get("processes") is not None or bool(unknown)
         snapshot = container_snapshot(facts, [item], "event", [unknown], processes=held)

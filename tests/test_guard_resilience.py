@@ -64,8 +64,8 @@ def test_audit_only_allows_and_logs_what_enforcement_would_refuse(lab):
     created = docker(daemon, "create", "--name", "audited", "--privileged", IMAGE, *SLEEP)  # created, never started
     assert created.returncode == 0, created.stderr
     (entry,) = _for(lab["log"], "audited")
-    assert entry["decision"] == "allow" and entry["would_deny"] is True and entry["mode"] == "audit-only"
-    assert "cis-docker-5.5" in entry["reason"]
+    assert entry["decision"] == "allow" and entry["would_refuse_at"] == "critical" and entry["mode"] == "audit-only"
+    assert entry["reason"].startswith("--enforce critical (or lower) would refuse: ") and "cis-docker-5.5" in entry["reason"]
     assert {"policy": "cis-docker-5.5", "severity": "critical", "status": "fail"}.items() <= \
         next(p for p in entry["policies"] if p["policy"] == "cis-docker-5.5").items()
     assert docker(daemon, "rm", "audited").returncode == 0

@@ -63,7 +63,7 @@ def test_the_same_policy_in_a_compose_plan_at_docker_run_and_in_watch(docker_cli
             line = wait_for(seen, 60, "watch's verdict on agent")
             assert [f["policy"] for f in line["failing"]] == [POLICY]
             logged = [e for e in guard.decisions() if e.get("container") == "agent"]
-            assert [e["decision"] for e in logged] == ["deny", "allow"] and logged[1]["would_deny"] is True
+            assert [e["decision"] for e in logged] == ["deny", "allow"] and logged[1]["would_refuse_at"] == "critical"
     finally:
         if watch is not None and watch.poll() is None:
             watch.send_signal(signal.SIGTERM)
