@@ -102,10 +102,16 @@ def _failing(entry: dict[str, Any] | None) -> bool:
 
 
 def diff_results(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """New, fixed and unchanged failing findings (waived counts as failing: the risk is there)."""
+    """New, fixed and unchanged failing findings (waived counts as failing: the risk is there).
+
+    A policy one side did not judge (its snapshot did not hold what it judges: scope.py) is left
+    out on both sides: not judged is neither fixed nor new."""
+    from .scope import not_judged_ids
+
+    unjudged = not_judged_ids(old) | not_judged_ids(new)
     before, after = finding_index(old), finding_index(new)
     new_items, fixed, unchanged = [], [], []
-    for key in sorted(set(before) | set(after)):
+    for key in sorted(k for k in set(before) | set(after) if k[0] not in unjudged):
         b, a = before.get(key), after.get(key)
         if a is not None and _failing(a) and not _failing(b):
             new_items.append({**a, "before": b["status"] if b else None})
@@ -113,8 +119,8 @@ def diff_results(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             fixed.append({**b, "after": a["status"] if a else None})
         elif a is not None and b is not None and _failing(a) and _failing(b):
             unchanged.append({**a, "before": b["status"]})
-    old_ids = {r["id"] for r in old.get("results", [])}
-    new_ids = {r["id"] for r in new.get("results", [])}
+    old_ids = {r["id"] for r in old.get("results", [])} - unjudged
+    new_ids = {r["id"] for r in new.get("results", [])} - unjudged
     return {
         "kind": "results",
         "old": _results_label(old), "new": _results_label(new),

@@ -178,7 +178,7 @@ def collect(
 ) -> None:
     """Read the Docker host and engine into one JSON snapshot. Reads only: changes nothing.
 
-    With --compose: the containers a Compose application would create, planned from its files (nothing is deployed; host and daemon sections are absent, with the reason).
+    With --compose: the containers a Compose application would create, planned from its files (nothing is deployed). The plan holds the containers only (meta.source.subjects): policies that judge the host, daemon, engine or processes are listed as not judged (docs/planned-sources.md).
     """
     from collector import dumps
     from hullcheck_common.custody import SNAPSHOT_NAMESPACE

@@ -67,7 +67,9 @@ def resource_paths(policy_id: str, snapshot: dict[str, Any]) -> list[dict[str, A
 def choose_base(policy_id: str, results: dict[str, dict[str, dict[str, Any]]]) -> str | None:
     """The first example where the policy judges (pass or fail) at least one resource."""
     for name in BASE_ORDER:
-        result = results[name][policy_id]
+        result = results[name].get(policy_id)
+        if result is None:  # not judged from this source (a plan that does not hold its subject)
+            continue
         judged = result["passed"] + [f["resource"] for f in result["findings"] if f["status"] == "fail"]
         if result["status"] in JUDGED and judged:
             return name
@@ -160,9 +162,9 @@ def test_missing_evidence_is_error(evaluator: Evaluator, base_results: dict[str,
     policy = BY_ID[policy_id]
     base = plan.base[policy_id]
     if base is None:
-        statuses = {name: base_results[name][policy_id]["status"] for name in BASE_ORDER}
-        # Planned snapshots (planned from Compose files) have no host sections: the policies that
-        # need them say error there by design, so only the recorded hosts decide applicability.
+        statuses = {name: (base_results[name].get(policy_id) or {"status": "not_judged"})["status"] for name in BASE_ORDER}
+        # Planned snapshots (planned from Compose files) hold no host sections: the policies that
+        # need them are not judged there, so only the recorded hosts decide applicability.
         on_hosts = [s for name, s in statuses.items() if not name.startswith("compose-")]
         if policy.applies and all(s == "not_applicable" for s in on_hosts):
             if not policy.requires:
