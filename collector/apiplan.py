@@ -44,14 +44,12 @@ HOST_CONFIG_FIELDS: dict[str, Any] = {
     "MemorySwappiness": None, "OomKillDisable": False, "PidsLimit": None, "Ulimits": None, "CpuCount": 0,
     "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "MaskedPaths": None, "ReadonlyPaths": None,
 }
-# What POST /containers/{id}/update may change (moby container.UpdateConfig: Resources + RestartPolicy).
-UPDATE_FIELDS = ("BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
-                 "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "CpuShares", "CpuPeriod", "CpuQuota",
-                 "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices",
-                 "DeviceCgroupRules", "DeviceRequests", "Memory", "MemoryReservation", "MemorySwap",
-                 "MemorySwappiness", "NanoCpus", "OomKillDisable", "PidsLimit", "Ulimits", "KernelMemory",
-                 "KernelMemoryTCP", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth",
-                 "RestartPolicy")
+# What POST /containers/{id}/update changes (moby container.UpdateContainer): a value given as
+# zero (or "") leaves the setting as it is, PidsLimit when given at all, the restart policy when
+# named. The CLI sends every field, zero for those not on its command line.
+UPDATE_FIELDS = ("BlkioWeight", "CpuShares", "NanoCpus", "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems",
+                 "Memory", "MemorySwap", "MemoryReservation", "KernelMemory", "CpuRealtimePeriod",
+                 "CpuRealtimeRuntime")
 
 # What a planned container is called when the request names none (the daemon picks a random name).
 UNNAMED = "(unnamed)"
@@ -258,8 +256,12 @@ def plan_update(current: dict[str, Any], body: dict[str, Any], defaults: EngineD
     inspect = as_running(current)
     host = inspect.setdefault("HostConfig", {})
     for key in UPDATE_FIELDS:
-        if key in body:
+        if body.get(key):
             host[key] = copy.deepcopy(body[key])
+    if body.get("PidsLimit") is not None:
+        host["PidsLimit"] = body["PidsLimit"]
+    if (_object(body.get("RestartPolicy"))).get("Name"):
+        host["RestartPolicy"] = copy.deepcopy(body["RestartPolicy"])
     fill(inspect, defaults)
     return inspect
 

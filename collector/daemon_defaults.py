@@ -151,7 +151,7 @@ def fill(inspect: dict[str, Any], defaults: EngineDefaults, running: bool = True
         host["SecurityOpt"] = [*opts, "label=disable"]
     opts = [str(o) for o in host.get("SecurityOpt") or []]
     if defaults.selinux is not None:
-        label = [o.split("=", 1)[-1].split(":", 1)[-1] for o in opts if o.startswith(("label=", "label:"))]
+        label = [o[len("label="):] for o in opts if o.startswith(("label=", "label:"))]  # "disable", "type:svirt_t"
         if not defaults.selinux or privileged or "disable" in label:
             inspect.setdefault("ProcessLabel", "")
         elif not inspect.get("ProcessLabel"):

@@ -218,3 +218,63 @@ def test_usage_errors_are_one_line():
         assert done.returncode == 2, (args, done.stderr)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("hullcheck: error:") and words in lines[0], (args, done.stderr)
+
+
+def test_a_legacy_start_with_a_hostconfig_body_is_judged(guarded):
+    """API < 1.24 starts a container with a HostConfig body that replaces its own: judged like a create."""
+    guard, daemon = guarded
+    created = docker(daemon, "create", "--name", "legacy", IMAGE, *SLEEP)
+    assert created.returncode == 0, created.stderr
+    status, answer = raw_request(str(daemon.socket), "POST", "/v1.23/containers/legacy/start",
+                                 json.dumps({"Privileged": True}).encode())
+    assert status == 403 and b"cis-docker-5.5" in answer, answer[:300]
+    entry = guard.decisions()[-1]
+    assert entry["request"] == "container start" and entry["container"] == "legacy" and entry["decision"] == "deny"
+    plain = docker(daemon, "start", "legacy")  # today's start has no body: allowed, nothing to judge
+    assert plain.returncode == 0, plain.stderr
+
+
+def test_swarm_services_are_judged_as_their_tasks_containers(guarded):
+    guard, daemon = guarded
+    init = docker(daemon, "swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
+    assert init.returncode == 0, init.stderr
+    try:
+        refused = docker(daemon, "service", "create", "--name", "svc-admin", "--replicas", "0", "--cap-add", "SYS_ADMIN",
+                         IMAGE, *SLEEP)
+        assert refused.returncode != 0 and "hullcheck-cap-sys-admin" in refused.stderr, refused.stderr
+        mounted = docker(daemon, "service", "create", "--name", "svc-sock", "--replicas", "0", "--mount",
+                         f"type=bind,src={daemon.socket},dst=/var/run/docker.sock", IMAGE, *SLEEP)
+        assert mounted.returncode != 0 and "cis-docker-5.32" in mounted.stderr, mounted.stderr
+        plain = docker(daemon, "service", "create", "--name", "svc-plain", "--replicas", "0", IMAGE, *SLEEP)
+        assert plain.returncode == 0, plain.stderr
+        widened = docker(daemon, "service", "update", "--cap-add", "SYS_PTRACE", "svc-plain")
+        assert widened.returncode != 0 and "hullcheck-cap-sys-ptrace" in widened.stderr, widened.stderr
+        entries = [e for e in guard.decisions() if (e.get("request") or "").startswith("service")]
+        assert [(e["request"], e["container"], e["decision"]) for e in entries] == [
+            ("service create", "svc-admin.1", "deny"), ("service create", "svc-sock.1", "deny"),
+            ("service create", "svc-plain.1", "allow"), ("service update", "svc-plain.1", "deny")]
+    finally:
+        docker(daemon, "swarm", "leave", "--force")
+
+
+def test_an_update_is_refused_only_for_what_it_makes_worse(guarded, tmp_path):
+    """Under --enforce medium: lifting a container's PIDs limit makes 5.29 fail (refused); a CPU
+    change to a container that already runs as root (4.1, medium) is not the update's doing."""
+    guard, daemon = guarded
+    started = docker(daemon, "run", "-d", "--name", "limited", "--pids-limit", "64", "--memory", "64m", IMAGE, *SLEEP)
+    assert started.returncode == 0, started.stderr
+    guard.stop()
+    guard.args = ("--enforce", "medium")
+    guard.start()
+    try:
+        refused = docker(daemon, "update", "--pids-limit", "-1", "limited")
+        assert refused.returncode != 0 and "cis-docker-5.29" in refused.stderr, refused.stderr
+        allowed = docker(daemon, "update", "--cpu-shares", "512", "limited")
+        assert allowed.returncode == 0, allowed.stderr
+        entry = guard.decisions()[-1]
+        assert entry["request"] == "container update" and entry["decision"] == "allow"
+        assert {p["policy"]: p.get("before") for p in entry["policies"]}["cis-docker-4.1"] == "fail"
+    finally:
+        guard.stop()
+        guard.args = ("--enforce", "high")
+        guard.start()
