@@ -405,7 +405,7 @@ def waivers_lint(
 @app.command()
 @with_options(GuardFlags, SelectionFlags, TlsFlagSet)
 def guard(guard: Any = None, selection: Any = None, tls: Any = None) -> None:
-    """Refuse, at the Docker API, the containers the policies fail: an Engine authorization plugin (issue 28).
+    """Refuse, at the Docker API, the containers the policies fail: an Engine authorization plugin.
 
     Judges container create, update, exec, legacy start and swarm service create/update requests with the container policies, the container planned as `docker inspect` would show it (with what the daemon fills in from its own facts); every other request is allowed at once. Enable with dockerd --authorization-plugin=NAME; see docs/runtime.md (and deploy/systemd/hullcheck-guard.service) for what dockerd does while the plugin is down, and how to recover.
     """
@@ -417,7 +417,7 @@ def guard(guard: Any = None, selection: Any = None, tls: Any = None) -> None:
 @app.command()
 @with_options(WatchFlags, SelectionFlags, TlsFlagSet)
 def watch(watch: Any = None, selection: Any = None, tls: Any = None) -> None:
-    """Judge each container as it is created, started, updated or exec'd into, from the engine's event stream (issue 28).
+    """Judge each container as it is created, started, updated or exec'd into, from the engine's event stream.
 
     Prints one JSON line per container judged (each policy's status, the failing ones with their messages); re-lists and judges the running containers at every (re)connection and every --resync-interval. --metrics keeps an OpenMetrics file for node_exporter's textfile collector.
     """

@@ -25,12 +25,15 @@ allowed at once, without touching the jq worker.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+from requests.exceptions import RequestException
 
 from collector import apiplan, normalise
 from collector.daemon_defaults import fill
@@ -120,6 +123,7 @@ class Guard:
         self.judge = Judge(options.judge, warn)
         self.facts = FactsKeeper(options.docker_host, options.tls, options.facts_interval, warn).start()
         self._engine: LiveEngine | None = None
+        self._engine_lock = threading.Lock()
         self._evaluations = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hullcheck-judge")
 
     def close(self) -> None:
@@ -145,9 +149,10 @@ class Guard:
         return decision.allow, decision.message
 
     def engine(self) -> LiveEngine:
-        if self._engine is None:
-            self._engine = LiveEngine(self.options.docker_host, self.options.tls)
-        return self._engine
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = LiveEngine(self.options.docker_host, self.options.tls)
+            return self._engine
 
     def decide(self, request: authz.ApiRequest) -> Decision:
         started = time.monotonic()
@@ -193,14 +198,14 @@ class Guard:
         defaults = facts.defaults
         if request.kind == authz.CREATE:
             ref = str(body.get("Image") or "")
-            image = self.engine().inspect_image(ref) if ref else None
+            image = self._image(ref)
             name = request.first("name") or ""
             planned, unknown = apiplan.plan_create(body, name, image, defaults)
             return Plan(name or apiplan.UNNAMED, ref, planned, unknown, image_absent=image is None)
         if request.kind in (authz.SERVICE_CREATE, authz.SERVICE_UPDATE):
             before = None
             if request.kind == authz.SERVICE_UPDATE:
-                current = self.engine().inspect_service(str(request.target))
+                current = self._ask("inspect_service", str(request.target))
                 if current is None:
                     raise Skip("no such service: the daemon refuses the update itself")
                 ref = str(((current.get("Spec") or {}).get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Image") or "")
@@ -208,7 +213,7 @@ class Guard:
             ref = str(((body.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image") or "")
             planned, unknown = apiplan.plan_service(body, self._image(ref), defaults)
             return Plan(_name(planned), ref, planned, unknown, before=before)
-        current = self.engine().inspect_container(str(request.target))
+        current = self._ask("inspect_container", str(request.target))
         if current is None:
             raise Skip(f"no such container {request.target}: the daemon refuses the {request.kind} itself")
         if request.kind == authz.EXEC:
@@ -221,7 +226,22 @@ class Guard:
         return Plan(_name(current), str((current.get("Config") or {}).get("Image") or ""), planned, {}, before=before)
 
     def _image(self, ref: str) -> dict[str, Any] | None:
-        return self.engine().inspect_image(ref) if ref else None
+        return self._ask("inspect_image", ref) if ref else None
+
+    def _ask(self, method: str, ident: str) -> dict[str, Any] | None:
+        """One read from the engine; a connection that broke (dockerd restarted) is opened again once."""
+        for attempt in (1, 2):
+            try:
+                found: dict[str, Any] | None = getattr(self.engine(), method)(ident)
+                return found
+            except (OSError, ConnectionError, RequestException):
+                if attempt == 2:
+                    raise
+                with self._engine_lock:
+                    engine, self._engine = self._engine, None
+                if engine is not None:
+                    engine.close()
+        return None
 
     def snapshot(self, plan: Plan, facts: EngineFacts) -> dict[str, Any]:
         """The planned container (after the container as it is, for a change) beside the facts."""
