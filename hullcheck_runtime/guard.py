@@ -337,9 +337,13 @@ def serve(options: GuardOptions, warn: Callable[[str], None]) -> None:
     the socket, then READY=1 for systemd (Type=notify), so dockerd never waits on a cold guard.
     SIGHUP reads the waivers file and the engine's facts again."""
     import signal
+    import sys
 
     from .plugin import PluginServer, notify_systemd
 
+    # Every API request waits on two plugin calls: a call's thread must get the interpreter at
+    # once, not after another thread's 5 ms slice (a judged create, the facts being read).
+    sys.setswitchinterval(0.0005)
     guard = Guard(options, warn)
     server: PluginServer | None = None
     try:
