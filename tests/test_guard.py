@@ -278,3 +278,34 @@ def test_an_update_is_refused_only_for_what_it_makes_worse(guarded, tmp_path):
         guard.stop()
         guard.args = ("--enforce", "high")
         guard.start()
+
+
+def test_other_clients_bodies_are_judged_the_same(guarded, tmp_path):
+    """The Docker SDK for Python and docker-compose (v1, its own request bodies) meet the same policies."""
+    import shutil
+
+    import docker as docker_sdk
+
+    guard, daemon = guarded
+    client = docker_sdk.DockerClient(base_url=daemon.url, timeout=120)
+    try:
+        with pytest.raises(docker_sdk.errors.APIError) as refused:
+            client.containers.create(IMAGE, SLEEP, name="sdk-priv", privileged=True)
+        assert refused.value.status_code == 403 and "cis-docker-5.5" in str(refused.value.explanation)
+        allowed = client.containers.create(IMAGE, SLEEP, name="sdk-plain", cap_drop=["ALL"])
+        allowed.remove()
+    finally:
+        client.close()
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose (v1) is not installed")
+    (tmp_path / "docker-compose.yml").write_text(
+        f"version: '2.4'\nservices:\n  web:\n    image: {IMAGE}\n    command: [sleep, '3600']\n"
+        f"  ops:\n    image: {IMAGE}\n    command: [sleep, '3600']\n    pid: host\n")
+    env = {**__import__("os").environ, "DOCKER_HOST": daemon.url}
+    up = subprocess.run(["docker-compose", "-p", "hcguard", "up", "-d", "--no-color"], cwd=tmp_path, env=env,
+                        capture_output=True, text=True, timeout=300)
+    said = up.stdout + up.stderr
+    assert up.returncode != 0 and "cis-docker-5.16" in said and "PidMode=host" in said, said
+    created = {(e["container"], e["decision"]) for e in guard.decisions() if (e.get("container") or "").startswith("hcguard")}
+    assert ("hcguard_web_1", "allow") in created and ("hcguard_ops_1", "deny") in created, created
+    subprocess.run(["docker-compose", "-p", "hcguard", "down"], cwd=tmp_path, env=env, capture_output=True, timeout=300)
