@@ -309,3 +309,14 @@ def test_other_clients_bodies_are_judged_the_same(guarded, tmp_path):
     created = {(e["container"], e["decision"]) for e in guard.decisions() if (e.get("container") or "").startswith("hcguard")}
     assert ("hcguard_web_1", "allow") in created and ("hcguard_ops_1", "deny") in created, created
     subprocess.run(["docker-compose", "-p", "hcguard", "down"], cwd=tmp_path, env=env, capture_output=True, timeout=300)
+
+
+def test_the_decision_log_holds_no_secret_value(guarded):
+    guard, daemon = guarded
+    secret = "hc-s3cret-value-42"
+    refused = docker(daemon, "run", "-d", "--name", "secretive", "--privileged", "-e", f"DB_PASSWORD={secret}",
+                     "--label", f"api.token={secret}", IMAGE, "sh", "-c", f"mysql --password={secret}")
+    assert refused.returncode != 0 and "cis-docker-5.5" in refused.stderr
+    assert secret not in refused.stderr
+    assert secret not in guard.log.read_text(), "values are redacted as in snapshots"
+    assert guard.decisions()[-1]["container"] == "secretive"
