@@ -28,6 +28,7 @@ class FactsKeeper:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._ready = threading.Event()
+        self._gave_up = False
         self._thread = threading.Thread(target=self._run, name="hullcheck-facts", daemon=True)
 
     def start(self) -> FactsKeeper:
@@ -48,9 +49,10 @@ class FactsKeeper:
     def first(self, timeout: float) -> EngineFacts:
         """The facts, reading them now if they never were (a judged request proves the engine
         answers: the guard started before dockerd and the retry may be seconds away)."""
-        if not self._ready.is_set():
+        if not self._ready.is_set() and not self._gave_up:
             self._wake.set()
-            self._ready.wait(timeout)
+            if not self._ready.wait(timeout):
+                self._gave_up = True  # the reader keeps trying; requests no longer wait for it
         return self._facts
 
     def refresh(self) -> None:

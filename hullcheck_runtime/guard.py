@@ -139,14 +139,25 @@ class Guard:
         try:
             request = authz.parse(payload)
         except authz.BadPluginRequest as exc:
-            self.log.write({"time": utc_timestamp("milliseconds"), "request": None, "decision": "deny",
-                            "mode": self.options.mode, "reason": str(exc), "error": True})
+            self.write({"time": utc_timestamp("milliseconds"), "request": None, "decision": "deny",
+                        "mode": self.options.mode, "reason": str(exc), "error": True})
             self.warn(f"hullcheck: refused: {exc}")
             return False, f"hullcheck: {exc}"
         if not authz.is_judged(request):
             return True, ""
         decision = self.decide(request)
         return decision.allow, decision.message
+
+    def write(self, record: dict[str, Any]) -> None:
+        """A decision log line; a log that cannot be written (full disk) never changes a decision:
+        the line goes to stderr (the journal) instead, with the reason."""
+        try:
+            self.log.write(record)
+        except OSError as exc:
+            import json
+
+            self.warn(f"hullcheck: the decision log cannot be written ({exc.strerror or exc}): "
+                      + json.dumps(record, separators=(",", ":"), default=str))
 
     def engine(self) -> LiveEngine:
         with self._engine_lock:
@@ -177,7 +188,7 @@ class Guard:
             deny = bool(self.options.enforce) and self.options.deny_on_error
             decision = self._finish(not deny, reason, record, would_deny=self.options.deny_on_error, error=True)
         record["ms"] = round((time.monotonic() - started) * 1000, 1)
-        self.log.write(record)
+        self.write(record)
         if decision.record.get("error"):
             self.warn(f"hullcheck: {request.kind} {request.uri}: {decision.record['reason']} -> {record['decision']}")
         if self.on_judged is not None:
@@ -186,9 +197,7 @@ class Guard:
 
     # -- planning ---------------------------------------------------------------------------
     def plan(self, request: authz.ApiRequest, facts: EngineFacts) -> Plan:
-        if request.body is None and request.kind != authz.START:
-            raise NoBody()
-        if request.body is None:  # a legacy start that announced a body the daemon kept to itself
+        if request.body is None:  # including a legacy start that announced a body the daemon kept to itself
             raise NoBody()
         body = request.json_body()
         if request.kind == authz.START and body is None:
