@@ -203,7 +203,8 @@ def read_version(client: docker.APIClient, errors: ErrorLog) -> tuple[dict[str, 
 def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets: bool, label_filter: list[str],
                    concurrency: int = DEFAULT_CONCURRENCY, after_list: ListHook | None = None,
                    version: dict[str, Any] | None = None, kind: str | None = None,
-                   meanwhile: Meanwhile | None = None, proc_top: ProcTop | None = None) -> tuple[dict[str, Any], Any]:
+                   meanwhile: Meanwhile | None = None, proc_top: ProcTop | None = None,
+                   objects: bool = True) -> tuple[dict[str, Any], Any]:
     """Everything the Engine API tells: version, info, containers, images, networks, volumes, plugins, swarm.
 
     One list call per kind, then one inspect per object, all on one thread pool so container,
@@ -215,7 +216,9 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
 
     `meanwhile(info, libpod_info)` runs on the calling thread once /info is read, while the
     engine still answers the inspects (and any /top: dockerd runs runc ps and ps for each, the
-    longest wait of a collection); its result comes back beside the engine's sections."""
+    longest wait of a collection); its result comes back beside the engine's sections.
+
+    `objects=False` leaves containers and images out (null): the engine's own facts only."""
     out: dict[str, Any] = {}
     beside: Any = None
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hullcheck-engine") as pool:
@@ -227,10 +230,12 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
         libpod_f = pool.submit(_call, errors, "/engine/libpod_info", lambda: _libpod(client, "/info")) \
             if kind == PODMAN else None
         filters = {"label": label_filter} if label_filter else None
-        clist_f = pool.submit(_call, errors, "/containers", lambda: client.containers(all=True, filters=filters))
+        clist_f = pool.submit(_call, errors, "/containers", lambda: client.containers(all=True, filters=filters)) \
+            if objects else pool.submit(lambda: None)
         # Top-level images, as `docker images` lists them (dangling ones included); the intermediate
         # layers of classic builds are not images anyone runs and are visible in each history.
-        ilist_f = pool.submit(_call, errors, "/images", lambda: client.images(all=False))
+        ilist_f = pool.submit(_call, errors, "/images", lambda: client.images(all=False)) \
+            if objects else pool.submit(lambda: None)
         nlist_f = pool.submit(_call, errors, "/networks", client.networks)
         vlist_f = pool.submit(_call, errors, "/volumes", client.volumes)
         # Podman has no plugin API (404): not an error, there are no managed plugins to judge.

@@ -41,6 +41,9 @@ class CollectOptions:
     # Running containers' process lists always from the engine's /top; by default a Docker engine
     # on this host has its containers' tables read from /proc the way its /top makes them (proctop.py).
     processes_from_engine: bool = False
+    # False: the engine's and the host's facts only, containers and images left out (null): what
+    # the guard and watch hold beside the one container they judge (collector/live.py).
+    objects: bool = True
 
 
 def _now() -> str:
@@ -162,7 +165,7 @@ def collect(options: CollectOptions) -> dict[str, Any]:
         engine, (identity, daemon, host, files, audit) = collect_engine(
             client, errors, redact_secrets=options.redact, label_filter=options.label_filter,
             concurrency=options.concurrency, after_list=options.after_list, version=version, kind=kind,
-            meanwhile=host_side, proc_top=proc_top)
+            meanwhile=host_side, proc_top=proc_top, objects=options.objects)
     finally:
         client.close()
     info = engine["engine"]["info"] or {}

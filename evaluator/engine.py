@@ -230,6 +230,32 @@ class Evaluator:
         else:
             self._discard(worker)
 
+    def keep_warm(self, count: int = 1) -> int:
+        """For long-running callers (`hullcheck guard`, `watch`): have `count` idle workers with
+        the whole pack's program compiled, so the next evaluation starts at once. Idle workers
+        that died (killed from outside, the out-of-memory killer) are replaced; a worker lost
+        mid-evaluation is already replaced by raw_verdicts. Returns how many idle workers had died."""
+        program_id, program = self._program(tuple(range(len(self.automated))))
+        with self._lock:
+            dead = [w for w in self._idle if w.process.poll() is not None]
+            self._idle = [w for w in self._idle if w not in dead]
+            missing = max(0, count - len(self._idle))
+        for worker in dead:
+            worker.kill()
+        for _ in range(missing):
+            worker = _Worker(self.limits)
+            if worker.send({"kind": "compile", "program_id": program_id, "program": program}):
+                with self._lock:
+                    self._idle.append(worker)
+            else:
+                worker.kill()
+        return len(dead)
+
+    def workers(self) -> list[int]:
+        """Process ids of the jq workers alive now, idle or busy."""
+        with self._lock:
+            return [w.process.pid for w in [*self._idle, *self._busy] if w.process.poll() is None]
+
     # -- evaluation -------------------------------------------------------------------------
     def raw_verdicts(self, source: Source, policy_ids: tuple[str, ...] | None = None,
                      convert: Callable[[str, RawVerdict], Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:

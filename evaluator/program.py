@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from hullcheck_common.vocabulary import SUBJECT_PREFIXES
 
@@ -32,13 +32,25 @@ _ERRS = ('([$errs[] | [.source, (.source | tostring) + "/", .reason]]) as $_hc_e
 # At most this many resources per policy; more is reported as an error, not silently cut.
 MAX_RESOURCES = 200_000
 
+
+def _prefix_index() -> dict[str, list[Any]]:
+    """SUBJECT_PREFIXES by first token, longest first within each (a prefix never starts with "*")."""
+    index: dict[str, list[Any]] = {}
+    for prefix, subject in SUBJECT_PREFIXES:
+        index.setdefault(prefix[0] if prefix else "", []).append([list(prefix), subject])
+    return index
+
+
 # The engine's own helpers: presence of evidence, collector errors, one resource's verdict.
 _ENGINE = r'''
 # Scope (evaluator/scope.py): a pointer is out of scope when the snapshot does not hold its subject;
 # the subjects' prefixes come from hullcheck_common.vocabulary.POINTER_SUBJECTS (longest first).
+# The prefixes are indexed by their first token: a pointer is compared with the one or two that can match.
 def _hc_subject_of($segs):
-  first(__PREFIXES__[] | . as [$pre, $subj] | ($pre | length) as $n
-        | select(($segs | length) >= $n and all(range($n); $pre[.] == "*" or $pre[.] == $segs[.])) | $subj) // null;
+  if ($segs | length) == 0 then null else
+  first((__PREFIXES__[$segs[0] | tostring] // [])[] | . as [$pre, $subj] | ($pre | length) as $n
+        | select(($segs | length) >= $n and all(range(1; $n); $pre[.] == "*" or $pre[.] == $segs[.])) | $subj) // null
+  end;
 def _hc_lacks($subj): $subj != null and (any($_hc_held[]; . == $subj) | not);
 def _hc_out($segs): $_hc_held != null and _hc_lacks(_hc_subject_of($segs));
 def _hc_present($segs):
@@ -95,7 +107,7 @@ def _hc_only($segs):
   elif type == "array" then ($segs[0] | tonumber) as $i | [.[$i] | _hc_only($segs[1:])]
   elif type == "object" then {($segs[0]): (.[$segs[0]] | _hc_only($segs[1:]))}
   else . end;
-def _hc_segs: if . == "" then [] else .[1:] | split("/") | map(gsub("~1"; "/") | gsub("~0"; "~")) end;
+def _hc_segs: if . == "" then [] else .[1:] | split("/") | map(if contains("~") then gsub("~1"; "/") | gsub("~0"; "~") else . end) end;
 def _hc_locations($r; assertion; $evs):
   ($r.data.planned.positions // null) as $pos
   | if $pos == null then null
@@ -162,7 +174,8 @@ def _hc_policy($scope; $q; applies; verdict):
 def _hc_items(resources; assertion; msg; $ev):
   {s: "evaluated", items: [limit(__MAX__; resources) | _hc_item(assertion; msg; $ev)]};
 '''.replace("__MAX__", str(MAX_RESOURCES + 1)).replace(  # one more than allowed: results.py reports the excess
-    "__PREFIXES__", json.dumps([[list(prefix), subject] for prefix, subject in SUBJECT_PREFIXES]))
+    "__PREFIXES__", json.dumps(_prefix_index()))
+
 
 
 def _pointer_segments(pointer: str) -> list[str]:

@@ -28,7 +28,7 @@ SUBJECT_WORDS: dict[str, str] = {
 }
 # meta.source.kind in words; a snapshot without meta.source is a live one.
 SOURCE_WORDS: dict[str, str] = {"compose": "this Compose plan", "dockerfile": "this Dockerfile plan",
-                                "request": "this request"}
+                                "request": "this request", "event": "this container's event"}
 
 
 def held_subjects(snapshot: dict[str, Any]) -> list[str] | None:

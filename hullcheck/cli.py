@@ -34,11 +34,14 @@ from .options import (
     EvaluateFlags,
     FleetFlags,
     GateFlags,
+    GuardFlags,
     OutputFormat,
     ReportFlags,
+    SelectionFlags,
     SignFlags,
     TlsFlagSet,
     TrustFlags,
+    WatchFlags,
     choices,
     gate_options,
     report_options,
@@ -404,6 +407,30 @@ def waivers_lint(
     from evaluator import run as runner
 
     _exit(runner.lint_waivers(file, as_of, list(policies), max_days, typer.echo))
+
+
+@app.command()
+@with_options(GuardFlags, SelectionFlags, TlsFlagSet)
+def guard(guard: Any = None, selection: Any = None, tls: Any = None) -> None:
+    """Refuse, at the Docker API, the containers the policies fail: an Engine authorization plugin.
+
+    Judges container create, update, exec, legacy start and swarm service create/update requests with the container policies, the container planned as `docker inspect` would show it (with what the daemon fills in from its own facts); every other request is allowed at once. Enable with dockerd --authorization-plugin=NAME; see docs/runtime.md (and deploy/systemd/hullcheck-guard.service) for what dockerd does while the plugin is down, and how to recover.
+    """
+    from hullcheck_runtime.guard import serve
+
+    serve(guard.options(selection, tls), TerminalFeedback().warn)
+
+
+@app.command()
+@with_options(WatchFlags, SelectionFlags, TlsFlagSet)
+def watch(watch: Any = None, selection: Any = None, tls: Any = None) -> None:
+    """Judge each container as it is created, started, updated or exec'd into, from the engine's event stream.
+
+    Prints one JSON line per container judged (each policy's status, the failing ones with their messages); re-lists and judges the running containers at every (re)connection and every --resync-interval. --metrics keeps an OpenMetrics file for node_exporter's textfile collector.
+    """
+    from hullcheck_runtime.watch import serve
+
+    serve(watch.options(selection, tls), TerminalFeedback().warn)
 
 
 # ---- the process ------------------------------------------------------------------------------

@@ -41,10 +41,10 @@ class _Group:
 
 
 @dataclasses.dataclass
-class EvaluateFlags(_Group):
-    """What to evaluate and within which limits: shared by `evaluate` and `audit`."""
+class SelectionFlags(_Group):
+    """Which policies run, within which limits: shared by `evaluate`, `audit`, `guard` and `watch`."""
 
-    arg: ClassVar[str] = "run"
+    arg: ClassVar[str] = "selection"
     policies: List[Path] = typer.Option([], "--policies", help="Add a directory of custom policies beside the built-in pack (repeatable).")
     policy: List[str] = typer.Option([], "--policy", "-p", help="Only these policy ids or globs (repeatable), e.g. 'cis-docker-5.*'.")
     skip: List[str] = typer.Option([], "--skip", help="Skip these policy ids or globs (repeatable).")
@@ -52,8 +52,23 @@ class EvaluateFlags(_Group):
     min_severity: Optional[str] = typer.Option(None, "--min-severity", help="Only policies at or above: critical, high, medium, low, info.")
     tag: List[str] = typer.Option([], "--tag", help="Only policies with this tag (repeatable).")
     policy_timeout: float = typer.Option(30.0, "--policy-timeout", min=0.1, help="Seconds one policy may run before it is stopped and reported as error.")
-    max_snapshot_size: int = typer.Option(256, "--max-snapshot-size", min=1, metavar="MB", help="Refuse snapshot files larger than this many MB (a 5,000-container host is about 35 MB).")
     worker_memory: int = typer.Option(4096, "--worker-memory", min=256, metavar="MB", help="Memory limit of the jq worker; a policy that needs more is reported as error.")
+
+    def judge_options(self, waivers: Optional[Path]) -> Any:
+        """The runtime judge's options (guard, watch): these policies, these limits, these waivers."""
+        from evaluator.engine import Limits
+        from hullcheck_runtime.judge import JudgeOptions
+
+        limits = Limits(policy_timeout=self.policy_timeout, load_timeout=30.0, memory_bytes=self.worker_memory * 1024 * 1024)
+        return JudgeOptions(policy_dirs=list(self.policies), selection=selection(self), limits=limits, waivers=waivers)
+
+
+@dataclasses.dataclass
+class EvaluateFlags(SelectionFlags):
+    """What to evaluate and within which limits: shared by `evaluate` and `audit`."""
+
+    arg: ClassVar[str] = "run"
+    max_snapshot_size: int = typer.Option(256, "--max-snapshot-size", min=1, metavar="MB", help="Refuse snapshot files larger than this many MB (a 5,000-container host is about 35 MB).")
     fail_on: str = typer.Option("any", "--fail-on", help="Exit 1 when a result at or above this fails: any (default), critical, high, medium, low, info, new (only findings not in --baseline), or none.")
 
     def options(self, snapshots: List[Path], gate: Any, report: Any, **more: Any) -> Any:
@@ -68,7 +83,7 @@ class EvaluateFlags(_Group):
                                **more)
 
 
-def selection(flags: EvaluateFlags) -> Any:
+def selection(flags: SelectionFlags) -> Any:
     from evaluator import Selection
 
     if flags.min_severity is not None and flags.min_severity not in SEVERITIES:
@@ -239,3 +254,53 @@ class TrustFlags(_Group):
         from hullcheck_common.custody import load_trust
 
         return load_trust(self.trust)
+
+
+@dataclasses.dataclass
+class GuardFlags(_Group):
+    """What only `guard` has (issue 28): the plugin's name, how it decides, where it logs."""
+
+    arg: ClassVar[str] = "guard"
+    name: str = typer.Option(..., "--name", help="The plugin's name: it serves /run/docker/plugins/NAME.sock, and dockerd names it in --authorization-plugin=NAME (or \"authorization-plugins\" in daemon.json).", show_default=False)
+    enforce: Optional[str] = typer.Option(None, "--enforce", metavar="SEVERITY", help="Refuse a request when a container policy at or above SEVERITY (critical, high, medium, low, info) fails; the refusal names each policy and the offending setting.")
+    audit_only: bool = typer.Option(False, "--audit-only", help="Allow every request; log what --enforce would have refused.")
+    on_error: Optional[str] = typer.Option(None, "--on-error", metavar="deny|allow", help="A request a policy at or above --enforce cannot judge (an error): deny (the default) or allow. Logged loudly either way.")
+    waivers: Optional[Path] = typer.Option(None, "--waivers", help="YAML file of waivers: a waived finding never refuses. Re-read on SIGHUP.")
+    log: Optional[Path] = typer.Option(None, "--log", metavar="FILE", help="Append the decision log here (one JSON line per judged request); default standard output.")
+    docker_host: Optional[str] = typer.Option(None, "--docker-host", "-H", help="The engine the guard protects, for its facts (default seccomp and AppArmor profiles, runtime, networks) and the images and containers a request names; default DOCKER_HOST or the local socket.")
+    plugin_dir: Path = typer.Option(Path("/run/docker/plugins"), "--plugin-dir", help="Where dockerd looks for plugin sockets: /run/docker/plugins, or $XDG_RUNTIME_DIR/docker/plugins for a rootless dockerd.")
+    decision_timeout: float = typer.Option(20.0, "--decision-timeout", min=1.0, metavar="SECONDS", help="A request not judged within this time follows --on-error (dockerd waits for every answer).")
+
+    def options(self, choose: SelectionFlags, tls: Any) -> Any:
+        from hullcheck_runtime.guard import ON_ERROR_CHOICES, GuardOptions
+
+        if (self.enforce is None) == (not self.audit_only):
+            raise UsageError("say how the guard decides: --enforce SEVERITY (refuse failing requests) or --audit-only (allow and log)")
+        if self.enforce is not None and self.enforce not in SEVERITIES:
+            raise UsageError(f"--enforce must be one of {', '.join(SEVERITIES)}, not '{self.enforce}'")
+        if self.on_error is not None and self.on_error not in ON_ERROR_CHOICES:
+            raise UsageError(f"--on-error must be deny or allow, not '{self.on_error}'")
+        if not self.name or "/" in self.name or self.name.startswith("."):
+            raise UsageError(f"--name must be a plain name (it becomes NAME.sock), not '{self.name}'")
+        return GuardOptions(name=self.name, enforce=self.enforce, on_error=self.on_error, log=self.log,
+                            plugin_dir=self.plugin_dir, docker_host=self.docker_host, tls=tls.config(self.docker_host),
+                            judge=choose.judge_options(self.waivers), decision_timeout=self.decision_timeout)
+
+
+@dataclasses.dataclass
+class WatchFlags(_Group):
+    """What only `watch` has (issue 28): the engine, where verdicts and metrics go."""
+
+    arg: ClassVar[str] = "watch"
+    docker_host: Optional[str] = typer.Option(None, "--docker-host", "-H", help="Engine endpoint (unix://, tcp://, ssh://); default: DOCKER_HOST or the local socket.")
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Append one JSON line per container judged here; default standard output.")
+    metrics: Optional[Path] = typer.Option(None, "--metrics", metavar="FILE", help="Keep an OpenMetrics text file for node_exporter's textfile collector (failing running containers per policy and severity), replaced atomically.")
+    waivers: Optional[Path] = typer.Option(None, "--waivers", help="YAML file of waivers: waived findings are reported as waived, not failing.")
+    resync_interval: float = typer.Option(300.0, "--resync-interval", min=5.0, metavar="SECONDS", help="Also list and judge every running container this often (besides at every (re)connection), for events the daemon dropped.")
+
+    def options(self, choose: SelectionFlags, tls: Any) -> Any:
+        from hullcheck_runtime.watch import WatchOptions
+
+        return WatchOptions(docker_host=self.docker_host, tls=tls.config(self.docker_host), output=self.output,
+                            metrics=self.metrics, judge=choose.judge_options(self.waivers),
+                            resync_interval=self.resync_interval)

@@ -44,7 +44,7 @@ def _compile_bytecode() -> None:
     module it imports from source again (~0.15 s of each CLI run). __pycache__ is git-ignored."""
     import compileall
 
-    for package in ("hullcheck", "collector", "evaluator", "hullcheck_common"):
+    for package in ("hullcheck", "hullcheck_runtime", "collector", "evaluator", "hullcheck_common"):
         compileall.compile_dir(str(REPO / package), quiet=1)
 
 

@@ -100,3 +100,12 @@ def test_fleet_smoke(tmp_path: Path) -> None:
     assert data["mode"] in ("api", "cli")
     for key in ("jobs1_s", "jobs2_s", "throughput1", "throughput2", "speedup"):
         assert _positive(data[key]), key
+
+
+@pytest.mark.docker
+def test_runtime_smoke(tmp_path: Path, docker_client: Any) -> None:
+    data = _run("runtime", tmp_path)
+    for key in ("ps_guarded_s", "ps_plain_s", "ps_ratio", "create_guarded_s", "create_plain_s", "create_ratio", "watch_delay_s"):
+        assert _positive(data[key]), key
+    assert len(data["watch_delays_s"]) == data["watched"] and len(data["runs"]["create"]["guarded"]) == data["reps"]
+    assert not list(Path("/run/docker/plugins").glob("hcbench-*.sock")), "the guard's socket is removed"

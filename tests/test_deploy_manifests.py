@@ -52,6 +52,26 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_systemd_guard_unit_starts_before_docker_and_keeps_restarting(tmp_path: Path) -> None:
+    """dockerd will not start, nor answer, without the plugin it names: ordered before it,
+    ready only once serving (Type=notify), restarted at once and without a start limit."""
+    from configparser import ConfigParser
+
+    unit = ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read_string((SYSTEMD / "hullcheck-guard.service").read_text())
+    assert unit["Unit"]["Before"] == "docker.service" and unit["Unit"]["StartLimitIntervalSec"] == "0"
+    service = unit["Service"]
+    assert service["Type"] == "notify" and service["Restart"] == "always"
+    assert service["ExecStart"].startswith(f"{INSTALLED_AT} guard --name hullcheck --enforce ")
+    assert service["RuntimeDirectory"] == "docker/plugins" and service["RuntimeDirectoryPreserve"] == "yes"
+    assert service["ProtectSystem"] == "strict" and service["PrivateNetwork"] == "yes"
+    assert unit["Install"]["WantedBy"] == "docker.service"
+    done = _verify(_copy_units(tmp_path))
+    assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
 def test_systemd_verify_would_catch_a_broken_unit(tmp_path: Path) -> None:
     """The check above can fail: a misspelt setting is reported."""
     broken = _copy_units(tmp_path, lambda name, text: text.replace("OnCalendar=daily", "OnCalendar=dialy"))
