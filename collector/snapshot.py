@@ -152,7 +152,8 @@ def collect(options: CollectOptions) -> dict[str, Any]:
         host = collect_host(fs, errors, info.get("DockerRootDir"), redact_secrets=options.redact,
                             data_root=data_root if isinstance(data_root, str) else None,
                             daemon_pid=daemon_pid if isinstance(daemon_pid, int) else None)
-        files = collect_files(fs, errors, paths_to_stat(fs, daemon, info.get("DockerRootDir"), info, host.get("processes")))
+        files = collect_files(fs, errors, paths_to_stat(fs, daemon, info.get("DockerRootDir"), info, host.get("processes"),
+                                                        libpod_info))
         audit = collect_audit(fs, errors, run_auditctl=options.host_root in (None, "/"))
         return identity, daemon, host, files, audit
 

@@ -159,9 +159,10 @@ def swarm_cluster:
   {type: "swarm", name: ($snap.swarm.inspect.ID // $snap.meta.hostname), id: ($snap.swarm.inspect.ID // $snap.meta.hostname),
    path: "/swarm", data: $snap.swarm} end;
 
-# Paths where the Docker API socket lives: the defaults plus the daemon's unix:// hosts.
+# Paths where an engine's API socket lives: dockerd's and Podman's defaults plus the daemon's
+# unix:// hosts. A container given any engine's socket controls that engine (and so the host).
 def docker_socket_paths:
-  ["/var/run/docker.sock", "/run/docker.sock"]
+  ["/var/run/docker.sock", "/run/docker.sock", "/run/podman/podman.sock", "/var/run/podman/podman.sock"]
   + [($snap.daemon.options.hosts.value // [])[] | strings | select(startswith("unix://")) | ltrimstr("unix://")]
   | unique;
 
@@ -170,5 +171,6 @@ def docker_socket_paths:
 def docker_socket_mounts:
   docker_socket_paths as $socks
   | [mounts[] | ((.Source // "") | norm_path) as $src | select($src != "")
-     | select(($src | endswith("/docker.sock")) or any($socks[]; . == $src or startswith(if $src == "/" then "/" else $src + "/" end)))
+     | select(($src | endswith("/docker.sock")) or ($src | endswith("/podman.sock"))
+              or any($socks[]; . == $src or startswith(if $src == "/" then "/" else $src + "/" end)))
      | $src] | unique;
