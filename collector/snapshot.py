@@ -161,7 +161,10 @@ def collect(options: CollectOptions) -> dict[str, Any]:
         say("reading engine objects")
         version, headers = read_version(client, errors)
         kind = identify(version, None, headers)["kind"]
-        proc_top = ProcTop(fs) if not options.processes_from_engine and collect_host_sections and kind != PODMAN else None
+        # On the engine's host the kernel is asked too: namespaces for every engine, process
+        # tables for Docker's (Podman's /top starts nothing) unless told to ask the engine.
+        proc_top = ProcTop(fs, tables=not options.processes_from_engine and kind != PODMAN) \
+            if collect_host_sections else None
         engine, (identity, daemon, host, files, audit) = collect_engine(
             client, errors, redact_secrets=options.redact, label_filter=options.label_filter,
             concurrency=options.concurrency, after_list=options.after_list, version=version, kind=kind,

@@ -14,13 +14,15 @@ def daemon_setting($name):
     then error("\($cf.path) does not parse (\($cf.parse_error)): the effective \($name) is unknown")
     else daemon_opt($name) end;
 
-# Where a daemon setting came from, in words, for messages.
+# Where a daemon setting came from, in words, for messages (the engine's own words: dockerd's, or
+# the Podman service's, which is judged on containers.conf, not on any daemon.json).
 def setting_origin($name):
   daemon_opt_source($name) as $s
-  | if $s == "argv" then "dockerd command line"
+  | (if ($snap.meta.engine.kind // "docker") == "podman" then "podman service" else "dockerd" end) as $d
+  | if $s == "argv" then "\($d) command line"
     elif $s == "config-file" then ($snap.daemon.config_file.path // "daemon.json")
-    elif $s == "default" then "dockerd default"
-    elif $s == "environment" then "dockerd environment"
+    elif $s == "default" then "\($d) default"
+    elif $s == "environment" then "\($d) environment"
     else "not reported" end;
 
 # "name=value (origin)" for messages.
