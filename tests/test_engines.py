@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -290,7 +291,12 @@ def test_rootless_dockerd_socket_and_processes_on_its_own_terms(rootless, hullch
         sshd = client.containers.run(client.images.build(path=str(image_context(rootless.dir / "sshd", healthcheck=False,
                                                                                 sshd=True)), tag="hce-rootless/sshd:1", rm=True, forcerm=True)[0].id,
                                      ["/usr/sbin/sshd"], name="with-sshd", detach=True, network_mode="none")
-        client.containers.get("limited").exec_run(["sleep", "3601"], detach=True)
+        exec_id = client.api.exec_create(client.containers.get("limited").id, ["sleep", "3601"])["Id"]
+        client.api.exec_start(exec_id, detach=True)
+        deadline = time.monotonic() + 30
+        while not client.api.exec_inspect(exec_id).get("Pid"):  # running, not just asked for
+            assert time.monotonic() < deadline, "the exec'ed process never started"
+            time.sleep(0.1)
         snapshot, results = _collect_and_evaluate(hullcheck_cli, rootless.url, tmp_path)
         top_fails = None
         try:
