@@ -98,9 +98,19 @@ def collect_daemon(fs: HostFS, errors: ErrorLog, *, redact_secrets: bool, collec
         for key in ("process", "config_file", "options", "units"):
             errors.add(pointer("daemon", key), reason)
         return {"process": None, "config_file": None, "options": None, "units": None}
-    units = read_units(fs, errors)
+    # The system's units tell which dockerd serves the endpoint (-H fd:// is docker.socket's);
+    # their read errors count only if they are the units recorded below.
+    system_errors = ErrorLog()
+    units = read_units(fs, system_errors)
     candidates = find_dockerd_candidates(fs)
     process = choose_dockerd(fs, candidates, endpoint, info or {}, units, errors)
+    if process is not None and is_rootless_process(process.get("environment")):
+        # A rootless dockerd runs as its user's docker.service (dockerd-rootless-setuptool.sh): the
+        # system's docker.service, docker.socket and containerd.service are another engine's.
+        units = read_units(fs, errors, UNITS[:2], user_unit_dirs(process.get("environment") or {}))
+    else:
+        for entry in system_errors.as_list():
+            errors.add(entry["source"], entry["reason"])
     if process is None and not candidates:
         errors.add("/daemon/process", "no dockerd process found in /proc (rootless in another namespace, remote, "
                                       "not running, or the collector's container does not share the host's PID namespace)")
@@ -502,6 +512,22 @@ def read_config_file(fs: HostFS, argv: list[str], errors: ErrorLog,
     else:
         out["parsed"] = {}
     return out
+
+
+# systemd's user unit search path (rootless engines' services), highest precedence first.
+USER_UNIT_DIRS = ("{config}/systemd/user", "/etc/systemd/user", "/run/systemd/user", "/usr/local/lib/systemd/user",
+                  "/usr/lib/systemd/user", "/lib/systemd/user")
+
+
+def user_config_home(env: dict[str, str]) -> str:
+    """$XDG_CONFIG_HOME of an engine's process, or its $HOME/.config."""
+    return env.get("XDG_CONFIG_HOME") or f"{env.get('HOME') or ''}/.config"
+
+
+def user_unit_dirs(env: dict[str, str]) -> tuple[str, ...]:
+    """The user manager's unit search path for the user whose environment this is."""
+    config = user_config_home(env)
+    return tuple(d.format(config=config) for d in USER_UNIT_DIRS)
 
 
 # systemd's unit search path for the system manager, highest precedence first (systemd.unit(5)).

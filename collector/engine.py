@@ -211,8 +211,9 @@ def collect_engine(client: docker.APIClient, errors: ErrorLog, *, redact_secrets
     image and network inspects overlap. `after_list(kind, ids)` runs between a list and its
     inspects (tests use it to remove a container at exactly that moment). `version` is GET
     /version when already read; `kind` (docker, podman) says which API differences to normalise.
-    `proc_top` reads running containers' process tables from this host's /proc where that is
-    provably this engine's container (proctop.py), instead of /top.
+    `proc_top` reads running containers' namespaces, and (proc_top.tables) their process tables
+    instead of /top, from this host's /proc where that is provably this engine's container
+    (proctop.py).
 
     `meanwhile(info, libpod_info)` runs on the calling thread once /info is read, while the
     engine still answers the inspects (and any /top: dockerd runs runc ps and ps for each, the
@@ -334,8 +335,12 @@ def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secr
     pending_error = None
     state = inspect.get("State") or {}
     running = bool(state.get("Running"))
+    namespaces = None
     if running and proc_top is not None:
-        processes = proc_top.table(str(inspect.get("Id") or cid), state.get("Pid"))
+        full_id, init_pid = str(inspect.get("Id") or cid), state.get("Pid")
+        namespaces = proc_top.namespaces(full_id, init_pid)
+        if proc_top.tables:
+            processes = proc_top.table(full_id, init_pid, namespaces.get("verified_by"))
     processes_from = "proc" if processes is not None else "engine"
     if running and processes is None:
         try:
@@ -355,6 +360,8 @@ def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secr
     item: dict[str, Any] = {"inspect": inspect, "processes": processes}
     if processes is not None:
         item["processes_from"] = processes_from
+    if namespaces is not None:
+        item["namespaces"] = namespaces
     if raw:
         item["raw"] = raw
     if pending_error:

@@ -11,6 +11,7 @@ import os
 import stat as statmod
 from typing import Any, Iterable
 
+from .daemon import user_config_home
 from .errors import ErrorLog, pointer
 from .hostfs import HostFS, describe_oserror, file_type
 
@@ -51,9 +52,45 @@ def names_by_id(fs: HostFS, path: str) -> dict[int, str]:
     return out
 
 
+def engine_paths(daemon: dict[str, Any], libpod_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Where this engine (not another one on the same host) keeps what the benchmark names, when
+    that is not where the system's dockerd keeps it: a rootless dockerd's configuration directory
+    ($XDG_CONFIG_HOME/docker), registry certificate directories, containerd sockets, and the
+    binaries a Podman service runs. The policies' prelude derives the same paths (10-host.jq)."""
+    kind = daemon.get("kind") or "docker"
+    process = daemon.get("process") or {}
+    env = process.get("environment") or {}
+    options = daemon.get("options") or {}
+    rootless = bool(env.get("ROOTLESSKIT_STATE_DIR")) if kind == "docker" else bool((daemon.get("podman") or {}).get("rootless"))
+    out: dict[str, Any] = {"rootless": rootless, "config_dirs": [], "certs_dirs": [], "sockets": [], "binaries": [],
+                           "runtime": None}
+    config_home = user_config_home(env) if env.get("XDG_CONFIG_HOME") or env.get("HOME") else None
+    if kind == "podman":
+        out["certs_dirs"] = ["/etc/containers/certs.d", "/etc/docker/certs.d"]
+        if rootless and config_home:
+            out["certs_dirs"].insert(0, f"{config_home}/containers/certs.d")
+            out["config_dirs"].append(f"{config_home}/containers")
+        out["binaries"] = ["podman", "conmon", "crun", "runc"]
+        runtime = (((libpod_info or {}).get("host") or {}).get("ociRuntime") or {}).get("path")
+        out["runtime"] = runtime if isinstance(runtime, str) else None
+    elif rootless:
+        if config_home:
+            out["config_dirs"].append(f"{config_home}/docker")
+            out["certs_dirs"].append(f"{config_home}/docker/certs.d")
+        runtime_dir = env.get("XDG_RUNTIME_DIR")
+        if runtime_dir:
+            out["sockets"].append(f"{runtime_dir}/containerd/containerd.sock")
+        exec_root = (options.get("exec-root") or {}).get("value")
+        if isinstance(exec_root, str):
+            out["sockets"] += [f"{exec_root}/containerd", f"{exec_root}/containerd/containerd.sock"]
+    return out
+
+
 def paths_to_stat(fs: HostFS, daemon: dict[str, Any], data_root: str | None, info: dict[str, Any] | None = None,
-                  processes: list[dict[str, Any]] | None = None) -> dict[str, list[str]]:
-    """Every path worth a stat, with why: fixed CIS paths, unit files, TLS files, certs, binaries."""
+                  processes: list[dict[str, Any]] | None = None,
+                  libpod_info: dict[str, Any] | None = None) -> dict[str, list[str]]:
+    """Every path worth a stat, with why: fixed CIS paths, unit files, TLS files, certs, binaries,
+    and where this engine keeps them when it is not the system's dockerd (engine_paths)."""
     why: dict[str, list[str]] = {}
 
     def add(path: str | None, reason: str) -> None:
@@ -64,6 +101,8 @@ def paths_to_stat(fs: HostFS, daemon: dict[str, Any], data_root: str | None, inf
 
     for path in FIXED_PATHS:
         add(path, "named by the CIS Docker Benchmark")
+    for path in ("/bin", "/sbin", "/lib"):
+        add(path, "merged /usr (a link to /usr/...)")
     add(data_root, "Docker root directory (DockerRootDir)")
     config_file = daemon.get("config_file") or {}
     add(config_file.get("path"), "daemon config file in force")
@@ -79,14 +118,26 @@ def paths_to_stat(fs: HostFS, daemon: dict[str, Any], data_root: str | None, inf
     for host in (options.get("hosts") or {}).get("value") or []:
         if isinstance(host, str) and host.startswith("unix://"):
             add(host[len("unix://"):], "daemon socket (-H)")
-    for path in fs.walk_files("/etc/docker/certs.d", include_dirs=True):
-        add(path, "registry certificate (certs.d)")
+    own = engine_paths(daemon, libpod_info)
+    process_env = (daemon.get("process") or {}).get("environment") or {}
+    for certs in dict.fromkeys(["/etc/docker/certs.d", *own["certs_dirs"]]):
+        add(certs, "registry certificate directory")
+        for path in fs.walk_files(certs, include_dirs=True):
+            add(path, "registry certificate (certs.d)")
+    socket_unit = "podman.socket" if daemon.get("kind") == "podman" else "docker.socket"
+    runtime_dir = (process_env.get("XDG_RUNTIME_DIR") or "/run") if own["rootless"] else "/run"
     for host in (options.get("hosts") or {}).get("value") or []:
         if isinstance(host, str) and host.startswith("fd://"):
-            for stream in _socket_streams(daemon):
-                add(stream, "daemon socket (systemd docker.socket)")
+            for stream in _socket_streams(daemon, socket_unit, runtime_dir):
+                add(stream, f"daemon socket (systemd {socket_unit})")
     for path in fs.walk_files("/etc/docker", include_dirs=True):
         add(path, "below /etc/docker")
+    for config_dir in own["config_dirs"]:
+        add(config_dir, "the engine's configuration directory")
+        for path in fs.walk_files(config_dir, include_dirs=True):
+            add(path, f"below {config_dir}")
+    for path in own["sockets"]:
+        add(path, "the engine's containerd")
     if daemon.get("kind") == "podman":
         add("/etc/containers", "Podman's configuration directory")
         for path in fs.walk_files("/etc/containers", include_dirs=True):
@@ -97,7 +148,7 @@ def paths_to_stat(fs: HostFS, daemon: dict[str, Any], data_root: str | None, inf
     process = daemon.get("process") or {}
     exe = process.get("exe")
     if exe:
-        add(exe.removesuffix(" (deleted)"), "running dockerd executable")
+        add(exe.removesuffix(" (deleted)"), f"running {'podman' if daemon.get('kind') == 'podman' else 'dockerd'} executable")
     containerd_opt = (options.get("containerd") or {}).get("value")
     if isinstance(containerd_opt, str):
         add(containerd_opt.removeprefix("unix://"), "containerd socket (--containerd)")
@@ -113,8 +164,10 @@ def paths_to_stat(fs: HostFS, daemon: dict[str, Any], data_root: str | None, inf
     for runtime in ((info or {}).get("Runtimes") or {}).values():
         runtime_path = runtime.get("path") if isinstance(runtime, dict) else None
         if isinstance(runtime_path, str):
-            _add_binary(fs, add, path, "runtime named by the engine (info.Runtimes)")
-    for name in BINARIES:
+            _add_binary(fs, add, runtime_path, "runtime named by the engine (info.Runtimes)")
+    if own["runtime"]:
+        _add_binary(fs, add, own["runtime"], "the engine's OCI runtime (libpod info)")
+    for name in dict.fromkeys([*BINARIES, *own["binaries"]]):
         for d in BINARY_DIRS:
             _add_binary(fs, add, f"{d}/{name}", f"{name} binary")
     return why
@@ -151,14 +204,18 @@ def _is_link(fs: HostFS, path: str) -> bool:
         return False
 
 
-def _socket_streams(daemon: dict[str, Any]) -> list[str]:
-    unit = ((daemon.get("units") or {}).get("docker.socket") or {})
+def _socket_streams(daemon: dict[str, Any], name: str = "docker.socket", runtime_dir: str = "/run") -> list[str]:
+    """The unit's ListenStream= paths; %t (podman.socket's) is the manager's runtime directory."""
+    unit = ((daemon.get("units") or {}).get(name) or {})
     streams = []
     for text in [unit.get("contents") or ""] + [d.get("contents") or "" for d in unit.get("dropins") or []]:
         for line in text.splitlines():
             key, _, value = line.strip().partition("=")
-            if key.strip() == "ListenStream" and value.strip().startswith("/"):
-                streams.append(value.strip())
+            value = value.strip()
+            if value.startswith("%t/"):
+                value = runtime_dir.rstrip("/") + value[2:]
+            if key.strip() == "ListenStream" and value.startswith("/"):
+                streams.append(value)
     return streams
 
 

@@ -15,14 +15,11 @@ from typing import Any
 import tomllib
 
 from . import redact
-from .daemon import UNIT_DIRS, _socket_of, _start_time, _tcp_of, process_environment, read_units
+from .daemon import UNIT_DIRS, _socket_of, _start_time, _tcp_of, process_environment, read_units, user_unit_dirs
 from .errors import ErrorLog, pointer
 from .hostfs import HostFS, describe_oserror
 
 UNITS = ("podman.service", "podman.socket")
-# systemd's user unit search path (rootless services), highest precedence first.
-USER_UNIT_DIRS = ("{config}/systemd/user", "/etc/systemd/user", "/run/systemd/user", "/usr/local/lib/systemd/user",
-                  "/usr/lib/systemd/user", "/lib/systemd/user")
 PODMAN_ENV = ("CONTAINERS_CONF", "CONTAINERS_REGISTRIES_CONF", "CONTAINERS_STORAGE_CONF", "XDG_RUNTIME_DIR",
               "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HOME", "LISTEN_FDS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
 # Podman 4.3's defaults (containers/common v0.50 pkg/config/default.go) for what policies judge.
@@ -110,8 +107,7 @@ def _served(fs: HostFS, proc: dict[str, Any]) -> str:
     """The socket (or host:port) a podman service process listens on, as a comparable string."""
     uri = _service_uri(proc["argv"])
     if uri is None:  # the default socket (also what systemd's podman.socket passes with LISTEN_FDS)
-        runtime = (proc.get("environment") or {}).get("XDG_RUNTIME_DIR") or f"/run/user/{proc.get('uid')}"
-        uri = f"unix://{runtime}/podman/podman.sock" if proc.get("uid") else "unix:///run/podman/podman.sock"
+        uri = default_socket(proc.get("environment") or {}, proc.get("uid"))
     if uri.startswith("unix:"):
         path = "/" + uri[len("unix:"):].lstrip("/")
         return _socket_of(fs, "unix://" + path) or path
@@ -320,7 +316,7 @@ def effective_settings(process: dict[str, Any], files: dict[str, list[dict[str, 
         "storage-driver": flag_or("--storage-driver", from_conf("storage.driver", info.get("Driver") or "", storage)),
         "data-root": flag_or("--root", from_conf("storage.graphroot", f"{data_home}/containers/storage" if rootless
                                                   else "/var/lib/containers/storage", storage)),
-        "hosts": {"value": [_service_uri(argv) or ("fd://" if env.get("LISTEN_FDS") else "")], "source": "argv"},
+        "hosts": _hosts(argv, env, process.get("uid")),
         "insecure-registries": {"value": insecure_registries(files["registries.conf"]), "source": "config-file",
                                 "file": ", ".join(r["path"] for r in files["registries.conf"] if r["exists"])},
         "rootless": {"value": rootless, "source": "default"},
@@ -336,9 +332,27 @@ def effective_settings(process: dict[str, Any], files: dict[str, list[dict[str, 
     return options
 
 
+def default_socket(env: dict[str, str], uid: Any) -> str:
+    """The socket `podman system service` listens on when given no URI: root's
+    /run/podman/podman.sock, a user's $XDG_RUNTIME_DIR/podman/podman.sock."""
+    if uid:
+        return f"unix://{env.get('XDG_RUNTIME_DIR') or f'/run/user/{uid}'}/podman/podman.sock"
+    return "unix:///run/podman/podman.sock"
+
+
+def _hosts(argv: list[str], env: dict[str, str], uid: Any) -> dict[str, Any]:
+    """Where the service listens: the URI on its command line, the sockets systemd passed it
+    (podman.socket, fd:// as dockerd spells it), or its default socket."""
+    uri = _service_uri(argv)
+    if uri:
+        return {"value": [uri], "source": "argv"}
+    if env.get("LISTEN_FDS"):
+        return {"value": ["fd://"], "source": "environment"}
+    return {"value": [default_socket(env, uid)], "source": "default"}
+
+
 def _units(fs: HostFS, errors: ErrorLog, user_env: dict[str, str] | None) -> dict[str, Any]:
     """podman.service and podman.socket: the system's, or the user's for a rootless service."""
     if user_env is None:
         return read_units(fs, errors, UNITS, UNIT_DIRS)
-    config, _ = _user_dirs(user_env)
-    return read_units(fs, errors, UNITS, tuple(d.format(config=config) for d in USER_UNIT_DIRS))
+    return read_units(fs, errors, UNITS, user_unit_dirs(user_env))

@@ -153,7 +153,8 @@ def collect(options: CollectOptions) -> dict[str, Any]:
         host = collect_host(fs, errors, info.get("DockerRootDir"), redact_secrets=options.redact,
                             data_root=data_root if isinstance(data_root, str) else None,
                             daemon_pid=daemon_pid if isinstance(daemon_pid, int) else None)
-        files = collect_files(fs, errors, paths_to_stat(fs, daemon, info.get("DockerRootDir"), info, host.get("processes")))
+        files = collect_files(fs, errors, paths_to_stat(fs, daemon, info.get("DockerRootDir"), info, host.get("processes"),
+                                                        libpod_info))
         audit = collect_audit(fs, errors, run_auditctl=options.host_root in (None, "/"))
         return identity, daemon, host, files, audit
 
@@ -161,7 +162,10 @@ def collect(options: CollectOptions) -> dict[str, Any]:
         say("reading engine objects")
         version, headers = read_version(client, errors)
         kind = identify(version, None, headers)["kind"]
-        proc_top = ProcTop(fs) if not options.processes_from_engine and collect_host_sections and kind != PODMAN else None
+        # On the engine's host the kernel is asked too: namespaces for every engine, process
+        # tables for Docker's (Podman's /top starts nothing) unless told to ask the engine.
+        proc_top = ProcTop(fs, tables=not options.processes_from_engine and kind != PODMAN) \
+            if collect_host_sections else None
         engine, (identity, daemon, host, files, audit) = collect_engine(
             client, errors, redact_secrets=options.redact, label_filter=options.label_filter,
             concurrency=options.concurrency, after_list=options.after_list, version=version, kind=kind,

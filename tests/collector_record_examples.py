@@ -180,6 +180,9 @@ def record_engine(name: str) -> list[str]:
             engine: Any = PodmanService(netns)
             with engine:
                 podman_workload(engine, engine.dir / "images")
+                # Podman 4.3 reports IpcMode "shareable" for it; the recorded kernel fact says host.
+                engine.podman("run", "-d", "--network", "none", "--ipc", "host", "--name", "ipc-host",
+                              "localhost/hce-plain:1")
                 snapshot = collect(CollectOptions(docker_host=engine.url))
         elif name == "rootless-podman":
             engine = RootlessPodman(netns, '[containers]\ndefault_ulimits = ["nofile=1024:2048"]\n')
@@ -198,6 +201,11 @@ def record_engine(name: str) -> list[str]:
                     client.containers.run("hce-rootless/busybox:1", ["sleep", "3600"], name="limited", detach=True,
                                           network_mode="none", mem_limit="64m", pids_limit=100, cpu_shares=512,
                                           labels=LABEL)
+                    # On cgroup v1 the engine's /top fails for it: its processes come from /proc (5.7).
+                    image = client.images.build(path=str(image_context(engine.dir / "sshd", healthcheck=False, sshd=True)),
+                                                tag="hce-rootless/sshd:1", rm=True, forcerm=True)[0]
+                    client.containers.run(image.id, ["/usr/sbin/sshd"], name="with-sshd", detach=True,
+                                          network_mode="none", labels=LABEL)
                     snapshot = collect(CollectOptions(docker_host=engine.url))
                 finally:
                     client.close()

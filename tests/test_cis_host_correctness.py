@@ -140,7 +140,9 @@ UNIT = "/lib/systemd/system/docker.service"
     ("0644", "pass"), ("0600", "pass"), ("0444", "pass"),
     ("0622", "fail"),  # 622 < 644 as a decimal number, yet group and other may write
     ("0700", "fail"),  # 700 > 644 as a number, and owner execute is outside the mask
-    ("0664", "fail"), ("01644", "fail"),  # the sticky bit is outside the mask too
+    ("0664", "fail"),
+    ("01644", "pass"), ("04644", "pass"),  # sticky, and setuid on a file nobody may execute, grant no access
+    ("04744", "fail"),  # setuid on a file its owner may execute lends the owner's rights: outside the mask
 ])
 def test_modes_are_compared_as_permission_bits(judge, mode, status):
     result = judge("cis-docker-3.2", {"files": {UNIT: {"mode": mode}}})
@@ -149,7 +151,8 @@ def test_modes_are_compared_as_permission_bits(judge, mode, status):
         assert offenders(result) == [UNIT]
 
 
-@pytest.mark.parametrize("mode,status", [("0660", "pass"), ("0600", "pass"), ("0606", "fail"), ("0666", "fail")])
+@pytest.mark.parametrize("mode,status", [("0660", "pass"), ("0600", "pass"), ("0606", "fail"), ("0666", "fail"),
+                                         ("01660", "pass"), ("01666", "fail")])  # a rootless dockerd's is 01660
 def test_socket_mode_bits(judge, mode, status):
     assert judge("cis-docker-3.16", {"files": {"/var/run/docker.sock": {"mode": mode}}})["status"] == status
 

@@ -126,7 +126,7 @@ def test_policies_list_markdown(hullcheck_cli):
 def test_policies_show_prints_everything_including_the_jq(hullcheck_cli, pack):
     proc = hullcheck_cli("policies", "show", "cis-docker-5.10")
     assert proc.returncode == 0
-    assert 'assert: .inspect.HostConfig.NetworkMode != "host"' in proc.stdout
+    assert 'assert: shares_host_namespace("net"; .inspect.HostConfig.NetworkMode == "host") | not' in proc.stdout
     assert "remediation:" in proc.stdout and "tests:" in proc.stdout
     assert proc.stdout.rstrip().endswith("5.10-host-network-namespace.yaml")
     custom = hullcheck_cli("policies", "show", "acme-b", "--policies", str(pack))
@@ -147,7 +147,7 @@ def test_text_report_piped_is_plain_grouped_with_offenders(hullcheck_cli, pack):
     headings = [line for line in lines if line and not line.startswith((" ", "[", "hullcheck", "Summary"))]
     assert headings == ["2 Docker Daemon Configuration", "5 Container Runtime", "Beyond the CIS Benchmark"]
     failing = lines.index(next(line for line in lines if line.startswith("[FAIL]") and "cis-docker-5.10" in line))
-    assert lines[failing + 1] == "          * container web shares the host network namespace (--network host)"
+    assert lines[failing + 1] == "          * container web shares the host network namespace (NetworkMode=host)"
     assert "remediation:" not in out
     assert re.search(r"^\[MANUAL\] +Test policy acme-manual", out, re.M)
     assert re.search(r"^Summary: 2 passed, 4 failed, 0 errors, 0 not applicable, 1 manual, 0 waived \(7 policies; "

@@ -8,6 +8,12 @@ files (never the shared dockerd's), and the verdicts must be about what that eng
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -117,6 +123,109 @@ def test_podman_verdicts_are_about_podman(podman_collected):
     assert by_id["cis-docker-1.1.6"]["findings"][0]["resource"]["name"] == "/etc/containers"
 
 
+# ---- two engines on one host: each audit judges its own files -----------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+# What belongs to the system's dockerd and Podman on this host: paths, units and binaries. Podman
+# also reads /etc/docker/certs.d (containers/image), which is why that one is allowed to it.
+DOCKERD_OWN = re.compile(r"/etc/docker(?!/certs\.d)|/var/lib/docker|/run/containerd|/etc/containerd|/etc/default/docker"
+                         r"|/etc/sysconfig/docker|docker\.service|docker\.socket|docker\.sock|dockerd|containerd")
+PODMAN_OWN = re.compile(r"/etc/containers|/var/lib/containers|podman|conmon|crun")
+
+
+def _judged_text(results: dict[str, Any]) -> dict[str, str]:
+    """For each host, daemon and file policy (CIS sections 1-3): every resource it judged, every
+    message and every piece of evidence, as text."""
+    out = {}
+    for result in results["results"]:
+        if re.match(r"cis-docker-[123]\.", result["id"]):
+            out[result["id"]] = json.dumps([[f["resource"]["name"], f.get("message"), f.get("evidence")]
+                                            for f in result.get("findings") or []]
+                                           + [r["name"] for r in result.get("passed") or []])
+    return out
+
+
+def _collect_with_daemon_json(url: str, tmp_path: Path, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Collect and evaluate in a mount namespace of our own whose /etc/docker is a copy of the
+    host's with a daemon.json added (the host's own files stay as they are): a host where the
+    system dockerd is configured by /etc/docker/daemon.json and another engine runs beside it."""
+    etc = tmp_path / f"etc-docker-{name}"
+    shutil.copytree("/etc/docker", etc, symlinks=True)
+    (etc / "daemon.json").write_text('{"log-level": "info"}\n')
+    snapshot_path, results_path = tmp_path / f"{name}.json", tmp_path / f"{name}.results.json"
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO)}
+    cli = [sys.executable, "-m", "hullcheck.cli"]
+    script = 'mount --bind "$1" /etc/docker && shift && "$@" collect --docker-host "$URL" -o "$SNAP" ' \
+             '&& { "$@" evaluate "$SNAP" --format json -o "$RES"; test $? -le 1; }'
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(etc), *cli],
+                          env={**env, "URL": url, "SNAP": str(snapshot_path), "RES": str(results_path)},
+                          capture_output=True, text=True, timeout=300, cwd="/", check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(snapshot_path.read_text()), json.loads(results_path.read_text())
+
+
+def test_each_engine_on_a_host_with_both_judges_only_its_own_files(podman, tmp_path):
+    """The shared dockerd and our Podman service on one host, /etc/docker/daemon.json present:
+    Podman's audit never judges dockerd's files, units or settings, nor dockerd's Podman's."""
+    assert Path("/etc/docker").is_dir(), "the shared dockerd's /etc/docker is where this test adds daemon.json"
+    docker_snapshot, docker_results = _collect_with_daemon_json("unix:///var/run/docker.sock", tmp_path, "docker")
+    podman_snapshot, podman_results = _collect_with_daemon_json(podman.url, tmp_path, "podman")
+    assert docker_snapshot["meta"]["engine"]["kind"] == "docker" and podman_snapshot["meta"]["engine"]["kind"] == "podman"
+    assert docker_snapshot["daemon"]["config_file"]["parsed"] == {"log-level": "info"}, "our daemon.json was read"
+    assert podman_snapshot["files"]["/etc/docker/daemon.json"]["exists"] is True, "and is there for Podman's audit too"
+
+    podman_judged = _judged_text(podman_results)
+    leaks = {pid: DOCKERD_OWN.findall(text) for pid, text in podman_judged.items() if DOCKERD_OWN.search(text)}
+    assert leaks == {}, f"Podman's audit judged dockerd's files: {leaks}"
+    docker_judged = _judged_text(docker_results)
+    leaks = {pid: PODMAN_OWN.findall(text) for pid, text in docker_judged.items() if PODMAN_OWN.search(text)}
+    assert leaks == {}, f"dockerd's audit judged Podman's files: {leaks}"
+
+    def names(results: dict[str, Any], policy: str) -> set[str]:
+        found = next(r for r in results["results"] if r["id"] == policy)
+        return {f["resource"]["name"] for f in found["findings"]} | {r["name"] for r in found.get("passed") or []}
+
+    # The issue's case: each engine's configuration file, and only that, for 1.1.11 (3.17, 3.18).
+    for policy in ("cis-docker-1.1.11", "cis-docker-3.17", "cis-docker-3.18"):
+        assert names(podman_results, policy) == {str(podman.conf)}, policy
+        assert names(docker_results, policy) == {"/etc/docker/daemon.json"}, policy
+    assert names(podman_results, "cis-docker-1.1.5") == {str(podman.dir / "root")}
+    assert names(podman_results, "cis-docker-1.1.6") == {"/etc/containers"}
+    assert names(docker_results, "cis-docker-1.1.6") == {"/etc/docker"}
+    assert names(podman_results, "cis-docker-3.16") == {str(podman.socket)}
+    assert names(docker_results, "cis-docker-3.16") <= {"/var/run/docker.sock", "/run/docker.sock"}
+
+
+# ---- namespaces from the kernel: Podman ----------------------------------------------------------
+
+def test_podman_namespaces_come_from_the_kernel(hullcheck_cli, tmp_path):
+    """Podman 4.3 reports IpcMode "shareable" for --ipc host (the kernel: the host's IPC
+    namespace), and "host" for --network host of a service in a network namespace of its own (the
+    kernel: not the host's network)."""
+    with NetNS() as netns, PodmanService(netns) as service:
+        service.podman("build", "--format", "docker", "-q", "-t", "localhost/hce-ns:1",
+                       str(image_context(tmp_path / "ctx", healthcheck=False)))
+        run = ("run", "-d", "localhost/hce-ns:1")
+        service.podman(*run[:2], "--name", "ipchost", "--network", "none", "--ipc", "host", *run[2:])
+        service.podman(*run[:2], "--name", "hostns", "--network", "host", "--pid", "host", "--uts", "host", *run[2:])
+        service.podman(*run[:2], "--name", "plain", "--network", "none", *run[2:])
+        snapshot, results = _collect_and_evaluate(hullcheck_cli, service.url, tmp_path)
+    containers = {c["inspect"]["Name"].lstrip("/"): c for c in snapshot["containers"]}
+    for item in containers.values():
+        assert item["namespaces"]["verified_by"] == "cgroup", item["namespaces"]
+    ipchost, hostns = containers["ipchost"], containers["hostns"]
+    assert ipchost["inspect"]["HostConfig"]["IpcMode"] != "host", "Podman reports --ipc host otherwise"
+    assert ipchost["namespaces"]["ipc"]["shared_with_host"] is True
+    assert hostns["inspect"]["HostConfig"]["NetworkMode"] == "host"
+    assert hostns["namespaces"]["net"]["shared_with_host"] is False, "the service's network namespace is ours"
+    assert hostns["namespaces"]["pid"]["shared_with_host"] is True and hostns["namespaces"]["uts"]["shared_with_host"] is True
+    assert not any(containers["plain"]["namespaces"][k]["shared_with_host"] for k in ("ipc", "pid", "net", "uts"))
+    assert _offenders(results, "cis-docker-5.17") == {"ipchost"}
+    assert "IpcMode=\"shareable\"" in results["by_id"]["cis-docker-5.17"]["findings"][0]["message"]
+    assert _offenders(results, "cis-docker-5.10") == set(), "not the host's network, whatever NetworkMode says"
+    assert _offenders(results, "cis-docker-5.16") == {"hostns"} and _offenders(results, "cis-docker-5.21") == {"hostns"}
+
+
 # ---- rootless dockerd --------------------------------------------------------------------------
 
 ROOTLESS_CONFIG = {"bridge": "none", "iptables": False, "log-level": "info", "no-new-privileges": True}
@@ -169,6 +278,64 @@ def test_rootless_dockerd_reads_the_users_config_and_judges_unenforced_limits(ro
     else:
         for policy in ("cis-docker-5.11", "cis-docker-5.12", "cis-docker-5.29"):
             assert "limited" not in _offenders(results, policy), policy
+
+
+def test_rootless_dockerd_socket_and_processes_on_its_own_terms(rootless, hullcheck_cli, tmp_path):
+    """3.16 judges the permission bits of the socket dockerd makes in XDG_RUNTIME_DIR (01660: the
+    sticky bit keeps systemd from cleaning it up). 5.7 reads each container's processes from /proc
+    where the engine's /top fails (rootless on cgroup v1: runc ps finds no cgroup), `docker exec`ed
+    ones included. Its host, daemon and file policies judge the user's files, not the shared
+    dockerd's /etc/docker, /var/lib/docker or system units."""
+    client = rootless.client()
+    try:
+        sshd = client.containers.run(client.images.build(path=str(image_context(rootless.dir / "sshd", healthcheck=False,
+                                                                                sshd=True)), tag="hce-rootless/sshd:1", rm=True, forcerm=True)[0].id,
+                                     ["/usr/sbin/sshd"], name="with-sshd", detach=True, network_mode="none")
+        exec_id = client.api.exec_create(client.containers.get("limited").id, ["sleep", "3601"])["Id"]
+        client.api.exec_start(exec_id, detach=True)
+        deadline = time.monotonic() + 30
+        while not client.api.exec_inspect(exec_id).get("Pid"):  # running, not just asked for
+            assert time.monotonic() < deadline, "the exec'ed process never started"
+            time.sleep(0.1)
+        snapshot, results = _collect_and_evaluate(hullcheck_cli, rootless.url, tmp_path)
+        top_fails = None
+        try:
+            client.api.top(sshd.id)
+        except Exception as exc:  # noqa: BLE001 - what the engine answers is the point
+            top_fails = str(exc)
+    finally:
+        for name in ("with-sshd",):
+            try:
+                client.containers.get(name).remove(force=True)
+            except Exception:  # noqa: BLE001
+                pass
+        client.close()
+    socket = snapshot["files"][str(rootless.socket)]
+    assert socket["type"] == "socket" and socket["uid"] == rootless.user.pw_uid
+    assert socket["mode"] == "01660", "dockerd's rootless socket: permission bits 0660 and the sticky bit"
+    by_id = results["by_id"]
+    assert by_id["cis-docker-3.16"]["status"] == "pass" and by_id["cis-docker-3.15"]["status"] == "pass"
+
+    containers = {c["inspect"]["Name"].lstrip("/"): c for c in snapshot["containers"] if c["inspect"]["State"]["Running"]}
+    assert set(containers) == {"limited", "with-sshd"}
+    cgroup_v1 = snapshot["engine"]["info"].get("CgroupVersion") == "1"
+    for name, item in containers.items():
+        assert item.get("processes_from") == "proc", (name, _errors(snapshot), item.get("namespaces"))
+        assert item["namespaces"]["verified_by"] == ("mounts" if cgroup_v1 else item["namespaces"]["verified_by"])
+        assert item["namespaces"]["user"]["shared_with_host"] is False, "a rootless engine's own user namespace"
+    if cgroup_v1:
+        assert top_fails and "500" in top_fails, "the engine's own /top, which 5.7 no longer depends on"
+    commands = {name: [row[-1] for row in item["processes"]["Processes"]] for name, item in containers.items()}
+    assert commands["with-sshd"] == ["/usr/sbin/sshd"]
+    assert sorted(commands["limited"]) == ["sleep 3600", "sleep 3601"], "the exec'ed process is the container's too"
+    assert by_id["cis-docker-5.7"]["status"] == "fail" and _offenders(results, "cis-docker-5.7") == {"with-sshd"}
+    assert by_id["cis-docker-5.31"]["status"] == "pass"
+
+    judged = _judged_text(results)
+    system_dockerd = re.compile(r"/etc/docker|/var/lib/docker|/run/containerd|/etc/containerd|/etc/default/docker"
+                                r"|/lib/systemd/system/docker")
+    leaks = {pid: system_dockerd.findall(text) for pid, text in judged.items() if system_dockerd.search(text)}
+    assert leaks == {}, f"the rootless dockerd's audit judged the system dockerd's files: {leaks}"
 
 
 def test_no_daemon_is_attached_when_none_serves_the_endpoint(podman, hullcheck_cli, tmp_path):

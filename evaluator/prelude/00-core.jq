@@ -67,11 +67,31 @@ def daemon_opt_source($name): $snap.daemon.options[$name].source;
 # Octal string ("0644") to a number.
 def octal: explode | map(. - 48) | reduce .[] as $d (0; . * 8 + $d);
 
+# A number to an octal string with a leading 0 (420 -> "0644"), as the collector writes modes.
+def octal_text: "0" + ([recurse(if . >= 8 then (. / 8 | floor) else empty end) | . % 8 | tostring] | reverse | join(""));
+
 # True when the mode has no permission bit outside the allowed mask: compare bits, not numbers.
 # "0622" is NOT within "0644" (group/other write), "0600" is.
 def mode_within($allowed):
   (.mode | octal) as $m | ($allowed | octal) as $a
   | [range(0; 12)] | all(. as $bit | (($m / pow(2; $bit)) | floor % 2) <= (($a / pow(2; $bit)) | floor % 2));
+
+# The bits of .mode that grant access: the nine permission bits, plus setuid and setgid on a
+# regular file its owner (setuid) or group (setgid) may execute, where they lend that owner's or
+# group's privileges to whoever runs it. The sticky bit, and setuid/setgid on a socket, a
+# directory or a file nobody may execute, grant no access: a rootless dockerd's socket is 01660
+# because it lives in XDG_RUNTIME_DIR (the sticky bit keeps systemd from cleaning it up).
+def access_mode:
+  (.mode | octal) as $m
+  | (((.type // "file") == "file")) as $regular
+  | def bit($n): (($m / $n) | floor) % 2;
+  ($m % 512)
+  + (if $regular and bit(2048) == 1 and bit(64) == 1 then 2048 else 0 end)
+  + (if $regular and bit(1024) == 1 and bit(8) == 1 then 1024 else 0 end);
+
+# mode_within, on the bits that grant access (access_mode): what CIS's permission checks mean.
+# "01660" is within "0660"; "04755" on an executable file is not within "0755".
+def access_within($allowed): {mode: (access_mode | octal_text)} | mode_within($allowed);
 
 def owned_by($uid; $gid): .uid == $uid and .gid == $gid;
 

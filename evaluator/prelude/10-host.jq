@@ -14,13 +14,15 @@ def daemon_setting($name):
     then error("\($cf.path) does not parse (\($cf.parse_error)): the effective \($name) is unknown")
     else daemon_opt($name) end;
 
-# Where a daemon setting came from, in words, for messages.
+# Where a daemon setting came from, in words, for messages (the engine's own words: dockerd's, or
+# the Podman service's, which is judged on containers.conf, not on any daemon.json).
 def setting_origin($name):
   daemon_opt_source($name) as $s
-  | if $s == "argv" then "dockerd command line"
+  | (if ($snap.meta.engine.kind // "docker") == "podman" then "podman service" else "dockerd" end) as $d
+  | if $s == "argv" then "\($d) command line"
     elif $s == "config-file" then ($snap.daemon.config_file.path // "daemon.json")
-    elif $s == "default" then "dockerd default"
-    elif $s == "environment" then "dockerd environment"
+    elif $s == "default" then "\($d) default"
+    elif $s == "environment" then "\($d) environment"
     else "not reported" end;
 
 # "name=value (origin)" for messages.
@@ -42,8 +44,10 @@ def engine_security_option($name):
 def security_option_value($key):
   [split(",")[] | select(startswith($key + "=")) | ltrimstr($key + "=")] | first;
 
+# The engine runs rootless, by what the collector and the engine said. Never an error: without
+# /info, the collector's word (the daemon's own environment) decides.
 def is_rootless: $snap.meta.collector.rootless == true or $snap.meta.engine.rootless == true
-  or engine_security_option("rootless") != null;
+  or any((($snap.engine.info // {}).SecurityOptions // [])[]; tostring | split(",") | any(. == "name=rootless"));
 
 # The engine the snapshot was collected from (meta.engine.kind); snapshots from before hullcheck
 # told engines apart are dockerd's.
@@ -54,8 +58,18 @@ def is_podman: engine_kind == "podman";
 # (Podman's compat /info reports LoggingDriver "").
 def engine_log_driver: if is_podman then daemon_setting("log-driver") else engine_info.LoggingDriver end;
 
-# The engine's configuration directory: /etc/docker, or Podman's /etc/containers.
-def engine_config_dir: if is_podman then "/etc/containers" else "/etc/docker" end;
+# --- whose files: this engine's, never another one's on the same host ----------------------------
+# The CIS benchmark names the files of the system's dockerd: /etc/docker, /var/lib/docker,
+# /etc/default/docker, /run/containerd, the system's docker.service. A Podman service, or a
+# rootless dockerd, reads none of them (but /etc/docker/certs.d, which Podman also reads): on a
+# host that runs both, they belong to the other engine, and judging them would judge it.
+
+# The system's dockerd, run by root: the engine whose files the benchmark names.
+def is_system_dockerd: (is_podman | not) and (is_rootless | not);
+
+# The engine's systemd unit of a type ("service", "socket"): docker.service, or podman.service. A
+# rootless engine's is its user's (the collector reads the user's unit search path then).
+def engine_unit($type): if is_podman then "podman.\($type)" else "docker.\($type)" end;
 
 # Whether the engine can enforce a resource limit ("memory", "cpu", "pids"): a rootless dockerd
 # without cgroup delegation runs with CgroupDriver "none" and records limits it never applies;
@@ -93,7 +107,7 @@ def containerd_address:
 # ListenStream= clears the values before it, as systemd reads it (a drop-in replacing a listener).
 def socket_unit_listeners:
   if $snap.daemon.units == null then error("systemd units were not collected (see meta.errors)") else . end
-  | ($snap.daemon.units["docker.socket"] // {}) as $u
+  | ($snap.daemon.units[engine_unit("socket")] // {}) as $u
   | [($u.contents // ""), (($u.dropins // [])[] | .contents // "")]
   | reduce (.[] | split("\n")[]) as $line ([];
       if ($line | test("^\\s*ListenStream\\s*=\\s*$")) then []
@@ -142,6 +156,59 @@ def engine_uid:
 # user's home, which root does not own.
 def owned_by_engine_user: owned_by_root or (is_rootless and engine_uid != 0 and .uid == engine_uid);
 
+# Who owned_by_engine_user accepts, for messages.
+def engine_owner_text: "root:root" + (if is_rootless then " nor the rootless engine's user (uid \(engine_uid))" else "" end);
+
+# A path's directory ("/" for a top-level path).
+def _dirname: if test("^/[^/]*$") then "/" else sub("/[^/]+$"; "") end;
+
+# The environment of the engine's process (HOME, XDG_*), {} when unknown.
+def engine_environment: ($snap.daemon.process.environment // {});
+
+# A rootless engine's $XDG_CONFIG_HOME ($HOME/.config) and $XDG_RUNTIME_DIR (/run/user/UID).
+def engine_config_home:
+  engine_environment as $e
+  | if ($e.XDG_CONFIG_HOME // "") != "" then $e.XDG_CONFIG_HOME
+    elif ($e.HOME // "") != "" then $e.HOME + "/.config"
+    else error("the rootless engine's configuration directory is unknown: its environment was not read (see meta.errors)") end;
+def engine_runtime_dir:
+  engine_environment as $e
+  | if ($e.XDG_RUNTIME_DIR // "") != "" then $e.XDG_RUNTIME_DIR else "/run/user/\(engine_uid)" end;
+
+# The engine's configuration directory: /etc/docker; Podman's /etc/containers (a rootless Podman
+# reads it too); a rootless dockerd's $XDG_CONFIG_HOME/docker.
+def engine_config_dir:
+  if is_podman then "/etc/containers" elif is_system_dockerd then "/etc/docker" else engine_config_home + "/docker" end;
+
+# The directories of per-registry certificates the engine reads: dockerd's <config dir>/certs.d;
+# Podman's (containers/image) ~/.config/containers/certs.d when rootless, /etc/containers/certs.d
+# and /etc/docker/certs.d.
+def engine_certs_dirs:
+  if is_podman then (if is_rootless then [engine_config_home + "/containers/certs.d"] else [] end)
+                    + ["/etc/containers/certs.d", "/etc/docker/certs.d"]
+  else [engine_config_dir + "/certs.d"] end;
+
+# The configuration file in force (daemon.json, or the containers.conf that wins); only the system
+# dockerd's default may be assumed when the collector did not say.
+def engine_config_file:
+  $snap.daemon.config_file.path
+  // (if is_system_dockerd then "/etc/docker/daemon.json"
+      else error("the engine's configuration file in force is unknown (see meta.errors)") end);
+
+# The containerd sockets the engine uses ([] for Podman): the system dockerd's /run/containerd
+# socket and its --containerd; a rootless dockerd's --containerd, else the user's own containerd
+# ($XDG_RUNTIME_DIR/containerd) when it runs, else the one dockerd starts under its exec-root
+# (dockerd's systemContainerdRunning with honorXDG).
+def engine_containerd_sockets:
+  if is_podman then []
+  elif is_system_dockerd then ["/run/containerd/containerd.sock", (containerd_address // empty)] | unique
+  else (containerd_address // null) as $a
+    | if $a != null then [$a]
+      else (engine_runtime_dir + "/containerd/containerd.sock") as $user
+      | if file_exists($user) then [$user] else [(daemon_setting("exec-root") // error("the rootless dockerd's exec-root is unknown")) + "/containerd/containerd.sock"] end
+      end
+  end;
+
 # Paths of the regular files the collector found under a directory, by its `why` tag.
 def files_tagged($why):
   [files_collected | to_entries[] | select(.value.exists == true and ((.value.why // []) | index([$why]) != null)) | .key];
@@ -152,13 +219,23 @@ def unit_files($unit):
   else ($snap.daemon.units[$unit] // {found: false}) as $u
   | if $u.found then [$u.fragment_path, (($u.dropins // [])[] | .path)] | map(select(. != null)) else [] end end;
 
-# The Docker sockets to judge: unix:// hosts of the daemon, else the default /var/run/docker.sock
-# (or /run/docker.sock when /var/run/docker.sock is absent).
+# The API sockets to judge: unix:// hosts of the daemon; else, for Podman and a rootless dockerd,
+# the sockets of their socket unit (fd://; %t is the runtime directory) or their default socket; else the system dockerd's
+# default /var/run/docker.sock (or /run/docker.sock when /var/run/docker.sock is absent).
 def daemon_api_sockets:
-  [(daemon_setting("hosts") // [])[] | tostring | select(startswith("unix://")) | ltrimstr("unix://")] as $unix
+  [(daemon_setting("hosts") // [])[] | tostring] as $hosts
+  | [$hosts[] | select(startswith("unix://")) | ltrimstr("unix://")] as $unix
   | if ($unix | length) > 0 then $unix
-    elif file_exists("/var/run/docker.sock") then ["/var/run/docker.sock"]
-    else ["/run/docker.sock"] end;
+    elif is_system_dockerd then
+      (if file_exists("/var/run/docker.sock") then ["/var/run/docker.sock"] else ["/run/docker.sock"] end)
+    else
+      (if is_rootless then engine_runtime_dir else "/run" end) as $t
+      | [if any($hosts[]; startswith("fd://")) then socket_unit_listeners[] | sub("^%t"; $t) | select(startswith("/")) else empty end]
+      | unique as $units
+      | if ($units | length) > 0 then $units
+        elif is_podman then [if is_rootless then engine_runtime_dir + "/podman/podman.sock" else "/run/podman/podman.sock" end]
+        else [engine_runtime_dir + "/docker.sock"] end
+    end;
 
 # --- audit rules -------------------------------------------------------------------------------
 
@@ -169,11 +246,13 @@ def audit_collected:
 # auditctl exists but could not list the loaded rules: a watch loaded only in the kernel is unknown.
 def auditctl_unreadable: ($snap.audit.auditctl // {}) | .available == true and .raw == null;
 
-# /usr is merged into / (/bin, /sbin, /lib link to usr/...): judged from binaries the collector
-# found as regular files both under /bin and /usr/bin. Then /lib/x and /usr/lib/x are one file.
+# /usr is merged into / (/bin, /sbin, /lib link to usr/...): judged from those links where the
+# collector recorded them, from binaries it found as regular files both under /bin and /usr/bin,
+# or from a unit under /lib that is really under /usr/lib. Then /lib/x and /usr/lib/x are one file.
 def merged_usr:
   ($snap.files // {}) as $f
-  | any($f | keys[] | select(startswith("/bin/")); . as $k
+  | any(("/bin", "/sbin", "/lib"); . as $d | ($f[$d] // {}) | .type == "symlink" and .realpath == "/usr" + $d)
+  or any($f | keys[] | select(startswith("/bin/")); . as $k
       | ($f[$k].type == "file") and (($f["/usr" + $k] // {}).type == "file"))
     or any(($snap.daemon.units // {})[] | select(.fragment_path != null and .realpath != null);
            (.fragment_path | test("^/lib/")) and .realpath == "/usr" + .fragment_path);
@@ -202,15 +281,31 @@ def binary_paths($name):
 
 # The paths that name an object the benchmark wants audited. Fixed paths must have been examined
 # by the collector (file() errors otherwise); binaries are found by the collector's search.
+# Objects: "dockerd" (the engine's executable: dockerd, or Podman's podman), "docker-root" (its
+# data root), "containerd.sock" and "containerd-state" (the containerd it uses), "daemon.json"
+# (its configuration file in force), "runc" (its OCI runtime), a unit (docker.service,
+# podman.socket...), an absolute path, or a binary's name. Only the system's dockerd adds the
+# paths the benchmark spells out (/var/lib/docker, /etc/docker/daemon.json, /run/containerd):
+# for another engine they are another engine's.
 def audit_object_paths($object):
   if $object == "dockerd" then
-    ["/usr/bin/dockerd", ($snap.daemon.process.exe // empty | rtrimstr(" (deleted)"))] + binary_paths("dockerd")
+    if is_podman then [($snap.daemon.process.exe // empty | rtrimstr(" (deleted)"))] + binary_paths("podman")
+    else ["/usr/bin/dockerd", ($snap.daemon.process.exe // empty | rtrimstr(" (deleted)"))] + binary_paths("dockerd") end
   elif $object == "docker-root" then
-    ["/var/lib/docker", ($snap.engine.info.DockerRootDir // empty), ($snap.host.docker_root.path // empty)]
+    (if is_system_dockerd then ["/var/lib/docker"] else [] end)
+    + [($snap.engine.info.DockerRootDir // empty), ($snap.host.docker_root.path // empty)]
   elif $object == "containerd.sock" then
-    ["/run/containerd/containerd.sock"] + [containerd_address | select(. != null)]
-  elif $object == "daemon.json" then ["/etc/docker/daemon.json", ($snap.daemon.config_file.path // empty)]
-  elif $object == "docker.service" or $object == "docker.socket" then unit_files($object)[:1]
+    if is_system_dockerd then ["/run/containerd/containerd.sock"] + [containerd_address | select(. != null)]
+    else engine_containerd_sockets end
+  elif $object == "containerd-state" then
+    if is_system_dockerd then ["/run/containerd"] else [engine_containerd_sockets[] | _dirname] end
+  elif $object == "daemon.json" then
+    if is_system_dockerd then ["/etc/docker/daemon.json", ($snap.daemon.config_file.path // empty)]
+    else [engine_config_file] end
+  elif $object == "runc" and is_podman and ($snap.engine.libpod_info.host.ociRuntime.path // null) != null then
+    $snap.engine.libpod_info.host.ociRuntime.path as $rt
+    | [$rt] + binary_paths($rt | split("/") | last)
+  elif ($object | test("^(docker|podman)\\.(service|socket)$")) then unit_files($object)[:1]
   elif $object | startswith("/") then [$object]
   else ["/usr/bin/" + $object] + binary_paths($object) end;
 
@@ -230,7 +325,7 @@ def audit_object_exists($object): (audit_object_existing($object) | length) > 0;
 # Further spellings of an object that need no files entry: a unit's fragment with every symlink
 # (of its directories too) resolved, as the collector records it in daemon.units[u].realpath.
 def audit_object_aliases($object):
-  if $object == "docker.service" or $object == "docker.socket" then
+  if ($object | test("^(docker|podman)\\.(service|socket)$")) then
     [($snap.daemon.units[$object] // {}) | select(.found == true) | .realpath // empty]
   else [] end;
 
@@ -267,8 +362,6 @@ def _mount_holding($p):
   [($snap.host.mounts // error("host mounts were not collected"))[]
    | .mount_point as $mp | select($mp == "/" or $p == $mp or ($p | startswith($mp + "/")))]
   | max_by(.mount_point | length);
-
-def _dirname: if test("^/[^/]*$") then "/" else sub("/[^/]+$"; "") end;
 
 # Is Docker's root on its own filesystem? Device ids, not mount points: a bind mount of the root
 # filesystem is a mount point but no partition. With user namespace remapping, DockerRootDir is a

@@ -46,6 +46,31 @@ def caps_beyond_default:
   | if .all then ["ALL" + (if (.except | length) > 0 then " except " + (.except | join(",")) else "" end)]
     else .caps - engine_default_caps end;
 
+# --- namespaces (5.10, 5.16, 5.17, 5.21, 5.31) --------------------------------------------------
+
+# What the kernel says of a container's namespace $ns (ipc, pid, net, uts, user, cgroup), where
+# the collector ran on the engine's host and read /proc/<State.Pid>/ns (see namespaces in the
+# snapshot schema): true (the host's), false (not the host's), or null (not read).
+def kernel_shares_host_namespace($ns):
+  ((.namespaces // {})[$ns] // {}).shared_with_host | if type == "boolean" then . else null end;
+
+# Whether the container shares the host's namespace $ns: the kernel's answer where it was read,
+# else what the engine reports (`reported`, a boolean over the container). Engines misreport:
+# Podman 4.3 says IpcMode "shareable" for --ipc host; --network container:X of a container X on
+# the host's network is reported "container:X".
+def shares_host_namespace($ns; reported):
+  kernel_shares_host_namespace($ns) as $k | if $k == null then reported else $k end;
+
+# Why the verdict on namespace $ns is what it is, for messages: the kernel's links when read, the
+# engine's HostConfig field ($field, e.g. "IpcMode") either way.
+def namespace_basis($ns; $field):
+  kernel_shares_host_namespace($ns) as $k
+  | (.inspect.HostConfig[$field] // "") as $r
+  | if $k == null then "\($field)=\($r)"
+    else "the kernel: /proc/\(.namespaces.process)/ns/\($ns) is \(.namespaces[$ns].container), "
+         + (if $k then "the host's" else "not the host's \(.namespaces[$ns].host)" end)
+         + " (\(.namespaces.reference)'s); the engine reports \($field)=\($r | tojson)" end;
+
 # Published ports as the engine bound them (NetworkSettings.Ports): an empty HostPort is 0.
 def port_bindings:
   [(.inspect.NetworkSettings.Ports // {}) | to_entries[] | .key as $port | (.value // [])[]
@@ -187,9 +212,10 @@ def swarm_cluster:
   {type: "swarm", name: ($snap.swarm.inspect.ID // $snap.meta.hostname), id: ($snap.swarm.inspect.ID // $snap.meta.hostname),
    path: "/swarm", data: $snap.swarm} end;
 
-# Paths where the Docker API socket lives: the defaults plus the daemon's unix:// hosts.
+# Paths where an engine's API socket lives: dockerd's and Podman's defaults plus the daemon's
+# unix:// hosts. A container given any engine's socket controls that engine (and so the host).
 def docker_socket_paths:
-  ["/var/run/docker.sock", "/run/docker.sock"]
+  ["/var/run/docker.sock", "/run/docker.sock", "/run/podman/podman.sock", "/var/run/podman/podman.sock"]
   + [($snap.daemon.options.hosts.value // [])[] | strings | select(startswith("unix://")) | ltrimstr("unix://")]
   | unique;
 
@@ -198,5 +224,6 @@ def docker_socket_paths:
 def docker_socket_mounts:
   docker_socket_paths as $socks
   | [mounts[] | ((.Source // "") | norm_path) as $src | select($src != "")
-     | select(($src | endswith("/docker.sock")) or any($socks[]; . == $src or startswith(if $src == "/" then "/" else $src + "/" end)))
+     | select(($src | endswith("/docker.sock")) or ($src | endswith("/podman.sock"))
+              or any($socks[]; . == $src or startswith(if $src == "/" then "/" else $src + "/" end)))
      | $src] | unique;
