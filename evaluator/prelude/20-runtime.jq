@@ -61,6 +61,12 @@ def kernel_shares_host_namespace($ns):
 def shares_host_namespace($ns; reported):
   kernel_shares_host_namespace($ns) as $k | if $k == null then reported else $k end;
 
+# Whether the engine maps container users away from the host's (5.31): a rootless engine, or a
+# daemon with userns-remap. Without it every container is in the host's user namespace by
+# default, which is 2.9's finding, not each container's; a plan (no daemon held) cannot tell: false.
+def engine_remaps_users:
+  is_rootless or (holds("daemon") and ((daemon_setting("userns-remap") // "") != ""));
+
 # Why the verdict on namespace $ns is what it is, for messages: the kernel's links when read, the
 # engine's HostConfig field ($field, e.g. "IpcMode") either way.
 def namespace_basis($ns; $field):
