@@ -77,9 +77,10 @@ def policy_result(policy: Policy, raw: RawVerdict | None) -> dict[str, Any]:
             resource["image"] = _text(ref["image"])
         if item.get("s") == "pass":
             passed.append(resource)
-        elif item.get("s") == "fail":
-            finding = {"resource": resource, "status": "fail",
-                       "message": item.get("m") or f"{policy.title}: not met by {resource['name']}",
+        elif item.get("s") in ("fail", "manual"):
+            finding: dict[str, Any] = {"resource": resource, "status": item["s"],
+                       "message": item.get("m") or (f"{policy.title}: not met by {resource['name']}" if item["s"] == "fail"
+                                                    else f"{policy.title}: a person must judge {resource['name']}"),
                        "evidence": item.get("ev") or []}
             if item.get("loc"):
                 finding["locations"] = item["loc"]
@@ -101,6 +102,9 @@ def policy_result(policy: Policy, raw: RawVerdict | None) -> dict[str, Any]:
     elif "error" in statuses:
         out["status"] = "error"
         out["reason"] = f"{sum(f['status'] == 'error' for f in findings)} resource(s) could not be judged"
+    elif "manual" in statuses:
+        out["status"] = "manual"
+        out["reason"] = f"{sum(f['status'] == 'manual' for f in findings)} resource(s) need a person to judge them"
     else:
         out["status"] = "pass"
     return out
