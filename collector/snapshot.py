@@ -21,6 +21,7 @@ from .files import collect_files, paths_to_stat
 from .host import collect_host
 from .hostfs import HostFS
 from .identity import PODMAN, identify
+from .packages import collect_packages
 from .podman import collect_podman
 from .proctop import ProcTop
 
@@ -152,6 +153,7 @@ def collect(options: CollectOptions) -> dict[str, Any]:
         host = collect_host(fs, errors, info.get("DockerRootDir"), redact_secrets=options.redact,
                             data_root=data_root if isinstance(data_root, str) else None,
                             daemon_pid=daemon_pid if isinstance(daemon_pid, int) else None)
+        host["packages"] = collect_packages(fs, errors, daemon, host.get("processes"), info, libpod_info)
         files = collect_files(fs, errors, paths_to_stat(fs, daemon, info.get("DockerRootDir"), info, host.get("processes")))
         audit = collect_audit(fs, errors, run_auditctl=options.host_root in (None, "/"))
         return identity, daemon, host, files, audit
