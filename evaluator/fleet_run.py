@@ -207,7 +207,8 @@ def evaluate_fleet(options: EvaluateOptions, policies: list[Policy], pipeline: R
     worst, unreadable, refused = Outcome.CLEAN, len(problems), 0
     verifier = _Verifier(options.trust, options.limits.max_snapshot_bytes) if options.trust is not None else None
     evaluated_at = utc_timestamp()
-    with Evaluator(policies, options.limits, pack_version=__version__) as ev:
+    with Evaluator(policies, options.limits, pack_version=__version__, advisories=options.advisories,
+                   warn=feedback.warn) as ev:
         builder = FleetBuilder([p.metadata() for p in policies], ev.pack, expected)
         with feedback.progress("evaluating", len(sources)) as advance:
             done = ev.evaluate_many(sources, jobs=options.jobs, on_done=lambda _src: advance(), prepare=verifier)
@@ -228,6 +229,10 @@ def evaluate_fleet(options: EvaluateOptions, policies: list[Policy], pipeline: R
                 builder.add_results(source.name, document, outputs.write(path, document))
                 worst = max(worst, pipeline.outcome(document))
     fleet = builder.document(evaluated_at, {"name": "hullcheck", "version": __version__})
+    stale = [h["key"] for h in fleet["hosts"] if ((h.get("advisories") or {}).get("stale"))]
+    if stale:
+        feedback.warn(f"hullcheck: warning: the advisory data is older than --advisories-max-age for {len(stale)} "
+                      "host(s)' snapshots: 1.2.2 does not pass on it; import current data with `hullcheck advisories import`")
     if options.output_dir is not None:
         write_output(render(fleet, "json", kind="fleet"), options.output_dir / "fleet.json", tuple(files),
                      **outputs.signed)

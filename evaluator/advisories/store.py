@@ -59,7 +59,7 @@ class AdvisoryData:
 
     def summary(self) -> dict[str, Any]:
         """What a results document says about the data that judged it."""
-        return {"date": self.date, "origin": self.origin, "path": self.path, "counts": self.counts(),
+        return {"date": self.date, "origin": self.origin, "counts": self.counts(),
                 "sources": [{k: s.get(k) for k in ("name", "commit", "date") if s.get(k) is not None} for s in self.sources],
                 "distribution_files": list(self.distribution_files),
                 **({"imported": self.imported} if self.imported else {})}
