@@ -172,8 +172,9 @@ class Evaluator:
         loaded here, once, when a policy reads $advisories (AdvisoryDataError for a bad file)."""
         self.policies = policies
         self.limits = limits or Limits()
-        # Policies the jq program evaluates: automated ones, and manual ones with `applies`.
-        self.automated = [p for p in policies if p.automated or p.applies]
+        # Policies the jq program evaluates: automated ones, and manual ones with `applies` or with
+        # `resources` (the facts a person judges with, each reported as a manual finding).
+        self.automated = [p for p in policies if p.automated or p.applies or p.resources]
         self.advisory_options = advisories or AdvisoryOptions()
         self.advisories = None
         if uses_advisories(self.automated):
@@ -407,7 +408,7 @@ class Evaluator:
         policies = self.policies if policy_ids is None else [p for p in self.policies if p.id in policy_ids]
         results = [built[p.id] if p.id in built else policy_result(p, None) for p in policies]
         doc = document(results, info, self.pack, when)
-        if self.advisories is not None and uses_advisories(p for p in policies if p.automated or p.applies):
+        if self.advisories is not None and uses_advisories(p for p in policies if p.automated or p.applies or p.resources):
             from .advisories import document_block
 
             doc["advisories"] = document_block(self.advisories.summary(), info.get("collected_at"),

@@ -199,6 +199,10 @@ def policy_body(policy: Policy) -> str:
         ); ({policy.assert_}
           ); {manual}; ({policy.message}
           ); {_evidence_literal(policy.evidence)}; {'true' if policy.manual else 'false'})"""
+    elif policy.resources:  # a manual policy showing the person its facts: every resource is manual
+        verdict = f"""_hc_items(({policy.resources}
+        ); true; true; ({policy.message or '"a person must judge this resource"'}
+          ); {_evidence_literal(policy.evidence)}; true)"""
     else:
         verdict = '{s: "manual"}'
     return f"""_hc_policy({_requires_literal(policy.requires)}; ({applies}); {verdict})"""

@@ -35,8 +35,8 @@ def policy_result(policy: Policy, raw: RawVerdict | None) -> dict[str, Any]:
     """One policy's result: status, reason, findings (fail and error per resource), passes."""
     out: dict[str, Any] = policy.metadata()
     out.update({"status": "error", "reason": None, "findings": [], "passed": []})
-    if not policy.automated:
-        kind = (raw or {}).get("s")  # set only for a manual policy with `applies`
+    if not policy.automated and not (raw or {}).get("items"):
+        kind = (raw or {}).get("s")  # set only for a manual policy with `applies` or `resources`
         if kind == "not_applicable":
             out["status"] = "not_applicable"
             out["reason"] = policy.not_applicable_reason or "does not apply to this host"
@@ -107,6 +107,9 @@ def policy_result(policy: Policy, raw: RawVerdict | None) -> dict[str, Any]:
         out["reason"] = f"{sum(f['status'] == 'manual' for f in findings)} resource(s) need a person to judge them"
     else:
         out["status"] = "pass"
+    if not policy.automated and out["status"] != "manual":  # its facts shown, a person still judges it
+        out["status"] = "manual"
+        out["reason"] = "needs a person to judge: see the audit steps and the facts listed"
     return out
 
 
