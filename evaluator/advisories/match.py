@@ -131,7 +131,8 @@ def _match(record: dict[str, Any], entry: dict[str, Any], hit: Interval, every: 
     info = (entry.get("database_specific") or {}).get("hullcheck") or {}
     severity = ((record.get("database_specific") or {}).get("hullcheck") or {}).get("severity") \
         or (record.get("database_specific") or {}).get("severity")
-    aliases = [a for a in record.get("aliases") or [] if isinstance(a, str)]
+    # Debian's and Ubuntu's OSV records name the CVE they are about in `upstream` (OSV 1.7).
+    aliases = [a for a in [*(record.get("aliases") or []), *(record.get("upstream") or [])] if isinstance(a, str)]
     cve = next((a for a in aliases if a.startswith("CVE-")), None)
     later_fixes = []
     for item in every:
