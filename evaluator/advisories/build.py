@@ -33,10 +33,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from .names import COMPONENTS, FORMAT, TITLES
 from .versions import Upstream, VersionError
 
-COMPONENTS = ("engine", "containerd", "runc")
-TITLES = {"engine": "Docker Engine", "containerd": "containerd", "runc": "runc", "buildkit": "BuildKit"}
+__all__ = ["COMPONENTS", "FORMAT", "TITLES", "BuildError", "Tables", "build", "document", "dumps"]
+
 
 ENGINE_MODULES = ("github.com/docker/docker", "github.com/moby/moby")
 ENGINE_V2 = "github.com/moby/moby/v2"
@@ -49,7 +50,6 @@ MODULES = {
 ENGINE_MODULE_END = "29.0.0"
 # v1 modules a /v2 module followed: their ranges end where the /v2 module's versions begin.
 SUCCEEDED = {"github.com/containerd/containerd": "2.0.0-0"}
-FORMAT = "hullcheck-advisories/1"
 
 
 class BuildError(ValueError):

@@ -23,9 +23,9 @@ import re
 from datetime import date, datetime, timezone
 from typing import Any
 
-from .build import TITLES
+from .names import TITLES
 from .ranges import Interval, affected_by
-from .versions import DebianVersion, Upstream, VersionError, is_plain_upstream
+from .versions import DebianVersion, Upstream, VersionError, is_plain_upstream, upstream
 
 # Packages of upstream releases as the projects build them: Docker's own repositories.
 UPSTREAM_PACKAGES = frozenset({"docker-ce", "docker-ce-rootless-extras", "containerd.io", "docker-ee", "docker-ee-rootless-extras"})
@@ -158,8 +158,10 @@ def _match(record: dict[str, Any], entry: dict[str, Any], hit: Interval, every: 
     else:
         upgrade = [f for f in later_fixes]
         fixed_text = "no fixed release on its branch" + (f"; fixed in {', '.join(upgrade)}" if upgrade else "")
+    name = cve or str(record.get("id"))
+    ids = sorted({str(record.get("id")), *aliases} - {name})
     return {
-        "id": str(record.get("id")), "name": cve or str(record.get("id")), "cve": cve,
+        "id": str(record.get("id")), "name": name, "cve": cve, "ids": ", ".join(ids),
         "aliases": aliases, "summary": str(record.get("summary") or ""),
         "severity": str(severity).lower() if severity else None,
         "installed": installed, "range": hit.describe(), "fixed": fix, "fixed_on_branch": bool(fix) and same_branch is not False,
@@ -178,14 +180,14 @@ def _upstream_matches(records: list[dict[str, Any]], component: str, version: Up
             info = (entry.get("database_specific") or {}).get("hullcheck") or {}
             if info.get("component") != component:
                 continue
-            hit, every = affected_by(entry.get("ranges") or [], entry.get("versions") or [], version, Upstream)
+            hit, every = affected_by(entry.get("ranges") or [], entry.get("versions") or [], version, upstream)
             if hit is None:
                 continue
             if git_commit and any(str(b.get("git_commit", "")).startswith(git_commit.lower()) or
                                   git_commit.lower().startswith(str(b.get("git_commit", ""))[:7])
                                   for b in info.get("fixed_builds") or [] if b.get("git_commit")):
                 continue  # a build known to carry the fix under an older number
-            item = _match(record, entry, hit, every, version.text, version, Upstream)
+            item = _match(record, entry, hit, every, version.text, version, upstream)
             if info.get("unmapped"):
                 item["note"] = info["unmapped"]
                 unmapped.append(item)
@@ -223,7 +225,6 @@ def _distribution_matches(records: list[dict[str, Any]], os_info: dict[str, Any]
                 item = _match(record, entry, hit, every, text, version, DebianVersion)
                 item["range_source"] = f"{record.get('id')}: {pkg.get('ecosystem')} {pkg.get('name')} {hit.describe()}"
                 item["fixed_text"] = f"fixed in {hit.fixed}" if hit.fixed else "no fixed package version"
-                item["name"] = item["cve"] or item["id"]
                 out.append(item)
                 break
     return covered, _dedupe(out)
@@ -318,10 +319,11 @@ def facts(inputs_: dict[str, Any], data: Any, max_age_days: int, now: datetime |
 
 
 def _parse_time(text: Any) -> datetime | None:
+    """The day of a snapshot's timestamp (2026-11-29T03:45:54.763Z): only the date counts."""
     if not isinstance(text, str):
         return None
     try:
-        value = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+        day = date.fromisoformat(text[:10])
     except ValueError:
         return None
-    return value.replace(tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)

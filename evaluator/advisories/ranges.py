@@ -8,14 +8,12 @@ every version.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from .versions import Version, VersionError
 
 
-@dataclass(frozen=True)
-class Interval:
+class Interval(NamedTuple):  # not a dataclass: the jq worker imports this (see advisories/__init__.py)
     """One affected interval: [introduced, fixed) or [introduced, last_affected]; None = unbounded."""
 
     introduced: str | None          # None: from the beginning ("0")

@@ -11,18 +11,15 @@ this user, or group- or world-writable) is ignored with a warning: it could hide
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
-import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from hullcheck_common.errors import HullcheckError
 
-from .build import COMPONENTS, FORMAT
+from .names import COMPONENTS, FORMAT
 
 STORE_FILE = "advisories.json"
 # Distribution data: records of these source packages are kept (Debian, Ubuntu; names as they were and are).
@@ -34,17 +31,24 @@ class AdvisoryDataError(HullcheckError):
     """Advisory data that cannot be used: which file, and why."""
 
 
-@dataclass
 class AdvisoryData:
-    date: str | None
-    sources: list[dict[str, Any]]
-    records: list[dict[str, Any]]
-    origin: str                       # "bundled" or "store"
-    path: str
-    imported: dict[str, Any] | None = None
-    distribution: list[dict[str, Any]] = field(default_factory=list)
-    distribution_files: list[str] = field(default_factory=list)
-    _by_component: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    """The advisory records in use and where they come from (picklable: sent to the jq worker)."""
+
+    def __init__(self, date: str | None, sources: list[dict[str, Any]], records: list[dict[str, Any]], origin: str,
+                 path: str, imported: dict[str, Any] | None = None, distribution: list[dict[str, Any]] | None = None,
+                 distribution_files: list[str] | None = None) -> None:
+        self.date = date
+        self.sources = sources
+        self.records = records
+        self.origin = origin              # "bundled" or "store"
+        self.path = path
+        self.imported = imported
+        self.distribution: list[dict[str, Any]] = list(distribution or [])
+        self.distribution_files: list[str] = list(distribution_files or [])
+        self._by_component: dict[str, list[dict[str, Any]]] = {}
+
+    def __repr__(self) -> str:
+        return f"AdvisoryData(date={self.date!r}, origin={self.origin!r}, records={len(self.records)})"
 
     def records_for(self, component: str) -> list[dict[str, Any]]:
         if not self._by_component:
@@ -64,12 +68,6 @@ class AdvisoryData:
                 "distribution_files": list(self.distribution_files),
                 **({"imported": self.imported} if self.imported else {})}
 
-    def digest(self) -> str:
-        h = hashlib.sha256(f"{self.path}\0{self.date}\0{len(self.records)}\0".encode())
-        for path in self.distribution_files:
-            h.update(path.encode() + b"\0")
-        h.update(str(len(self.distribution)).encode())
-        return h.hexdigest()
 
 
 def bundled_path() -> Path:
@@ -180,6 +178,8 @@ def read_distribution(path: Path) -> list[dict[str, Any]]:
         raise AdvisoryDataError(f"--advisories {path}: no such file")
     if path.stat().st_size > MAX_DISTRIBUTION_BYTES:
         raise AdvisoryDataError(f"--advisories {path}: over {MAX_DISTRIBUTION_BYTES // 2**20} MB")
+    import zipfile
+
     found: list[Any] = []
     try:
         if zipfile.is_zipfile(path):

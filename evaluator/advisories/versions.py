@@ -22,7 +22,7 @@ never `pass`.
 from __future__ import annotations
 
 import re
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 from typing import Any
 
 from hullcheck_common.errors import HullcheckError
@@ -90,7 +90,9 @@ class Upstream:
         return f"Upstream({self.text!r})"
 
 
+@lru_cache(maxsize=8192)
 def upstream(text: str) -> Upstream:
+    """Upstream(text), remembered: the same range bounds are read for every snapshot of a fleet."""
     return Upstream(text)
 
 
