@@ -229,9 +229,10 @@ def case_program(policies: list[Policy]) -> str:
     return ".p as $__hc_case | " + _INPUT + _HEAD + _ERRS + _ENGINE + branches + '\nelse {s: "error", reason: "no such policy"} end'
 
 
-def fragment_check_program(fragment: str) -> str:
-    """A program that compiles one fragment in the same scope it will run in (for syntax errors)."""
-    return _NO_INPUT + _HEAD + "\n(\n" + fragment + "\n)"
+def fragment_check_program(fragment: str, wrapped_input: bool = False) -> str:
+    """A program that compiles one fragment in the same scope it will run in (for syntax errors).
+    `wrapped_input`: it runs over {"a": $advisories, "s": snapshot}, as the evaluator's programs do."""
+    return (_INPUT if wrapped_input else _NO_INPUT) + _HEAD + "\n(\n" + fragment + "\n)"
 
 
 def pack_check_program(fragments: list[str]) -> str:
