@@ -712,3 +712,89 @@ def test_a_live_collect_records_the_packages_and_judges_distribution_builds_by_t
         (result,) = ev.evaluate(Source(name="live", data=json.dumps(snap).encode()))["results"]
     assert result["status"] == "manual"
     assert any(f["resource"]["name"] == "runc:CVE-2024-21626" and "1.1.5+ds1" in f["message"] for f in result["findings"])
+
+
+# ---- package databases ------------------------------------------------------------------------
+
+RPM_SPEC = """Name: {name}
+Version: {version}
+Release: {release}
+Summary: a hullcheck test package
+License: Apache-2.0
+BuildArch: noarch
+%description
+test
+%install
+mkdir -p %{{buildroot}}/usr/bin
+printf '#!/bin/sh\\n' > %{{buildroot}}/usr/bin/{binary}
+chmod 755 %{{buildroot}}/usr/bin/{binary}
+%files
+/usr/bin/{binary}
+"""
+
+
+def test_the_rpm_database_written_by_rpm_itself_is_read_without_rpm(tmp_path: Path) -> None:
+    """Fedora's moby-engine and runc, installed by the real rpm into a root of their own: the
+    collector reads rpmdb.sqlite (read-only, immutable) and 1.2.2 sees distribution builds."""
+    if shutil.which("rpmbuild") is None:  # pragma: no cover - CI installs Debian's rpm package
+        pytest.fail("this test needs rpm and rpmbuild (apt-get install rpm)", pytrace=False)
+    from collector.errors import ErrorLog
+    from collector.hostfs import HostFS
+    from collector.packages import collect_packages
+
+    root = tmp_path / "root"
+    rpms = []
+    for name, version, release, binary in (("moby-engine", "24.0.5", "1.fc39", "dockerd"), ("runc", "1.1.9", "1.fc39", "runc")):
+        top = tmp_path / f"build-{name}"
+        (top / "SPECS").mkdir(parents=True)
+        spec = top / "SPECS" / f"{name}.spec"
+        spec.write_text(RPM_SPEC.format(name=name, version=version, release=release, binary=binary))
+        subprocess.run(["rpmbuild", "--define", f"_topdir {top}", "-bb", str(spec)], check=True, capture_output=True)
+        rpms += list((top / "RPMS" / "noarch").glob("*.rpm"))
+    subprocess.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "--initdb"], check=True, capture_output=True)
+    subprocess.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "-i", "--nodeps", *map(str, rpms)],
+                   check=True, capture_output=True)
+    database = root / "var" / "lib" / "rpm" / "rpmdb.sqlite"
+    before = database.read_bytes()
+    daemon = {"kind": "docker", "process": {"pid": 4242, "exe": "/usr/bin/dockerd"}}
+    packages = collect_packages(HostFS(str(root)), ErrorLog(), daemon, [], {"DefaultRuntime": "runc", "Runtimes": {"runc": {"path": "runc"}}})
+    assert database.read_bytes() == before, "the database must not be written"
+    assert packages["manager"] == "rpm" and packages["database"] == "/var/lib/rpm/rpmdb.sqlite"
+    engine, runc = packages["components"]["engine"], packages["components"]["runc"]
+    assert engine["package"] == {"manager": "rpm", "name": "moby-engine", "version": "24.0.5-1.fc39", "epoch": None,
+                                 "architecture": "noarch", "source": "moby-engine", "source_version": None}
+    assert runc["path"] == "/usr/bin/runc" and runc["package"]["name"] == "runc"
+    assert packages["components"]["containerd"]["error"] == "binary not found on the host"
+    snap = snapshot(engine="24.0.5", runc="1.1.9", packages=packages)
+    facts = match.facts(match.inputs(snap), store.load(prefer="bundled"), 30)
+    assert component(facts, "engine")["build"] == "distribution" and "moby-engine 24.0.5-1.fc39" in component(facts, "engine")["build_reason"]
+    assert component(facts, "engine")["affected"] == [] and "CVE-2024-41110" in names(facts, "engine", "candidates")
+    assert component(facts, "runc")["build"] == "distribution"
+
+
+def test_dpkg_owner_and_status_are_read_from_files(tmp_path: Path) -> None:
+    """A dpkg database laid out as dpkg writes it (info/*.list, status with Source:); a binary that
+    no package lists is an upstream build."""
+    from collector.errors import ErrorLog
+    from collector.hostfs import HostFS
+    from collector.packages import collect_packages
+
+    root = tmp_path / "root"
+    info = root / "var" / "lib" / "dpkg" / "info"
+    info.mkdir(parents=True)
+    (root / "usr" / "sbin").mkdir(parents=True)
+    (root / "usr" / "bin").mkdir(parents=True)
+    for binary in ("usr/sbin/dockerd", "usr/bin/containerd"):
+        (root / binary).write_text("")
+    (info / "docker.io.list").write_text("/.\n/usr\n/usr/sbin\n/usr/sbin/dockerd\n")
+    (info / "zzz-other.list").write_text("/usr/bin/other\n")
+    (root / "var" / "lib" / "dpkg" / "status").write_text(
+        "Package: other\nStatus: install ok installed\nVersion: 1\n\n"
+        "Package: docker.io\nStatus: install ok installed\nArchitecture: amd64\n"
+        "Source: docker.io (20.10.24+dfsg1-1+deb12u1)\nVersion: 20.10.24+dfsg1-1+deb12u1+b6\nDescription: x\n more\n")
+    daemon = {"kind": "docker", "process": {"pid": 1, "exe": "/usr/sbin/dockerd"}}
+    packages = collect_packages(HostFS(str(root)), ErrorLog(), daemon, [{"pid": 7, "exe": "/usr/bin/containerd"}], {})
+    assert packages["components"]["engine"]["package"] == {
+        "manager": "dpkg", "name": "docker.io", "version": "20.10.24+dfsg1-1+deb12u1+b6", "architecture": "amd64",
+        "source": "docker.io", "source_version": "20.10.24+dfsg1-1+deb12u1"}
+    assert packages["components"]["containerd"]["package"] is None and packages["components"]["containerd"]["error"] is None

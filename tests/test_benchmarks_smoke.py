@@ -100,3 +100,10 @@ def test_fleet_smoke(tmp_path: Path) -> None:
     assert data["mode"] in ("api", "cli")
     for key in ("jobs1_s", "jobs2_s", "throughput1", "throughput2", "speedup"):
         assert _positive(data[key]), key
+
+
+def test_advisories_smoke(tmp_path: Path) -> None:
+    data = _run("advisories", tmp_path)
+    for key in ("with 1.2.2", "without 1.2.2"):
+        assert _positive(data["cpu_medians_s"][key]) and _positive(data["medians_s"][key])
+    assert data["load_ms"] > 0 and data["match_ms"] > 0 and isinstance(data["ratio"], float)
