@@ -121,7 +121,7 @@ class FleetBuilder:
             failed_resources={r["id"]: sum(1 for f in r.get("findings", []) if f.get("status") == "fail")
                               for r in document.get("results", []) if r["status"] == "fail"},
             results_file=results_file,
-            advisories=[{"key": f["resource"].get("key"), "name": f["resource"].get("name"), "id": f["resource"].get("id"),
+            advisories=[{"key": f["resource"].get("key"), "name": f["resource"].get("name"), "id": None,
                          "status": f["status"], "policy": r["id"], "message": f.get("message")}
                         for r in document.get("results", []) for f in r.get("findings", [])
                         if (f.get("resource") or {}).get("type") == "advisory" and f.get("status") in ("fail", "manual", "waived")],

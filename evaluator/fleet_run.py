@@ -229,10 +229,6 @@ def evaluate_fleet(options: EvaluateOptions, policies: list[Policy], pipeline: R
                 builder.add_results(source.name, document, outputs.write(path, document))
                 worst = max(worst, pipeline.outcome(document))
     fleet = builder.document(evaluated_at, {"name": "hullcheck", "version": __version__})
-    stale = [h["key"] for h in fleet["hosts"] if ((h.get("advisories") or {}).get("stale"))]
-    if stale:
-        feedback.warn(f"hullcheck: warning: the advisory data is older than --advisories-max-age for {len(stale)} "
-                      "host(s)' snapshots: 1.2.2 does not pass on it; import current data with `hullcheck advisories import`")
     if options.output_dir is not None:
         write_output(render(fleet, "json", kind="fleet"), options.output_dir / "fleet.json", tuple(files),
                      **outputs.signed)

@@ -146,15 +146,6 @@ def _evaluator(policies: list[Policy], options: EvaluateOptions, feedback: Feedb
         raise
 
 
-def advisory_warning(document: dict[str, Any], feedback: Feedback) -> None:
-    """1.2.2's warning on stderr when the advisory data is older than --advisories-max-age."""
-    block = document.get("advisories") or {}
-    if block.get("stale"):
-        feedback.warn(f"hullcheck: warning: the advisory data (dated {block.get('date')}) is {block.get('age_days')} days "
-                      f"older than the snapshot, over the {block.get('max_age_days')}-day limit: 1.2.2 does not pass on it; "
-                      "import current data with `hullcheck advisories import` (docs/advisories.md)")
-
-
 def _worker_and_pack(options: EvaluateOptions, feedback: Feedback) -> tuple[Any, ResultsPipeline, list[Policy]]:
     """A jq worker, started first so that its start and imports overlap the loading of the
     waivers and the pack that follow; killed when those fail, else handed to the Evaluator."""
@@ -201,8 +192,6 @@ def _evaluate_one(source: Source, ev: Evaluator, options: EvaluateOptions, pipel
     document = ev.evaluate(source)
     if verified is not None:
         attach(document, verified)
-    # Plain stderr, not the terminal's feedback: rich costs ~30 ms to import, more than judging 1.2.2 does.
-    advisory_warning(document, PlainFeedback())
     pipeline.apply(document)
     _report(document, options.report, inputs, options.signer)
     return pipeline.outcome(document)

@@ -73,10 +73,12 @@ def inputs(snapshot: dict[str, Any]) -> dict[str, Any]:
         else:
             not_covered.append({"name": name, "version": text if isinstance(text, str) else None, "pointer": pointer})
             continue
-        components.append({"component": component, "version": text, "raw_version": item.get("Version"), "pointer": pointer,
+        components.append({"component": component, "version": text, "raw_version": item.get("Version"), "reported_name": name,
+                           "pointer": pointer,
                            "git_commit": _text(details.get("GitCommit"))})
     if not components and kind != "podman" and version.get("Version") is not None:
         components.append({"component": "engine", "version": version.get("Version"), "raw_version": version.get("Version"),
+                           "reported_name": "Version",
                            "pointer": "/engine/version", "git_commit": _text(version.get("GitCommit"))})
     by_component = (packages or {}).get("components") if isinstance((packages or {}).get("components"), dict) else {}
     for item in components:
@@ -266,7 +268,7 @@ def facts(inputs_: dict[str, Any], data: Any, max_age_days: int, now: datetime |
         text = item.get("version")
         entry: dict[str, Any] = {
             "component": component, "title": TITLES.get(component, component), "version": text,
-            "raw_version": item.get("raw_version", text),
+            "raw_version": item.get("raw_version", text), "reported_name": item.get("reported_name") or component,
             "pointer": item.get("pointer"), "path": item.get("path"), "package": item.get("package"),
             "package_pointer": item.get("package_pointer"), "git_commit": item.get("git_commit"),
             "error": None, "build": None, "build_reason": None, "judged_by": None,
