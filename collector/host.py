@@ -27,6 +27,7 @@ def collect_host(fs: HostFS, errors: ErrorLog, docker_root_dir: str | None, *, r
         "docker_group": docker_group(fs, errors),
         "listening_tcp": listening,
         "listening_tcp_source": listening_source,
+        "listening": listening_sockets(fs, errors),
         "environment": {"DOCKER_CONTENT_TRUST": os.environ.get("DOCKER_CONTENT_TRUST")},
         "processes": processes_of_interest(fs, errors, redact_secrets),
     }
@@ -275,3 +276,61 @@ def _decode_addr(hex_addr: str, family: str) -> str:
     # /proc stores IPv6 as four little-endian 32-bit words.
     words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
     return str(ipaddress.IPv6Address(words))
+
+
+def listening_sockets(fs: HostFS, errors: ErrorLog) -> dict[str, Any] | None:
+    """Every listening socket of the host's network namespace (pid 1's), TCP and UDP, with the
+    processes that hold each (what `ss -lntup` shows), for the person judging CIS 1.2.1."""
+    sockets: list[dict[str, Any]] = []
+    read_any = False
+    for name, protocol, family in (("tcp", "tcp", "ipv4"), ("tcp6", "tcp", "ipv6"), ("udp", "udp", "ipv4"),
+                                   ("udp6", "udp", "ipv6")):
+        text = fs.read_text_or_none(f"/proc/1/net/{name}")
+        if text is None:
+            continue
+        read_any = True
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            # TCP 0A = LISTEN; UDP 07 = unconnected (bound, receiving from anyone)
+            if len(fields) < 10 or fields[3] != ("0A" if protocol == "tcp" else "07"):
+                continue
+            addr_hex, port_hex = fields[1].split(":")
+            sockets.append({"protocol": protocol, "family": family, "address": _decode_addr(addr_hex, family),
+                            "port": int(port_hex, 16), "inode": int(fields[9]) if fields[9].isdigit() else 0})
+    if not read_any:
+        errors.add("/host/listening", "could not read /proc/1/net/tcp")
+        return None
+    owners, complete = _socket_owners(fs, {s["inode"] for s in sockets if s["inode"]})
+    for sock in sockets:
+        found = owners.get(sock["inode"])
+        sock["processes"] = found or ([] if complete else None)
+    sockets.sort(key=lambda s: (s["protocol"], s["family"], s["address"], s["port"], s["inode"]))
+    return {"netns": _netns(fs, 1), "owners_read": complete, "sockets": sockets}
+
+
+def _socket_owners(fs: HostFS, inodes: set[int]) -> tuple[dict[int, list[dict[str, Any]]], bool]:
+    """inode -> the processes holding it, from every process's /proc/<pid>/fd links (as ss -p
+    does); False when some process's descriptors could not be read."""
+    owners: dict[int, list[dict[str, Any]]] = {}
+    complete = True
+    if not inodes:
+        return owners, complete
+    for pid, exe, comm, _argv in fs.processes():
+        try:
+            entries = os.scandir(fs.real(f"/proc/{pid}/fd"))
+        except FileNotFoundError:
+            continue
+        except OSError:
+            complete = False
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    target = os.readlink(entry.path)
+                except OSError:
+                    continue
+                if target.startswith("socket:[") and int(target[8:-1]) in inodes:
+                    holders = owners.setdefault(int(target[8:-1]), [])
+                    if not any(h["pid"] == pid for h in holders):
+                        holders.append({"pid": pid, "comm": comm, "exe": exe})
+    return owners, complete

@@ -21,6 +21,7 @@ from .host import collect_host
 from .hostfs import HostFS
 from .identity import PODMAN, identify
 from .output import SCHEMA_VERSION, dumps, validate  # noqa: F401 - re-exported: collector.snapshot keeps its names
+from .packages import collect_packages
 from .podman import collect_podman
 from .proctop import ProcTop
 
@@ -153,6 +154,7 @@ def collect(options: CollectOptions) -> dict[str, Any]:
         host = collect_host(fs, errors, info.get("DockerRootDir"), redact_secrets=options.redact,
                             data_root=data_root if isinstance(data_root, str) else None,
                             daemon_pid=daemon_pid if isinstance(daemon_pid, int) else None)
+        host["packages"] = collect_packages(fs, errors, daemon, host.get("processes"), info, libpod_info)
         files = collect_files(fs, errors, paths_to_stat(fs, daemon, info.get("DockerRootDir"), info, host.get("processes"),
                                                         libpod_info))
         audit = collect_audit(fs, errors, run_auditctl=options.host_root in (None, "/"))

@@ -23,9 +23,10 @@ from typing import Any, Callable, Iterable, Iterator
 from hullcheck_common.vocabulary import RawVerdict, utc_timestamp
 
 from . import scope
+from .advisories import AdvisoryOptions
 from .channel import Channel
 from .policy import Policy, pack_digest
-from .program import case_program, combined_program
+from .program import case_program, combined_program, uses_advisories
 from .results import document, policy_result
 from .snapshot import DEFAULT_MAX_BYTES, SnapshotError
 from .worker import DEFAULT_MAX_OUTPUT_BYTES, READY
@@ -57,14 +58,17 @@ class Source:
     # Set by `collected`: the snapshot was built and validated in this process, so the worker
     # neither parses nor validates it again (one audit validates its snapshot once).
     summary: dict[str, Any] | None = None
+    # Set by `collected` too: what the advisory matching needs of the snapshot (advisories.match.inputs).
+    advisory_inputs: dict[str, Any] | None = None
 
     @classmethod
     def collected(cls, name: str, snapshot: dict[str, Any], data: bytes) -> Source:
         """A snapshot the collector just built (and validated against the schema), with its bytes."""
+        from .advisories.match import inputs
         from .snapshot import check_version, summary
 
         check_version(snapshot, name)
-        return cls(name=name, data=data, summary=summary(snapshot, data))
+        return cls(name=name, data=data, summary=summary(snapshot, data), advisory_inputs=inputs(snapshot))
 
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -162,12 +166,22 @@ class Evaluator:
     """Evaluates one policy pack; reusable for many snapshots; close() when done."""
 
     def __init__(self, policies: list[Policy], limits: Limits | None = None, pack_version: str = "",
-                 workers: Iterable[_Worker] = ()) -> None:
-        """`workers`: started ahead with start_worker() and the same limits; this evaluator owns them."""
+                 workers: Iterable[_Worker] = (), advisories: AdvisoryOptions | None = None,
+                 warn: Callable[[str], None] | None = None) -> None:
+        """`workers`: started ahead with start_worker() and the same limits; this evaluator owns them.
+        `advisories`: the advisory data options (--advisories, --advisories-max-age); the data is
+        loaded here, once, when a policy reads $advisories (AdvisoryDataError for a bad file)."""
         self.policies = policies
         self.limits = limits or Limits()
-        # Policies the jq program evaluates: automated ones, and manual ones with `applies`.
-        self.automated = [p for p in policies if p.automated or p.applies]
+        # Policies the jq program evaluates: automated ones, and manual ones with `applies` or with
+        # `resources` (the facts a person judges with, each reported as a manual finding).
+        self.automated = [p for p in policies if p.automated or p.applies or p.resources]
+        self.advisory_options = advisories or AdvisoryOptions()
+        self.advisories = None
+        if uses_advisories(self.automated):
+            from .advisories.store import load
+
+            self.advisories = load(list(self.advisory_options.files), warn=warn)
         self.pack = {"version": pack_version, "digest": pack_digest(policies), "policies": len(policies)}
         self._programs: dict[tuple[int, ...], tuple[str, str]] = {}
         self._idle: list[_Worker] = list(workers)
@@ -274,7 +288,7 @@ class Evaluator:
                 program_id, program = self._program(pending)
                 job = {"program_id": program_id, "program": program, "name": source.name, "path": source.path,
                        "data": source.data, "summary": source.summary, "max_bytes": self.limits.max_snapshot_bytes,
-                       "max_output": self.limits.max_output_bytes}
+                       "max_output": self.limits.max_output_bytes, **self._advisory_job(source)}
                 worker = self._take()
                 if not worker.send(job):  # an idle worker that died (killed from outside): start afresh once
                     self._discard(worker)
@@ -341,6 +355,15 @@ class Evaluator:
             raise
         return info or {}, verdicts
 
+    def _advisory_job(self, source: Source | None = None) -> dict[str, Any]:
+        """What the worker needs to compute $advisories for a snapshot (nothing when no policy reads it)."""
+        if self.advisories is None:
+            return {}
+        job: dict[str, Any] = {"advisories": self.advisories, "advisories_max_age": self.advisory_options.max_age_days}
+        if source is not None and source.advisory_inputs is not None:
+            job["advisory_inputs"] = source.advisory_inputs
+        return job
+
     def run_cases(self, bases: dict[str, bytes], cases: list[dict[str, Any]]) -> list[tuple[str, Any]]:
         """Policy test cases in one worker (evaluator/testing.py builds them): per case ("verdict",
         raw verdict or None for a policy without jq) or ("problem", why the case cannot run).
@@ -360,14 +383,14 @@ class Evaluator:
         while start < len(jobs):
             worker = self._take()
             try:
-                if not worker.send({"kind": "cases", "bases": bases, "program": program, "cases": jobs[start:],
-                                    "start": start, "max_output": self.limits.max_output_bytes}):
+                job = {"kind": "cases", "bases": bases, "program": program, "cases": jobs[start:], "start": start,
+                       "max_output": self.limits.max_output_bytes, **self._advisory_job()}
+                if not worker.send(job):
                     self._discard(worker)
                     worker = _Worker(self.limits)
                     with self._lock:
                         self._busy.add(worker)
-                    if not worker.send({"kind": "cases", "bases": bases, "program": program, "cases": jobs[start:],
-                                        "start": start, "max_output": self.limits.max_output_bytes}):
+                    if not worker.send(job):
                         reason = worker.death() or "it did not accept the job"
                         self._discard(worker)
                         raise SnapshotError(f"could not start a jq worker: {reason}")
@@ -414,7 +437,12 @@ class Evaluator:
         held = scope.held_of(info)
         results = [built[p.id] if p.id in built else policy_result(p, None) for p in policies if scope.judged(p, held)]
         not_judged = scope.not_judged_block([p for p in policies if not scope.judged(p, held)], held, info)
-        return document(results, info, self.pack, when, not_judged)
+        block = None
+        if self.advisories is not None and uses_advisories(p for p in policies if p.automated or p.applies or p.resources):
+            from .advisories import document_block
+
+            block = document_block(self.advisories.summary(), info.get("collected_at"), self.advisory_options.max_age_days)
+        return document(results, info, self.pack, when, not_judged, block)
 
     def evaluate_many(self, sources: Iterable[Source], jobs: int | None = None,
                       on_done: Callable[[Source], None] | None = None,

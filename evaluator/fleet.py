@@ -44,6 +44,8 @@ class _Host:
     statuses: dict[str, str] = field(default_factory=dict)
     failed_resources: dict[str, int] = field(default_factory=dict)
     results_file: str | None = None
+    advisories: list[dict[str, Any]] = field(default_factory=list)  # findings of type advisory (CIS 1.2.2)
+    advisory_data: dict[str, Any] | None = None
     label: str | None = None  # the expected host name its file is named after
     not_collected: bool = False
 
@@ -119,6 +121,11 @@ class FleetBuilder:
             failed_resources={r["id"]: sum(1 for f in r.get("findings", []) if f.get("status") == "fail")
                               for r in document.get("results", []) if r["status"] == "fail"},
             results_file=results_file,
+            advisories=[{"key": f["resource"].get("key"), "name": f["resource"].get("name"), "id": None,
+                         "status": f["status"], "policy": r["id"], "message": f.get("message")}
+                        for r in document.get("results", []) for f in r.get("findings", [])
+                        if (f.get("resource") or {}).get("type") == "advisory" and f.get("status") in ("fail", "manual", "waived")],
+            advisory_data=document.get("advisories"),
         ))
 
     def add_unreadable(self, source: str, error: str) -> None:
@@ -175,6 +182,7 @@ class FleetBuilder:
                 "errors": [p for p, s in host.statuses.items() if s == "error"],
                 "statuses": dict(host.statuses),
                 "failed_resources": dict(host.failed_resources),
+                **({"advisories": host.advisory_data} if host.advisory_data is not None else {}),
             })
         policies_out = []
         for policy in self.policies:
@@ -207,7 +215,16 @@ class FleetBuilder:
                 statuses[status] = statuses.get(status, 0) + 1
         failing_hosts = sum(1 for _k, h in evaluated if "fail" in h.statuses.values())
         not_collected = sum(1 for h in self.hosts if h.not_collected)
-        return {
+        by_advisory: dict[str, dict[str, Any]] = {}
+        for key, host in evaluated:
+            for item in host.advisories:
+                entry = by_advisory.setdefault(str(item["key"]), {
+                    "key": str(item["key"]), "name": str(item["name"]).split(":", 1)[-1], "id": item["id"],
+                    "component": str(item["name"]).split(":", 1)[0], "policy": item["policy"], "message": item["message"],
+                    "affected_hosts": [], "candidate_hosts": []})
+                (entry["candidate_hosts"] if item["status"] == "manual" else entry["affected_hosts"]).append(key)
+        advisories = sorted(by_advisory.values(), key=lambda a: (-len(a["affected_hosts"]), -len(a["candidate_hosts"]), a["key"]))
+        document: dict[str, Any] = {
             "fleet_version": FLEET_VERSION,
             "tool": tool,
             "pack": self.pack,
@@ -228,6 +245,9 @@ class FleetBuilder:
             "policies": policies_out,
             "hosts": hosts_out,
         }
+        if by_advisory:
+            document["advisories"] = advisories
+        return document
 
 
 def policies_by_spread(fleet: dict[str, Any]) -> list[dict[str, Any]]:

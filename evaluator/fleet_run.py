@@ -207,7 +207,8 @@ def evaluate_fleet(options: EvaluateOptions, policies: list[Policy], pipeline: R
     worst, unreadable, refused = Outcome.CLEAN, len(problems), 0
     verifier = _Verifier(options.trust, options.limits.max_snapshot_bytes) if options.trust is not None else None
     evaluated_at = utc_timestamp()
-    with Evaluator(policies, options.limits, pack_version=__version__) as ev:
+    with Evaluator(policies, options.limits, pack_version=__version__, advisories=options.advisories,
+                   warn=feedback.warn) as ev:
         builder = FleetBuilder([p.metadata() for p in policies], ev.pack, expected)
         with feedback.progress("evaluating", len(sources)) as advance:
             done = ev.evaluate_many(sources, jobs=options.jobs, on_done=lambda _src: advance(), prepare=verifier)

@@ -186,7 +186,7 @@ def _raw_data(policy: Policy) -> dict[str, Any]:
         "tags": list(policy.tags), "references": list(policy.references), "audit": policy.audit,
         "requires": list(policy.requires), "applies": policy.applies,
         "not_applicable_reason": policy.not_applicable_reason, "resources": policy.resources,
-        "assert": policy.assert_, "message": policy.message, "evidence": list(policy.evidence),
+        "assert": policy.assert_, "manual": policy.manual, "message": policy.message, "evidence": list(policy.evidence),
         "tests": list(policy.tests), "subject": policy.subject, "needs": list(policy.needs),
     }
     return data

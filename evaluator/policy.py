@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # jq, jsonschema and PyYAML are imported when a pack is really parsed: a pack read from the cache
 # (evaluator/packcache.py) needs none of them, which is most of what `policies list` costs.
 
-JQ_FIELDS = ("resources", "applies", "assert", "message")
+JQ_FIELDS = ("resources", "applies", "assert", "manual", "message")
 _HOLDS = re.compile(r'\bholds\(\s*"([^"\\]*)"\s*\)')
 
 
@@ -64,6 +64,7 @@ class Policy:
     not_applicable_reason: str | None = None
     resources: str | None = None
     assert_: str | None = None
+    manual: str | None = None          # jq over a resource's data: true = a person must judge it (status manual)
     message: str | None = None
     evidence: tuple[str, ...] = ()
     tests: tuple[dict[str, Any], ...] = ()
@@ -266,7 +267,7 @@ def policy_from_data(data: dict[str, Any], path: str, sha256: str, lines: dict[s
         automated=data["automated"], tags=tuple(data.get("tags") or ()), references=tuple(data.get("references") or ()),
         audit=(data.get("audit") or "").strip() or None, requires=requires,
         applies=data.get("applies"), not_applicable_reason=data.get("not_applicable_reason"),
-        resources=data.get("resources"), assert_=data.get("assert"), message=data.get("message"),
+        resources=data.get("resources"), assert_=data.get("assert"), manual=data.get("manual"), message=data.get("message"),
         evidence=tuple(data.get("evidence") or ()), tests=tuple(data.get("tests") or ()),
         subject=subject, needs=needs, path=path, sha256=sha256, lines=dict(lines),
     )
@@ -275,7 +276,7 @@ def policy_from_data(data: dict[str, Any], path: str, sha256: str, lines: dict[s
 def _fragments(policy: Policy) -> list[tuple[str, str]]:
     return [(name, value) for name, value in
             (("resources", policy.resources), ("applies", policy.applies), ("assert", policy.assert_),
-             ("message", policy.message)) if value is not None]
+             ("manual", policy.manual), ("message", policy.message)) if value is not None]
 
 
 def _check_jq(policies: list[Policy]) -> None:

@@ -21,8 +21,14 @@ if TYPE_CHECKING:
 # The jq standard library, in file-name order: prelude/00-core.jq, 10-host.jq, 20-runtime.jq, ...
 PRELUDE = "\n".join(p.read_text(encoding="utf-8") for p in sorted((Path(__file__).parent / "prelude").glob("*.jq")))
 
-# Bindings every fragment can use: $snap (the whole snapshot) and $errs (the collector's errors).
+# Bindings every fragment can use: $snap (the whole snapshot), $errs (the collector's errors) and
+# $advisories (what the advisory data says about the snapshot's engine components, computed in
+# Python: evaluator/advisories/match.py; null when no selected policy reads it). The program's
+# input is {"a": advisories, "s": snapshot}; each binding stays on the first line, so jq's line
+# numbers in messages keep mapping to the policy file.
 _HEAD = ". as $snap | ($snap.meta.errors // []) as $errs |\n" + PRELUDE
+_INPUT = ".a as $advisories | .s | "
+_NO_INPUT = "null as $advisories | "
 
 # The engine's view of $errs, made once: [source, source + "/", reason] (what _hc_blocked compares),
 # and the subjects the snapshot holds (meta.source.subjects), null when it holds every subject.
@@ -132,7 +138,7 @@ def _hc_locations($r; assertion; $evs):
 def _hc_here($r): ($r.data.planned.positions[""] // null) as $at | if $at == null then {} else {loc: [$at + {pointer: ""}]} end;
 def _hc_image($r):
   if $r.type == "container" then (try ($r.data.inspect.Config.Image | strings) catch null) else null end;
-def _hc_item(assertion; msg; $ev):
+def _hc_item(assertion; manualq; msg; $ev; $hasman):
   . as $r
   | ({type: $r.type, name: $r.name, id: $r.id, key: _hc_key($r)}
      + (_hc_image($r) as $img | if $img != null then {image: $img} else {} end)) as $ref
@@ -146,8 +152,13 @@ def _hc_item(assertion; msg; $ev):
       | if $blk != null then {r: $ref, s: "error", reason: $blk} + _hc_here($r)
         else ([$evs[] | select(.segs as $s | .typed as $t | .base | _hc_has($s; $t) | not) | .pointer]) as $absent
         | if ($absent | length) > 0 then {r: $ref, s: "error", reason: "evidence absent from the snapshot: \($absent | join(", "))"}
-          else [$r.data | assertion] as $ok
-          | if $ok == [true] then {r: $ref, s: "pass"}
+          else (if $hasman then [$r.data | manualq] else [false] end) as $man
+          | (if $man == [false] then [$r.data | assertion] else [] end) as $ok
+          | if $man == [true] then
+              {r: $ref, s: "manual", m: ((try first($r.data | msg) catch null) // null),
+               ev: [$evs[] | {pointer, value: (.segs as $s | .typed as $t | .base | _hc_val($s; $t))}]}
+            elif $man != [false] then {r: $ref, s: "error", reason: "manual must give exactly one boolean, gave \($man | tojson | .[0:200])"}
+            elif $ok == [true] then {r: $ref, s: "pass"}
             elif $ok == [false] then
               {r: $ref, s: "fail", m: ((try first($r.data | msg) catch null) // null),
                ev: [$evs[] | {pointer, value: (.segs as $s | .typed as $t | .base | _hc_val($s; $t))}]}
@@ -171,8 +182,8 @@ def _hc_policy($scope; $q; applies; verdict):
         end
       end
   ) catch {s: "error", reason: (if type == "string" then . else tojson end)} end;
-def _hc_items(resources; assertion; msg; $ev):
-  {s: "evaluated", items: [limit(__MAX__; resources) | _hc_item(assertion; msg; $ev)]};
+def _hc_items(resources; assertion; manualq; msg; $ev; $hasman):
+  {s: "evaluated", items: [limit(__MAX__; resources) | _hc_item(assertion; manualq; msg; $ev; $hasman)]};
 '''.replace("__MAX__", str(MAX_RESOURCES + 1)).replace(  # one more than allowed: results.py reports the excess
     "__PREFIXES__", json.dumps(_prefix_index()))
 
@@ -218,10 +229,15 @@ def policy_body(policy: Policy) -> str:
     """
     applies = f"({policy.applies}\n)" if policy.applies else "true"
     if policy.automated:
+        manual = f"({policy.manual}\n          )" if policy.manual else "false"
         verdict = f"""_hc_items(({policy.resources}
         ); ({policy.assert_}
-          ); ({policy.message}
-          ); {_evidence_literal(policy.evidence)})"""
+          ); {manual}; ({policy.message}
+          ); {_evidence_literal(policy.evidence)}; {'true' if policy.manual else 'false'})"""
+    elif policy.resources:  # a manual policy showing the person its facts: every resource is manual
+        verdict = f"""_hc_items(({policy.resources}
+        ); true; true; ({policy.message or '"a person must judge this resource"'}
+          ); {_evidence_literal(policy.evidence)}; true)"""
     else:
         verdict = '{s: "manual"}'
     return f"""_hc_policy({json.dumps(list(policy.scope))}; {_requires_literal(policy.requires)}; ({applies}); {verdict})"""
@@ -231,12 +247,12 @@ def combined_program(policies: list[Policy]) -> str:
     """One program emitting one raw verdict per automated policy, in the order given."""
     bodies = [policy_body(policy) for policy in policies]
     if not bodies:
-        return _HEAD + _ERRS + _ENGINE + "empty"
-    return _HEAD + _ERRS + _ENGINE + ",\n".join(bodies)
+        return _INPUT + _HEAD + _ERRS + _ENGINE + "empty"
+    return _INPUT + _HEAD + _ERRS + _ENGINE + ",\n".join(bodies)
 
 
 def case_program(policies: list[Policy]) -> str:
-    """One program for policy test cases: its input is {"p": policy index, "s": snapshot}, its
+    """One program for policy test cases: its input is {"p": policy index, "a": advisories, "s": snapshot}, its
     output the raw verdict of that one policy over that snapshot. One compilation serves every
     case of a test run (a program per policy cost 10 ms each to compile, more than a case runs)."""
     if not policies:
@@ -245,12 +261,13 @@ def case_program(policies: list[Policy]) -> str:
         f'{"if" if i == 0 else "elif"} $__hc_case == {i} then '
         f'{policy_body(policy)}'
         for i, policy in enumerate(policies))
-    return ".p as $__hc_case | .s | " + _HEAD + _ERRS + _ENGINE + branches + '\nelse {s: "error", reason: "no such policy"} end'
+    return ".p as $__hc_case | " + _INPUT + _HEAD + _ERRS + _ENGINE + branches + '\nelse {s: "error", reason: "no such policy"} end'
 
 
-def fragment_check_program(fragment: str) -> str:
-    """A program that compiles one fragment in the same scope it will run in (for syntax errors)."""
-    return _HEAD + "\n(\n" + fragment + "\n)"
+def fragment_check_program(fragment: str, wrapped_input: bool = False) -> str:
+    """A program that compiles one fragment in the same scope it will run in (for syntax errors).
+    `wrapped_input`: it runs over {"a": $advisories, "s": snapshot}, as the evaluator's programs do."""
+    return (_INPUT if wrapped_input else _NO_INPUT) + _HEAD + "\n(\n" + fragment + "\n)"
 
 
 def pack_check_program(fragments: list[str]) -> str:
@@ -258,9 +275,15 @@ def pack_check_program(fragments: list[str]) -> str:
 
     Only sound for fragments the safety check accepted (closed expressions): see policy._check_jq.
     """
-    return _HEAD + "\n" + ",\n".join("(\n" + fragment + "\n)" for fragment in fragments)
+    return _NO_INPUT + _HEAD + "\n" + ",\n".join("(\n" + fragment + "\n)" for fragment in fragments)
 
 
 @cache
 def prelude_line_count() -> int:
     return _HEAD.count("\n") + 1
+
+
+def uses_advisories(policies: Iterable[Policy]) -> bool:
+    """Whether any of the policies reads $advisories (then the evaluator computes it per snapshot)."""
+    return any("$advisories" in (value or "") for policy in policies for value in
+               (policy.resources, policy.applies, policy.assert_, policy.message, policy.manual))

@@ -39,8 +39,8 @@ def policy_result(policy: Policy, raw: RawVerdict | None) -> dict[str, Any]:
         out["status"] = "not_judged"
         out["reason"] = "the snapshot does not hold what this policy judges"
         return out
-    if not policy.automated:
-        kind = (raw or {}).get("s")  # set only for a manual policy with `applies` (or in a test case)
+    if not policy.automated and not (raw or {}).get("items"):
+        kind = (raw or {}).get("s")  # set only for a manual policy with `applies` or `resources` (or in a test case)
         if kind == "not_applicable":
             out["status"] = "not_applicable"
             out["reason"] = policy.not_applicable_reason or "does not apply to this host"
@@ -81,9 +81,10 @@ def policy_result(policy: Policy, raw: RawVerdict | None) -> dict[str, Any]:
             resource["image"] = _text(ref["image"])
         if item.get("s") == "pass":
             passed.append(resource)
-        elif item.get("s") == "fail":
-            finding = {"resource": resource, "status": "fail",
-                       "message": item.get("m") or f"{policy.title}: not met by {resource['name']}",
+        elif item.get("s") in ("fail", "manual"):
+            finding: dict[str, Any] = {"resource": resource, "status": item["s"],
+                       "message": item.get("m") or (f"{policy.title}: not met by {resource['name']}" if item["s"] == "fail"
+                                                    else f"{policy.title}: a person must judge {resource['name']}"),
                        "evidence": item.get("ev") or []}
             if item.get("loc"):
                 finding["locations"] = item["loc"]
@@ -105,8 +106,14 @@ def policy_result(policy: Policy, raw: RawVerdict | None) -> dict[str, Any]:
     elif "error" in statuses:
         out["status"] = "error"
         out["reason"] = f"{sum(f['status'] == 'error' for f in findings)} resource(s) could not be judged"
+    elif "manual" in statuses:
+        out["status"] = "manual"
+        out["reason"] = f"{sum(f['status'] == 'manual' for f in findings)} resource(s) need a person to judge them"
     else:
         out["status"] = "pass"
+    if not policy.automated and out["status"] != "manual":  # its facts shown, a person still judges it
+        out["status"] = "manual"
+        out["reason"] = "needs a person to judge: see the audit steps and the facts listed"
     return out
 
 
@@ -137,17 +144,23 @@ def summarize(results: list[dict[str, Any]], not_judged: int = 0) -> dict[str, A
 
 
 def document(results: list[dict[str, Any]], snapshot: dict[str, Any], pack: dict[str, Any],
-             evaluated_at: str, not_judged: dict[str, Any] | None = None) -> dict[str, Any]:
+             evaluated_at: str, not_judged: dict[str, Any] | None = None,
+             advisories: dict[str, Any] | None = None) -> dict[str, Any]:
     """The results document around each policy's result (policy_result), in pack order;
-    `not_judged` (scope.not_judged_block) lists the policies the snapshot could not decide."""
+    `not_judged` (scope.not_judged_block) lists the policies the snapshot could not decide,
+    `advisories` (advisories.document_block) the advisory data the policies were given."""
     out: dict[str, Any] = {
         "results_version": RESULTS_VERSION,
         "tool": {"name": "hullcheck", "version": __version__},
         "snapshot": snapshot,
         "pack": pack,
+    }
+    if advisories:
+        out["advisories"] = advisories
+    out.update({
         "evaluated_at": evaluated_at,
         "summary": summarize(results, len(not_judged["policies"]) if not_judged else 0),
-    }
+    })
     if not_judged:
         out["not_judged"] = not_judged
     out["results"] = results

@@ -18,6 +18,7 @@ from hullcheck_common.errors import UsageError
 from hullcheck_common.resources import policies_dir, snapshots_dir
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
+from .advisories import AdvisoryOptions
 from .engine import Limits, Source
 from .pipeline import GateOptions, Outcome, ResultsPipeline
 from .policy import Policy, Selection, load_pack
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 # imports before it answers (`policies list` is held to 1.5x `hullcheck --version`).
 
 __all__ = ["EvaluateOptions", "Feedback", "GateOptions", "Outcome", "ReportOptions", "audit_source", "evaluate",
-           "render_results", "run_tests", "run_golden", "diff", "lint_waivers", "load_policies", "catalogue"]
+           "render_results", "run_tests", "run_golden", "diff", "lint_waivers", "load_policies", "catalogue",
+           "show_advisories", "import_advisories"]
 
 
 class Feedback(Protocol):
@@ -85,6 +87,7 @@ class EvaluateOptions:
     report: ReportOptions = field(default_factory=ReportOptions)
     trust: AllowedSigners | None = None  # --trust: judge only snapshots signed by a key trusted for their host
     signer: Signer | None = None  # --sign: every file written gets FILE.sig (namespace hullcheck-results)
+    advisories: AdvisoryOptions = field(default_factory=AdvisoryOptions)  # --advisories, --advisories-max-age (CIS 1.2.2)
 
 
 def load_policies(policy_dirs: list[Path], selection: Selection | None = None) -> list[Policy]:
@@ -108,7 +111,6 @@ def _report(document: dict[str, Any], report: ReportOptions, inputs: tuple[Path,
 
 def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outcome:
     """`hullcheck evaluate`: one snapshot, or a fleet (several, a directory, a glob, --output-dir)."""
-    from .engine import Evaluator
     from .fleet_run import evaluate_fleet, is_fleet
 
     feedback = feedback or PlainFeedback()
@@ -122,12 +124,26 @@ def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outc
         return evaluate_fleet(options, load_policies(options.policy_dirs, options.selection), pipeline, feedback)
     path = options.snapshots[0]
     worker, pipeline, policies = _worker_and_pack(options, feedback)
-    with Evaluator(policies, options.limits, pack_version=__version__, workers=[worker]) as ev:
+    with _evaluator(policies, options, feedback, worker) as ev:
         ev.warm_up()  # the worker compiles while the snapshot's signature is checked (--trust)
         from .custody import snapshot_source
 
         source, verified = snapshot_source(path, options.trust, options.limits.max_snapshot_bytes)
-        return _evaluate_one(source, ev, options, pipeline, (path, *gate.files()), verified)
+        return _evaluate_one(source, ev, options, pipeline, (path, *gate.files()), verified, feedback)
+
+
+def _evaluator(policies: list[Policy], options: EvaluateOptions, feedback: Feedback, worker: Any = None) -> Evaluator:
+    """The Evaluator of a run: its limits, the advisory data (a bad --advisories file stops the run
+    here, before anything is judged) and the worker started ahead, which it owns from now on."""
+    from .engine import Evaluator
+
+    try:
+        return Evaluator(policies, options.limits, pack_version=__version__, workers=[worker] if worker else [],
+                         advisories=options.advisories, warn=feedback.warn)
+    except BaseException:
+        if worker is not None:
+            worker.kill()
+        raise
 
 
 def _worker_and_pack(options: EvaluateOptions, feedback: Feedback) -> tuple[Any, ResultsPipeline, list[Policy]]:
@@ -153,11 +169,10 @@ def audit_source(source: Source | Callable[[], Source], options: EvaluateOptions
     pack while the collector reads the engine (two processes: on two cores, both at once)."""
     from hullcheck_common.custody import SNAPSHOT_NAMESPACE
 
-    from .engine import Evaluator
 
     feedback = feedback or PlainFeedback()
     worker, pipeline, policies = _worker_and_pack(options, feedback)
-    with Evaluator(policies, options.limits, pack_version=__version__, workers=[worker]) as ev:
+    with _evaluator(policies, options, feedback, worker) as ev:
         if callable(source):
             ev.warm_up()
             source = source()
@@ -165,11 +180,11 @@ def audit_source(source: Source | Callable[[], Source], options: EvaluateOptions
             write_output(source.data.decode(), keep_snapshot, signer=options.signer, namespace=SNAPSHOT_NAMESPACE)
         elif keep_snapshot is not None:
             feedback.warn(f"hullcheck: {keep_snapshot} not written: nothing was collected (the bundled example was evaluated)")
-        return _evaluate_one(source, ev, options, pipeline, options.gate.files())
+        return _evaluate_one(source, ev, options, pipeline, options.gate.files(), feedback=feedback)
 
 
 def _evaluate_one(source: Source, ev: Evaluator, options: EvaluateOptions, pipeline: ResultsPipeline,
-                  inputs: tuple[Path, ...], verified: Verified | None = None) -> Outcome:
+                  inputs: tuple[Path, ...], verified: Verified | None = None, feedback: Feedback | None = None) -> Outcome:
     """The tail evaluate and audit share: evaluate, record the verified signature, waive and mark,
     report, say what it means."""
     from .custody import attach
@@ -280,3 +295,53 @@ def lint_waivers(file: Path, as_of: str | None, policy_dirs: list[Path], max_day
 def catalogue(policy_dirs: list[Path], fmt: str, width: int | None) -> str:
     """`hullcheck policies list`: every policy's id, benchmark numbers, level, severity, title."""
     return render([p.metadata() for p in load_policies(policy_dirs)], fmt, kind="catalogue", width=width)
+
+
+def show_advisories(files: list[Path], fmt: str, say: Callable[[str], None]) -> Outcome:
+    """`hullcheck advisories`: the advisory data in use (origin, date, sources, counts per component)."""
+    import json
+    from datetime import date, datetime, timezone
+
+    from .advisories.store import load, store_dir
+
+    notes: list[str] = []
+    data = load(list(files), warn=notes.append)
+    summary = data.summary()
+    today = datetime.now(timezone.utc).date()
+    summary["age_days_today"] = (today - date.fromisoformat(data.date)).days if data.date else None
+    summary["store"] = str(store_dir())
+    summary["distribution_records"] = len(data.distribution)
+    if fmt == "json":
+        say(json.dumps({**summary, "notes": notes}, indent=1))
+        return Outcome.CLEAN
+    say(f"advisory data: {data.origin} ({data.path})")
+    say(f"dated {data.date}: {summary['age_days_today']} days old today")
+    say("components: " + ", ".join(f"{name} {count} advisories" for name, count in data.counts().items()))
+    for source in data.sources:
+        detail = ", ".join(f"{k} {source[k]}" for k in ("commit", "date", "path") if source.get(k))
+        say(f"  source: {source.get('name')}" + (f" ({detail})" if detail else ""))
+    if data.imported:
+        signer = data.imported.get("signed_by")
+        say(f"imported {data.imported.get('at')} from {data.imported.get('from')}"
+            + (f", signed by {signer['principal']} ({signer['fingerprint']})" if signer else ", unsigned"))
+    for path in data.distribution_files:
+        say(f"distribution data: {path}")
+    if data.distribution:
+        say(f"  {len(data.distribution)} Debian/Ubuntu record(s) about Docker, containerd or runc packages")
+    say(f"local store: {store_dir()}" + ("" if data.origin == "store" else " (not in use)"))
+    for note in notes:
+        say(note)
+    return Outcome.CLEAN
+
+
+def import_advisories(bundle: Path, trust: AllowedSigners | None, date: str | None, say: Callable[[str], None]) -> Outcome:
+    """`hullcheck advisories import BUNDLE`: build the advisory data from a carried-in OSV bundle into the local store."""
+    from .advisories.bundle import import_bundle
+    from .advisories.store import store_dir
+
+    doc = import_bundle(bundle, trust, date)
+    signer = (doc.get("imported") or {}).get("signed_by")
+    say(f"imported {len(doc['records'])} advisories dated {doc['date']} from {bundle}"
+        + (f" (signed by {signer['principal']}, {signer['fingerprint']})" if signer else "")
+        + f" into {store_dir()}: " + ", ".join(f"{k} {v}" for k, v in doc.get("counts", {}).items()))
+    return Outcome.CLEAN

@@ -187,8 +187,11 @@ def main(conn: Channel, memory_limit: int | None) -> None:
                     data = snapshot_mod.read_bytes(job["path"], job.get("max_bytes") or snapshot_mod.DEFAULT_MAX_BYTES)
                 job["data"] = None  # `data` is the only reference left: freed once jq has its copy
                 info = job.get("summary")
+                advisory_inputs = job.get("advisory_inputs")
                 if info is None:  # a file or bytes from elsewhere: parsed and validated here, once
                     parsed, info = snapshot_mod.load(data, name)
+                    if job.get("advisories") is not None and advisory_inputs is None:
+                        advisory_inputs = _advisory_inputs(parsed)
                     del parsed  # never hold the snapshot twice: jq parses its own copy below
                     _release_memory()
             except snapshot_mod.SnapshotError as exc:
@@ -204,7 +207,9 @@ def main(conn: Channel, memory_limit: int | None) -> None:
             conn.send(("snapshot", info))
             # The binding keeps its own UTF-8 copy of the text: neither our bytes nor the text may
             # stay alive beside it while jq parses and runs (38 MB each at 5,000 containers).
-            outputs = programs[key].input_text(data.decode("utf-8"))
+            facts = _advisory_facts(job, advisory_inputs)
+            # The program's input is {"a": $advisories, "s": snapshot} (program._INPUT).
+            outputs = programs[key].input_text('{"a":' + facts + ',"s":' + data.decode("utf-8") + "}")
             del data
             max_output = int(job.get("max_output") or DEFAULT_MAX_OUTPUT_BYTES)
             index = job.get("start", 0)
@@ -223,6 +228,32 @@ def main(conn: Channel, memory_limit: int | None) -> None:
         except Exception as exc:  # report, never die silently
             conn.send(("crash", f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
                        if str(exc) else traceback.format_exc(limit=1)[-500:]))
+
+
+def _advisory_inputs(snapshot: dict[str, Any]) -> dict[str, Any] | str:
+    from .advisories.match import inputs
+
+    try:
+        return inputs(snapshot)
+    except Exception as exc:  # noqa: BLE001 - the policy reports it as its error, never the run's
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _advisory_facts(job: dict[str, Any], inputs: dict[str, Any] | str | None) -> str:
+    """$advisories as JSON text: null when no policy reads it, {"error": ...} when it cannot be computed."""
+    import json
+
+    data = job.get("advisories")
+    if data is None:
+        return "null"
+    if isinstance(inputs, str) or inputs is None:
+        return json.dumps({"error": f"the snapshot's components could not be read: {inputs}"})
+    from .advisories.match import facts
+
+    try:
+        return json.dumps(facts(inputs, data, int(job.get("advisories_max_age") or 30)))
+    except Exception as exc:  # noqa: BLE001 - see above
+        return json.dumps({"error": f"advisory matching failed: {type(exc).__name__}: {exc}"})
 
 
 def _run_cases(conn: Channel, job: dict[str, Any], jq: Any) -> None:
@@ -265,7 +296,8 @@ def _run_cases(conn: Channel, job: dict[str, Any], jq: Any) -> None:
             if case["program"] is not None:
                 if program is None:  # compiled at the first case that needs it: within a case's time limit
                     program = jq.compile(job["program"])
-                text = f'{{"p":{int(case["program"])},"s":{json.dumps(snapshot)}}}'
+                facts = _advisory_facts(job, _advisory_inputs(snapshot)) if job.get("advisories") is not None else "null"
+                text = f'{{"p":{int(case["program"])},"a":{facts},"s":{json.dumps(snapshot)}}}'
                 outputs = program.input_text(text).all()
                 raw = _trim(outputs[0], max_output) if outputs else {"s": "error", "reason": "the policy gave no verdict"}
             conn.send(("case", index, raw))

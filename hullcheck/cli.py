@@ -1,4 +1,4 @@
-"""The front door: `hullcheck collect | evaluate | audit | render | diff | test | schema | policies | waivers`.
+"""The front door: `hullcheck collect | evaluate | audit | render | diff | test | schema | policies | waivers | advisories`.
 
 The only module that knows both halves, and it only parses: each command turns its flags into
 one typed options object, makes one call into the collector or `evaluator.run`, and exits with
@@ -74,6 +74,8 @@ policies_app = typer.Typer(help="List and inspect the policies hullcheck evaluat
 app.add_typer(policies_app, name="policies")
 waivers_app = typer.Typer(help="Check waiver files (accepted risks with a reason and an expiry date).", no_args_is_help=True)
 app.add_typer(waivers_app, name="waivers")
+advisories_app = typer.Typer(help="The advisory data CIS 1.2.2 judges engine versions with: show it, import a newer bundle (offline).")
+app.add_typer(advisories_app, name="advisories")
 
 @functools.cache
 def _stderr() -> Console:
@@ -431,6 +433,38 @@ def watch(watch: Any = None, selection: Any = None, tls: Any = None) -> None:
     from hullcheck_runtime.watch import serve
 
     serve(watch.options(selection, tls), TerminalFeedback().warn)
+
+
+@advisories_app.callback(invoke_without_command=True)
+def advisories_show(
+    ctx: typer.Context,
+    fmt: DiffFormat = typer.Option("text", "--format", "-f", help="text or json."),
+    advisories: List[Path] = typer.Option([], "--advisories", metavar="FILE", help="Also read this Debian or Ubuntu OSV data, as evaluate would (repeatable)."),
+) -> None:
+    """Show the advisory data in use: bundled or imported, its date and age, its sources and their commits, how many advisories per component.
+
+    [dim]hullcheck never fetches: refresh the data with `hullcheck advisories import BUNDLE` (the Go vulnerability database's vulndb.zip, OSV.dev's Go all.zip, or a directory of OSV files), carried in like a snapshot. docs/advisories.md says where the data comes from.[/dim]
+    """
+    if ctx.invoked_subcommand is None:
+        from evaluator import run as runner
+
+        _exit(runner.show_advisories(list(advisories), fmt.value, typer.echo))
+
+
+@advisories_app.command("import")
+def advisories_import(
+    bundle: Path = typer.Argument(..., help="vulndb.zip, an OSV.dev all.zip, a directory of OSV files, or a hullcheck advisories.json.", show_default=False),
+    trust: Optional[Path] = typer.Option(None, "--trust", metavar="ALLOWED_SIGNERS", help="Import only a bundle file whose BUNDLE.sig is a good SSH signature (namespace hullcheck-advisories) by a key this allowed-signers file trusts for that namespace."),
+    date: Optional[str] = typer.Option(None, "--date", metavar="YYYY-MM-DD", help="The date the bundle is current to, when its records do not say (a directory of files)."),
+) -> None:
+    """Build the advisory data from an OSV bundle carried into the site and keep it in the local store that later runs use.
+
+    [dim]The store is $HULLCHECK_ADVISORIES_DIR, else $XDG_DATA_HOME/hullcheck/advisories, else ~/.local/share/hullcheck/advisories; of it and the bundled data, the later-dated is used. Exit codes: 0 imported; 2 unreadable, unsigned or untrusted bundle.[/dim]
+    """
+    from evaluator import run as runner
+    from hullcheck_common.custody import load_trust
+
+    _exit(runner.import_advisories(bundle, load_trust(trust) if trust else None, date, typer.echo))
 
 
 # ---- the process ------------------------------------------------------------------------------

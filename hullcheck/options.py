@@ -70,9 +70,12 @@ class EvaluateFlags(SelectionFlags):
     arg: ClassVar[str] = "run"
     max_snapshot_size: int = typer.Option(256, "--max-snapshot-size", min=1, metavar="MB", help="Refuse snapshot files larger than this many MB (a 5,000-container host is about 35 MB).")
     fail_on: str = typer.Option("any", "--fail-on", help="Exit 1 when a result at or above this fails: any (default), critical, high, medium, low, info, new (only findings not in --baseline), or none.")
+    advisories: List[Path] = typer.Option([], "--advisories", metavar="FILE", help="Debian or Ubuntu OSV advisory data (a record, a JSON list, or OSV.dev's all.zip; repeatable): 1.2.2 then judges that distribution's docker.io, containerd and runc packages by their package versions instead of leaving them to a person. See `hullcheck advisories`.")
+    advisories_max_age: int = typer.Option(30, "--advisories-max-age", min=1, metavar="DAYS", help="1.2.2 warns, and never passes, when the advisory data is more than this many days older than the snapshot.")
 
     def options(self, snapshots: List[Path], gate: Any, report: Any, **more: Any) -> Any:
         """The evaluator's typed EvaluateOptions for these flags."""
+        from evaluator.advisories import AdvisoryOptions
         from evaluator.engine import Limits
         from evaluator.run import EvaluateOptions
 
@@ -80,6 +83,7 @@ class EvaluateFlags(SelectionFlags):
                         memory_bytes=self.worker_memory * 1024 * 1024)
         return EvaluateOptions(snapshots=list(snapshots), policy_dirs=list(self.policies), selection=selection(self),
                                limits=limits, gate=dataclasses.replace(gate, fail_on=self.fail_on), report=report,
+                               advisories=AdvisoryOptions(files=tuple(self.advisories), max_age_days=self.advisories_max_age),
                                **more)
 
 

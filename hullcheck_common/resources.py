@@ -1,6 +1,6 @@
-"""Where the bundled data lives: the policy pack, the schemas and the example snapshots.
+"""Where the bundled data lives: the policy pack, the schemas, the example snapshots and the advisory data.
 
-An installed wheel carries `policies/` and `snapshots/` inside the `hullcheck` package; a source
+An installed wheel carries `policies/`, `snapshots/` and `advisories/` inside the `hullcheck` package; a source
 checkout (or an editable install) has them at the repository root. Both halves ask here, so
 neither needs to know how hullcheck was installed.
 """
@@ -30,6 +30,12 @@ def policies_dir() -> Path:
 def snapshots_dir() -> Path:
     """The snapshot schema and the recorded example snapshots."""
     return _data_dir("snapshots")
+
+
+@cache
+def advisories_dir() -> Path:
+    """The bundled advisory data (advisories.json) and what it was built from."""
+    return _data_dir("advisories")
 
 
 def snapshot_schema_path() -> Path:

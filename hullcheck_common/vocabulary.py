@@ -86,9 +86,9 @@ class RawResource(TypedDict, total=False):
 
 
 class RawItem(TypedDict, total=False):
-    s: Literal["pass", "fail", "error"]  # status of this resource
+    s: Literal["pass", "fail", "error", "manual"]  # status of this resource (manual: a person must judge it)
     r: RawResource  # the resource
-    m: str | None  # the failure message
+    m: str | None  # the failure message (manual: what a person must check)
     ev: list[RawEvidence]  # evidence: JSON pointers into the snapshot and the values there
     reason: str  # why this resource could not be judged (s = error)
     loc: list[dict[str, Any]]  # planned from Compose: where the offending values were written (file, line, column, pointer)

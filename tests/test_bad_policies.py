@@ -239,7 +239,8 @@ def test_worker_killed_mid_run_only_that_policy_errors() -> None:
     results = {r["id"]: r for r in document["results"]}
     assert results["custom-00-slow"]["status"] == "error"
     assert "SIGKILL" in results["custom-00-slow"]["reason"]
-    assert {results[p.id]["status"] for p in pack if p.automated} <= {"pass", "fail", "not_applicable"}
+    # manual: CIS 1.2.2 leaves the example's distribution builds to a person
+    assert {results[p.id]["status"] for p in pack if p.automated} <= {"pass", "fail", "not_applicable", "manual"}
     assert results["cis-docker-5.10"]["status"] == "fail"
     assert [r["status"] for r in again["results"] if r["id"] == "cis-docker-5.10"] == ["fail"]
 

@@ -109,3 +109,10 @@ def test_runtime_smoke(tmp_path: Path, docker_client: Any) -> None:
         assert _positive(data[key]), key
     assert len(data["watch_delays_s"]) == data["watched"] and len(data["runs"]["create"]["guarded"]) == data["reps"]
     assert not list(Path("/run/docker/plugins").glob("hcbench-*.sock")), "the guard's socket is removed"
+
+
+def test_advisories_smoke(tmp_path: Path) -> None:
+    data = _run("advisories", tmp_path)
+    for key in ("with 1.2.2", "without 1.2.2"):
+        assert _positive(data["cpu_medians_s"][key]) and _positive(data["medians_s"][key])
+    assert data["load_ms"] > 0 and data["match_ms"] > 0 and isinstance(data["ratio"], float)

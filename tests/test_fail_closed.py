@@ -19,7 +19,7 @@ import jsonpatch
 import pytest
 
 from evaluator import Evaluator, Limits, Source, load_pack
-from evaluator.program import fragment_check_program
+from evaluator.program import fragment_check_program, uses_advisories
 from evaluator.snapshot import SnapshotError, validate
 from hullcheck_common.resources import policies_dir, snapshots_dir
 
@@ -27,13 +27,24 @@ PACK = load_pack([policies_dir()])
 AUTOMATED = [p for p in PACK if p.automated]
 BY_ID = {p.id: p for p in AUTOMATED}
 EXAMPLES = snapshots_dir() / "examples"
+# Last, a variant of the misconfigured example whose engine components are Docker's upstream
+# builds, collected just after the bundled advisory data's date: every recorded host runs Debian's
+# distribution builds, which CIS 1.2.2 leaves to a person, so only here does it judge resources.
+UPSTREAM = "misconfigured-upstream"
 BASE_ORDER = ["misconfigured", "minimal"] + sorted(
-    p.stem for p in EXAMPLES.glob("*.json") if p.stem not in ("misconfigured", "minimal"))
+    p.stem for p in EXAMPLES.glob("*.json") if p.stem not in ("misconfigured", "minimal")) + [UPSTREAM]
 JUDGED = ("pass", "fail")
 
 
 @cache
 def base_snapshot(name: str) -> str:
+    if name == UPSTREAM:
+        snapshot = json.loads((EXAMPLES / "misconfigured.json").read_text(encoding="utf-8"))
+        snapshot["meta"]["finished_at"] = "2026-08-30T00:00:00.000Z"
+        for component, (version, commit) in zip(snapshot["engine"]["version"]["Components"],
+                                                (("27.1.0", "6312585"), ("1.7.13", "v1.7.13"), ("1.1.11", "v1.1.11-0-g4bccb38"))):
+            component["Version"], component["Details"]["GitCommit"] = version, commit
+        return json.dumps(snapshot)
     return (EXAMPLES / f"{name}.json").read_text(encoding="utf-8")
 
 
@@ -60,8 +71,18 @@ def base_results(evaluator: Evaluator) -> dict[str, dict[str, dict[str, Any]]]:
 def resource_paths(policy_id: str, snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     """The policy's own `resources` stream on this snapshot: [{type, name, id, path}]."""
     policy = BY_ID[policy_id]
-    program = fragment_check_program(f"[limit(200000; ({policy.resources}\n))] | map({{type, name, id, path}})")
-    return jq.compile(program).input_value(snapshot).first()
+    program = fragment_check_program(f"[limit(200000; ({policy.resources}\n))] | map({{type, name, id, path}})",
+                                     wrapped_input=True)
+    return jq.compile(program).input_value({"a": advisory_facts(snapshot, policy), "s": snapshot}).first()
+
+
+def advisory_facts(snapshot: dict[str, Any], policy: Any) -> Any:
+    """$advisories as the evaluator computes it, for a policy that reads it (else null)."""
+    if not uses_advisories([policy]):
+        return None
+    from evaluator.advisories import match, store
+
+    return match.facts(match.inputs(snapshot), store.load(prefer="bundled"), 30)
 
 
 def choose_base(policy_id: str, results: dict[str, dict[str, dict[str, Any]]]) -> str | None:
@@ -194,7 +215,9 @@ def test_missing_evidence_is_error(evaluator: Evaluator, base_results: dict[str,
         if policy.applies and result["status"] == "not_applicable":
             continue
         still = resources
-        if declared.startswith("snapshot:"):  # the stream may read it too: judge what it yields now
+        # The stream may read it too (an absolute pointer; or the advisory facts, computed from the
+        # versions the evidence points at): judge what it yields now.
+        if declared.startswith("snapshot:") or uses_advisories([BY_ID[policy_id]]):
             try:
                 still = resource_paths(policy_id, mutated)
             except ValueError:  # the stream itself fails: the policy as a whole must be error

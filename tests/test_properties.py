@@ -160,7 +160,9 @@ def test_generated_snapshots(evaluator: Evaluator, change: dict[str, Any]) -> No
         for resource in judged:
             assert resource["id"] is not None and json.dumps(resource["id"]) in text, (result["id"], resource)
         for finding in result["findings"]:
-            assert finding["status"] in ("fail", "error")
+            assert finding["status"] in ("fail", "error", "manual")  # manual: left to a person (1.2.2's candidates)
+            if finding["status"] == "manual":
+                assert result["status"] in ("fail", "error", "manual"), result["id"]
         if result["status"] == "pass":
             assert result["passed"] and not result["findings"]
     # A policy that requires a section the collector could not read is error, never a verdict (when

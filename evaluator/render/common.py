@@ -14,8 +14,9 @@ from hullcheck_common.vocabulary import STATUS_LABELS, STATUS_ORDER, resource_ke
 from ..scope import line as not_judged_line
 from ..scope import not_judged_count
 
-__all__ = ["STATUS_LABELS", "STATUS_ORDER", "SECURITY_SEVERITY", "case_name", "fingerprint", "host_of",
-           "iter_findings", "not_judged_count", "not_judged_line", "resource_key", "severity_rank", "waiver_text"]
+__all__ = ["STATUS_LABELS", "STATUS_ORDER", "SECURITY_SEVERITY", "advisory_data_text", "case_name", "fingerprint",
+           "host_of", "iter_findings", "not_judged_count", "not_judged_line", "resource_key", "severity_rank",
+           "waiver_text"]
 
 # GitHub code scanning reads `security-severity` as a CVSS-like score: >= 9.0 critical,
 # 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low. info carries no security weight.
@@ -50,6 +51,19 @@ def signed_by(document: dict[str, Any]) -> str | None:
         return None
     kind = {"ssh-ed25519": "ED25519", "ssh-rsa": "RSA"}.get(str(sig.get("key_type")), "ECDSA")
     return f"{sig.get('principal')} ({kind} key {sig['fingerprint']})"
+
+
+def advisory_data_text(document: dict[str, Any]) -> str | None:
+    """'advisory data dated 2026-08-21 (bundled; 100 days before the snapshot: over the 30-day limit)',
+    named by every report whose results used it (CIS 1.2.2), else None."""
+    block = document.get("advisories")
+    if not isinstance(block, dict):
+        return None
+    age = block.get("age_days")
+    when = f"{age} days before the snapshot" if isinstance(age, int) and age >= 0 else "newer than the snapshot"
+    limit = f": over the {block.get('max_age_days')}-day limit, refresh it" if block.get("stale") else ""
+    extra = f"; distribution data: {', '.join(block['distribution_files'])}" if block.get("distribution_files") else ""
+    return f"advisory data dated {block.get('date')} ({block.get('origin')}; {when}{limit}{extra})"
 
 
 def iter_findings(document: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:

@@ -129,6 +129,15 @@ def render(fleet: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_: An
                        f'{escape(p["title"])}</td><td class="sev-{escape(p["severity"])}">{escape(p["severity"])}</td>'
                        f'<td>{escape(", ".join(p["failing_hosts"]))}</td></tr>')
         out.append("</table>")
+    advisories = fleet.get("advisories") or []
+    if advisories:
+        out += ["<h2>Advisories (CIS 1.2.2)</h2>", '<table id="advisories"><tr><th>advisory</th><th>component</th>'
+                "<th>affected hosts</th><th>hosts to check</th></tr>"]
+        for adv in advisories:
+            out.append(f"<tr><td>{escape(adv['name'])}</td><td>{escape(adv['component'])}</td>"
+                       f"<td>{len(adv['affected_hosts'])}: {escape(', '.join(adv['affected_hosts']))}</td>"
+                       f"<td>{len(adv['candidate_hosts'])}: {escape(', '.join(adv['candidate_hosts']))}</td></tr>")
+        out.append("</table>")
     for title, hosts in not_evaluated(fleet):
         ident = {"unreadable": "unreadable", "refused": "refused"}.get(hosts[0]["status"], "not-collected")
         out += [f"<h2>{title} ({len(hosts)})</h2>", f'<ul id="{ident}">']

@@ -50,6 +50,14 @@ def render(fleet: dict[str, Any], *, verbose: bool = False, **_: Any) -> str:
                        f"{p['severity']} | {_cell(names(p['failing_hosts'], 1000 if verbose else 20))} |")
     else:
         out.append("No policy fails on any host.")
+    advisories = fleet.get("advisories") or []
+    if advisories:
+        out += ["", "## Advisories (CIS 1.2.2)", "", "| advisory | component | affected hosts | hosts to check |",
+                "|---|---|---|---|"]
+        for adv in advisories:
+            out.append(f"| {_cell(adv['name'])} | {_cell(adv['component'])} | "
+                       f"{len(adv['affected_hosts'])}: {_cell(names(adv['affected_hosts'], 1000 if verbose else 20))} | "
+                       f"{len(adv['candidate_hosts'])}: {_cell(names(adv['candidate_hosts'], 1000 if verbose else 20))} |")
     for title, hosts in not_evaluated(fleet):
         out += ["", f"## {title} ({len(hosts)})", ""]
         out += [f"- {_cell(h['error'])}" for h in hosts]

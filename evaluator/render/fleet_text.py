@@ -13,6 +13,7 @@ from rich.table import Table
 from hullcheck_common.vocabulary import SEVERITIES
 
 MAX_NAMES = 8
+MAX_ADVISORIES = 20
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
@@ -78,6 +79,22 @@ def render(fleet: dict[str, Any], *, color: bool = False, verbose: bool = False,
     errors = sum(len(p["error_hosts"]) for p in fleet["policies"])
     if errors and not verbose:
         console.print(f"[magenta]{errors} policy result(s) are errors[/magenta] (missing data); --verbose lists them")
+
+    advisories = fleet.get("advisories") or []
+    if advisories:
+        console.print()
+        console.print("[bold]Advisories (CIS 1.2.2): hosts affected, hosts to check[/bold]")
+        for adv in advisories if verbose else advisories[:MAX_ADVISORIES]:
+            affected, check = adv["affected_hosts"], adv["candidate_hosts"]
+            console.print(f"[bold]{len(affected):>4}[/bold] affected, {len(check):>4} to check  "
+                          f"{escape(adv['component'])} {escape(adv['name'])}"
+                          + (f" [dim]({escape(str(adv['id']))})[/dim]" if adv.get("id") and adv["id"] != adv["name"] else ""))
+            if affected:
+                console.print(f"          [dim]affected:[/dim] {escape(names(affected, 1000 if verbose else MAX_NAMES))}")
+            if check:
+                console.print(f"          [dim]to check:[/dim] {escape(names(check, 1000 if verbose else MAX_NAMES))}")
+        if len(advisories) > MAX_ADVISORIES and not verbose:
+            console.print(f"          [dim]... and {len(advisories) - MAX_ADVISORIES} more advisories (--verbose lists all)[/dim]")
 
     for title, hosts in not_evaluated(fleet):
         console.print()

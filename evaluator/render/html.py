@@ -17,7 +17,7 @@ from typing import Any
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 from hullcheck_common.vocabulary import SEVERITIES as SEVERITY_ORDER
 
-from .common import STATUS_LABELS, STATUS_ORDER, engine_of, host_of, not_judged_line, signed_by
+from .common import STATUS_LABELS, STATUS_ORDER, advisory_data_text, engine_of, host_of, not_judged_line, signed_by
 
 COLORS = {"pass": "#2e7d32", "fail": "#c62828", "error": "#8e24aa", "waived": "#00838f",
           "manual": "#f9a825", "not_applicable": "#9e9e9e"}
@@ -252,6 +252,7 @@ def render(document: dict[str, Any], *, benchmark: str = DEFAULT_BENCHMARK, **_:
               .replace("%SEVERITIES%", json.dumps(list(SEVERITY_ORDER))).replace("%BENCHMARK%", json.dumps(benchmark)))
     score = summary.get("score")
     signed = f" · signed by {_e(signed_by(document))}" if signed_by(document) else ""
+    signed += f" · {_e(advisory_data_text(document))}" if advisory_data_text(document) else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

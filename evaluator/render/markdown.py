@@ -17,6 +17,7 @@ from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 from .common import (
     STATUS_LABELS,
     STATUS_ORDER,
+    advisory_data_text,
     engine_of,
     host_of,
     location_text,
@@ -75,7 +76,7 @@ def _details(result: dict[str, Any]) -> str:
              f"({len(findings)} finding(s))</summary>", ""]
     for f in findings:
         ref = f.get("resource") or {}
-        mark = {"fail": "❌", "error": "⚠️", "waived": "💤"}.get(f.get("status"), "•")
+        mark = {"fail": "❌", "error": "⚠️", "waived": "💤", "manual": "❔"}.get(f.get("status"), "•")
         new = " 🆕 new" if f.get("baseline") == "new" else ""
         where = location_text(f)
         at = f" at {_code(where)}" if where else ""
@@ -105,7 +106,8 @@ def render(document: dict[str, Any], *, max_chars: int = MAX_CHARS, benchmark: s
     head.append(f"**{verdict}** · score {summary.get('score') if summary.get('score') is not None else 'n/a'}% of judged "
                 f"policies passed · snapshot `{str(snapshot.get('sha256', ''))[:12]}` collected {_esc(snapshot.get('collected_at'))} "
                 f"· engine {_esc(engine_of(document))} · hullcheck {_esc((document.get('tool') or {}).get('version'))}"
-                + (f" · signed by {_esc(signed_by(document))}" if signed_by(document) else ""))
+                + (f" · signed by {_esc(signed_by(document))}" if signed_by(document) else "")
+                + (f" · {_esc(advisory_data_text(document))}" if advisory_data_text(document) else ""))
     head += ["", "| status | policies |", "|---|---:|"]
     for status in STATUS_ORDER:
         head.append(f"| {STATUS_LABELS[status]} | {summary.get(status, 0)} |")

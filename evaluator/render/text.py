@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
-from .common import not_judged_line, signed_by
+from .common import advisory_data_text, not_judged_line, signed_by
 
 LABELS = {
     "pass": ("[PASS]", "green"),
@@ -54,6 +54,9 @@ def render(document: dict[str, Any], *, color: bool = False, verbose: bool = Fal
                   f"collected {escape(str(snap.get('collected_at')))}")
     if signed_by(document):
         console.print(f"snapshot signed by {escape(str(signed_by(document)))}")
+    if advisory_data_text(document):
+        stale = (document.get("advisories") or {}).get("stale")
+        console.print(("[yellow]" if stale else "") + escape(str(advisory_data_text(document))) + ("[/yellow]" if stale else ""))
     if snap.get("collector_errors"):
         console.print(f"[magenta]note:[/magenta] the collector could not read {snap['collector_errors']} source(s); "
                       "policies that need them report ERROR")
@@ -75,7 +78,7 @@ def render(document: dict[str, Any], *, color: bool = False, verbose: bool = Fal
         findings = result.get("findings", [])
         shown = findings if verbose else findings[:MAX_FINDINGS]
         for finding in shown:
-            mark = {"fail": "*", "waived": "~"}.get(finding["status"], "!")
+            mark = {"fail": "*", "waived": "~", "manual": "?"}.get(finding["status"], "!")
             console.print(f"          {mark} {escape(_finding_line(finding))}")
         if len(shown) < len(findings):
             console.print(f"          [dim]... and {len(findings) - len(shown)} more (--verbose lists all)[/dim]")
