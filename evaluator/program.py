@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from hullcheck_common.vocabulary import SUBJECT_PREFIXES
 
@@ -32,13 +32,39 @@ _ERRS = ('([$errs[] | [.source, (.source | tostring) + "/", .reason]]) as $_hc_e
 # At most this many resources per policy; more is reported as an error, not silently cut.
 MAX_RESOURCES = 200_000
 
+def _subject_of_jq() -> str:
+    """POINTER_SUBJECTS as one jq expression over `$segs` (a pointer's segments): nested string
+    comparisons down the prefixes' trie, which jq runs several times faster than matching each
+    prefix in turn (it runs for every evidence pointer of every resource of a plan)."""
+    trie: dict[str, Any] = {"subject": None, "children": {}}
+    for prefix, subject in SUBJECT_PREFIXES:
+        node = trie
+        for token in prefix:
+            node = node["children"].setdefault(token, {"subject": None, "children": {}})
+        node["subject"] = subject
+
+    def expression(node: dict[str, Any], depth: int, inherited: str | None) -> str:
+        here = json.dumps(node["subject"] or inherited)
+        children = node["children"]
+        if not children:
+            return here
+        otherwise = expression(children["*"], depth + 1, node["subject"] or inherited) if "*" in children else here
+        named = [(token, child) for token, child in children.items() if token != "*"]
+        chain = otherwise
+        if named:
+            chain = "if " + " elif ".join(
+                f"$segs[{depth}] == {json.dumps(token)} then {expression(child, depth + 1, node['subject'] or inherited)}"
+                for token, child in named) + f" else {otherwise} end"
+        return f"(if ($segs | length) <= {depth} then {here} else {chain} end)"
+
+    return expression(trie, 0, None)
+
+
 # The engine's own helpers: presence of evidence, collector errors, one resource's verdict.
 _ENGINE = r'''
 # Scope (evaluator/scope.py): a pointer is out of scope when the snapshot does not hold its subject;
 # the subjects' prefixes come from hullcheck_common.vocabulary.POINTER_SUBJECTS (longest first).
-def _hc_subject_of($segs):
-  first(__PREFIXES__[] | . as [$pre, $subj] | ($pre | length) as $n
-        | select(($segs | length) >= $n and all(range($n); $pre[.] == "*" or $pre[.] == $segs[.])) | $subj) // null;
+def _hc_subject_of($segs): __SUBJECT_OF__;
 def _hc_lacks($subj): $subj != null and (any($_hc_held[]; . == $subj) | not);
 def _hc_out($segs): $_hc_held != null and _hc_lacks(_hc_subject_of($segs));
 def _hc_present($segs):
@@ -121,7 +147,8 @@ def _hc_item(assertion; msg; $ev):
   | try (
       [$ev[] | _hc_ev($r)] as $evs
       # Evidence in a subject the snapshot does not hold is not read, as if the policy did not name it.
-      | (if $_hc_held == null then $evs else [$evs[] | select(.pointer | _hc_segs | _hc_out(.) | not)] end) as $evs
+      # (Split without decoding ~0/~1: no prefix holds a "/" or "~", so encoded segments compare alike.)
+      | (if $_hc_held == null then $evs else [$evs[] | select(.pointer | split("/")[1:] | _hc_out(.) | not)] end) as $evs
       # A collector error at or above the resource itself, or at or above any evidence, blocks it.
       | (if $_hc_errs == [] then null
          else _hc_blocked($r.path // "") // first($evs[] | _hc_blocked(.pointer) | select(. != null)) // null end) as $blk
@@ -156,7 +183,7 @@ def _hc_policy($scope; $q; applies; verdict):
 def _hc_items(resources; assertion; msg; $ev):
   {s: "evaluated", items: [limit(__MAX__; resources) | _hc_item(assertion; msg; $ev)]};
 '''.replace("__MAX__", str(MAX_RESOURCES + 1)).replace(  # one more than allowed: results.py reports the excess
-    "__PREFIXES__", json.dumps([[list(prefix), subject] for prefix, subject in SUBJECT_PREFIXES]))
+    "__SUBJECT_OF__", _subject_of_jq())
 
 
 def _pointer_segments(pointer: str) -> list[str]:
