@@ -32,6 +32,7 @@ _ERRS = ('([$errs[] | [.source, (.source | tostring) + "/", .reason]]) as $_hc_e
 # At most this many resources per policy; more is reported as an error, not silently cut.
 MAX_RESOURCES = 200_000
 
+
 def _subject_of_jq() -> str:
     """POINTER_SUBJECTS as one jq expression over `$segs` (a pointer's segments): nested string
     comparisons down the prefixes' trie, which jq runs several times faster than matching each
@@ -63,7 +64,7 @@ def _subject_of_jq() -> str:
 # The engine's own helpers: presence of evidence, collector errors, one resource's verdict.
 _ENGINE = r'''
 # Scope (evaluator/scope.py): a pointer is out of scope when the snapshot does not hold its subject;
-# the subjects' prefixes come from hullcheck_common.vocabulary.POINTER_SUBJECTS (longest first).
+# _hc_subject_of is generated from hullcheck_common.vocabulary.POINTER_SUBJECTS (_subject_of_jq).
 def _hc_subject_of($segs): __SUBJECT_OF__;
 def _hc_lacks($subj): $subj != null and (any($_hc_held[]; . == $subj) | not);
 def _hc_out($segs): $_hc_held != null and _hc_lacks(_hc_subject_of($segs));
