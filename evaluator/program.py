@@ -39,24 +39,39 @@ _ERRS = ('([$errs[] | [.source, (.source | tostring) + "/", .reason]]) as $_hc_e
 MAX_RESOURCES = 200_000
 
 
-def _prefix_index() -> dict[str, list[Any]]:
-    """SUBJECT_PREFIXES by first token, longest first within each (a prefix never starts with "*")."""
-    index: dict[str, list[Any]] = {}
+def _subject_of_jq() -> str:
+    """POINTER_SUBJECTS as one jq expression over `$segs` (a pointer's segments): nested string
+    comparisons down the prefixes' trie, which jq runs several times faster than matching each
+    prefix in turn (it runs for every evidence pointer of every resource of a plan)."""
+    trie: dict[str, Any] = {"subject": None, "children": {}}
     for prefix, subject in SUBJECT_PREFIXES:
-        index.setdefault(prefix[0] if prefix else "", []).append([list(prefix), subject])
-    return index
+        node = trie
+        for token in prefix:
+            node = node["children"].setdefault(token, {"subject": None, "children": {}})
+        node["subject"] = subject
+
+    def expression(node: dict[str, Any], depth: int, inherited: str | None) -> str:
+        here = json.dumps(node["subject"] or inherited)
+        children = node["children"]
+        if not children:
+            return here
+        otherwise = expression(children["*"], depth + 1, node["subject"] or inherited) if "*" in children else here
+        named = [(token, child) for token, child in children.items() if token != "*"]
+        chain = otherwise
+        if named:
+            chain = "if " + " elif ".join(
+                f"$segs[{depth}] == {json.dumps(token)} then {expression(child, depth + 1, node['subject'] or inherited)}"
+                for token, child in named) + f" else {otherwise} end"
+        return f"(if ($segs | length) <= {depth} then {here} else {chain} end)"
+
+    return expression(trie, 0, None)
 
 
 # The engine's own helpers: presence of evidence, collector errors, one resource's verdict.
 _ENGINE = r'''
 # Scope (evaluator/scope.py): a pointer is out of scope when the snapshot does not hold its subject;
-# the subjects' prefixes come from hullcheck_common.vocabulary.POINTER_SUBJECTS (longest first).
-# The prefixes are indexed by their first token: a pointer is compared with the one or two that can match.
-def _hc_subject_of($segs):
-  if ($segs | length) == 0 then null else
-  first((__PREFIXES__[$segs[0] | tostring] // [])[] | . as [$pre, $subj] | ($pre | length) as $n
-        | select(($segs | length) >= $n and all(range(1; $n); $pre[.] == "*" or $pre[.] == $segs[.])) | $subj) // null
-  end;
+# _hc_subject_of is generated from hullcheck_common.vocabulary.POINTER_SUBJECTS (_subject_of_jq).
+def _hc_subject_of($segs): __SUBJECT_OF__;
 def _hc_lacks($subj): $subj != null and (any($_hc_held[]; . == $subj) | not);
 def _hc_out($segs): $_hc_held != null and _hc_lacks(_hc_subject_of($segs));
 def _hc_present($segs):
@@ -145,7 +160,8 @@ def _hc_item(assertion; manualq; msg; $ev; $hasman):
   | try (
       [$ev[] | _hc_ev($r)] as $evs
       # Evidence in a subject the snapshot does not hold is not read, as if the policy did not name it.
-      | (if $_hc_held == null then $evs else [$evs[] | select(.pointer | _hc_segs | _hc_out(.) | not)] end) as $evs
+      # (Split without decoding ~0/~1: no prefix holds a "/" or "~", so encoded segments compare alike.)
+      | (if $_hc_held == null then $evs else [$evs[] | select(.pointer | split("/")[1:] | _hc_out(.) | not)] end) as $evs
       # A collector error at or above the resource itself, or at or above any evidence, blocks it.
       | (if $_hc_errs == [] then null
          else _hc_blocked($r.path // "") // first($evs[] | _hc_blocked(.pointer) | select(. != null)) // null end) as $blk
@@ -185,8 +201,7 @@ def _hc_policy($scope; $q; applies; verdict):
 def _hc_items(resources; assertion; manualq; msg; $ev; $hasman):
   {s: "evaluated", items: [limit(__MAX__; resources) | _hc_item(assertion; manualq; msg; $ev; $hasman)]};
 '''.replace("__MAX__", str(MAX_RESOURCES + 1)).replace(  # one more than allowed: results.py reports the excess
-    "__PREFIXES__", json.dumps(_prefix_index()))
-
+    "__SUBJECT_OF__", _subject_of_jq())
 
 
 def _pointer_segments(pointer: str) -> list[str]:

@@ -17,8 +17,6 @@ from typing import Any
 from hullcheck_common import snapshot_schema
 from hullcheck_common.errors import HullcheckError
 
-from .scope import held_subjects
-
 SUPPORTED_MAJOR = 1
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024  # a 5,000-container host is about 35 MB
 
@@ -230,9 +228,8 @@ def summary(snapshot: dict[str, Any], data: bytes) -> dict[str, Any]:
     source = meta.get("source")
     if isinstance(source, dict):  # a plan: what it was planned from, and the subjects it holds (evaluator/scope.py)
         out["source"] = source.get("kind")
-        held = held_subjects(snapshot)
-        if held is not None:
-            out["subjects"] = held
+        if isinstance(source.get("subjects"), list):  # read here, not through scope.py: the worker stays light
+            out["subjects"] = list(source["subjects"])
     return out
 
 
