@@ -20,7 +20,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator, Union
 
 from .errors import UsageError
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .sshsig import Signer
 
 
-Text = str | bytes | Iterable[str]  # a whole text, or its pieces in order (render_chunks)
+Text = Union[str, bytes, Iterable[str]]  # a whole text, or its pieces in order (render_chunks); Union: evaluated at run time, 3.9
 
 
 def write_atomic(path: str | os.PathLike[str], text: Text, mode: int | None = None) -> None:
