@@ -165,3 +165,21 @@ def test_fresh_install_collects_and_evaluates_as_this_python(version: str, wheel
     podman_examples = [str(p) for p in EXAMPLES if "podman" in p.name]
     parsed = _run([str(venv / "bin" / "python"), "-c", script, *podman_examples], cwd=here, env=env).stdout.split()
     assert podman_examples and parsed, "the Podman examples carry no TOML file"
+
+
+def test_one_floor_everywhere() -> None:
+    """The oldest supported Python is written in several places; they must agree."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    import yaml
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    floor = SUPPORTED[0]
+    assert project["project"]["requires-python"] == f">={floor}"
+    assert project["tool"]["ruff"]["target-version"] == "py" + floor.replace(".", "")
+    assert project["tool"]["mypy"]["python_version"] == floor
+    defaults = yaml.safe_load((REPO / "deploy" / "ansible" / "roles" / "hullcheck_audit" / "defaults" / "main.yml").read_text())
+    assert defaults["hullcheck_python_floor"] == floor
+    assert tuple(defaults["hullcheck_wheelhouse_pythons"]) == SUPPORTED
