@@ -6,7 +6,8 @@ python3 is Python 3.9 (RHEL 9, Debian 11), host5's is 3.6 (older than hullcheck 
 report must name all five, host3 as not collected (unreachable), host5 as not collected because
 its Python is too old (pointing at the collector image), and each collected host's verdicts must
 equal a direct collection on that host. Then: a second run installs nothing again, `--check` changes no
-file, `--limit` refreshes one host and still reports the fleet. The same hosts serve
+file, `--limit` refreshes one host and still reports the fleet, a hullcheck_python that does not
+run is reported as "no Python". The same hosts serve
 `hullcheck collect --docker-host ssh://...` end to end.
 """
 
@@ -167,6 +168,16 @@ def test_play_audits_the_fleet(lab: FleetLab, wheelhouse: Path, tmp_path: Path) 
                  "Evaluate every snapshot into the fleet report"):
         assert set().union(*checked[task].values()) == {"skipping"}, (task, checked[task])
     assert _tree(fleet_dir, host1.dir / "opt", host1.dir / "state", host2.dir / "state") == before
+
+    # A host where hullcheck_python does not run: not collected, saying so and the way out.
+    absent = lab.play(inventory, fleet_dir, "-e", wh, "-e", f"hullcheck_wheel={wheel}", "--limit", "host2",
+                      "-e", "hullcheck_python=/nonexistent/python3")
+    assert absent.returncode == 0, absent.stdout[-4000:]
+    host2_now = {h["key"]: h for h in json.loads((fleet_dir / "fleet.json").read_text())["hosts"]}["host2"]
+    assert host2_now["status"] == "not_collected", host2_now
+    assert re.fullmatch(r"host2: not collected \(no Python: /nonexistent/python3 does not run on the host \([^()\n]*"
+                        r"/nonexistent/python3[^()\n]*\); set hullcheck_python to a Python 3\.9 or newer, or collect with the"
+                        r" collector container image \(docs/install\.md\)\)", host2_now["error"]), host2_now["error"]
 
 
 def test_ssh_engine_end_to_end(lab: FleetLab, tmp_path: Path) -> None:
