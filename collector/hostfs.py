@@ -10,13 +10,13 @@ import errno
 import os
 import stat as statmod
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, Optional
 
 if TYPE_CHECKING:
     from .errors import ErrorLog
 
 
-Process = tuple[int, str | None, str, list[str]]  # pid, exe, comm, argv
+Process = tuple[int, Optional[str], str, list[str]]  # pid, exe, comm, argv (Optional: evaluated at run time, 3.9)
 
 
 class HostFS:

@@ -10,9 +10,13 @@ name (containers/common pkg/config, containers/image sysregistriesv2, containers
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.9 and 3.10 (RHEL 9, Debian 11, Ubuntu 22.04): tomllib is tomli, added to the standard library in 3.11
+    import tomli as tomllib
 
 from . import redact
 from .daemon import UNIT_DIRS, _socket_of, _start_time, _tcp_of, process_environment, read_units, user_unit_dirs

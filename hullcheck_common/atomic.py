@@ -17,10 +17,11 @@ leaves it.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator, Union
 
 from .errors import UsageError
 
@@ -28,13 +29,16 @@ if TYPE_CHECKING:
     from .sshsig import Signer
 
 
-Text = str | bytes | Iterable[str]  # a whole text, or its pieces in order (render_chunks)
+Text = Union[str, bytes, Iterable[str]]  # a whole text, or its pieces in order (render_chunks); Union: evaluated at run time, 3.9
 
 
 def write_atomic(path: str | os.PathLike[str], text: Text, mode: int | None = None) -> None:
     """Write `text` (or its pieces, each encoded as it comes) to `path` atomically with `mode`, or
     what a shell redirect gives (0666 less the umask)."""
     target = Path(path)
+    if _not_a_file(target):
+        _write_through(target, text)
+        return
     directory = str(target.parent or ".")
     perm = _default_mode() if mode is None else mode
     fd = _unnamed_tmpfile(directory)
@@ -49,6 +53,23 @@ def write_atomic(path: str | os.PathLike[str], text: Text, mode: int | None = No
         _publish(fd, target, directory)
     finally:
         os.close(fd)
+
+
+def _not_a_file(target: Path) -> bool:
+    """A device, FIFO or socket (`-o /dev/null`, `-o /dev/stdout`, a named pipe) is written into, never
+    replaced: renaming a file over /dev/null as root would turn it into a file for the whole machine."""
+    try:
+        if os.path.islink(target) and os.readlink(target).startswith("/proc/"):
+            return True  # /dev/stdout, /dev/fd/N: whatever the descriptor is, the link stays
+        return not stat.S_ISREG(os.stat(target).st_mode) and not stat.S_ISDIR(os.stat(target).st_mode)
+    except OSError:
+        return False
+
+
+def _write_through(target: Path, text: Text) -> None:
+    with open(target, "wb") as fh:
+        for block in _blocks(text):
+            fh.write(block)
 
 
 def _publish(fd: int, target: Path, directory: str) -> None:

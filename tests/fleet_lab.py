@@ -43,8 +43,8 @@ def _run(argv: list[str], timeout: float = 60, check: bool = True) -> subprocess
 
 
 def base_python() -> str:
-    """The interpreter behind this (virtual) environment: the hosts' venvs are made from it, so the
-    wheelhouse built here fits them (the hosts of a real fleet run the same Python too)."""
+    """The interpreter behind this (virtual) environment: the hosts' venvs are made from it unless a
+    host's `hullcheck_python` says otherwise (the wheelhouse carries wheels for every supported Python)."""
     return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
 
 

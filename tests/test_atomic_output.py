@@ -100,6 +100,32 @@ def test_uninterrupted_output_is_complete_with_default_mode(tmp_path: Path, hull
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")
+def test_output_into_a_device_or_a_fifo_writes_into_it(tmp_path: Path, hullcheck_cli: Callable[..., Any]) -> None:
+    """`-o /dev/null` (and a named pipe) is written into, not replaced: as root, renaming a file over
+    /dev/null made it a regular file for the whole machine (ssh -F /dev/null then read reports)."""
+    import stat
+    import threading
+
+    null = tmp_path / "null"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # the same device as /dev/null
+    proc = hullcheck_cli("evaluate", str(MISCONFIGURED), "--format", "json", "-o", str(null))
+    assert proc.returncode == 1, proc.stderr
+    assert stat.S_ISCHR(null.lstat().st_mode) and null.stat().st_rdev == os.makedev(1, 3)
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    proc = hullcheck_cli("evaluate", str(MISCONFIGURED), "--format", "json", "-o", str(fifo))
+    reader.join(timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(received[0])["summary"]["fail"] >= 3
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null", "pipe"]  # no temporary file left beside them
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

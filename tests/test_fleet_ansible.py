@@ -1,10 +1,13 @@
 """deploy/ansible/audit.yml against real hosts: sshd and dockerd in network namespaces (tests/fleet_lab.py).
 
 The play runs in the controller's namespace and reaches the hosts over ssh only. host1 runs a
-container with an added capability, host2 none, host3's sshd is stopped before the play: the
-report must name all three, host3 as not collected, and each collected host's verdicts must equal
-a direct collection on that host. Then: a second run installs nothing again, `--check` changes no
-file, `--limit` refreshes one host and still reports the fleet. The same hosts serve
+container with an added capability, host2 none, host3's sshd is stopped before the play, host4's
+python3 is Python 3.9 (RHEL 9, Debian 11), host5's is 3.6 (older than hullcheck runs on): the
+report must name all five, host3 as not collected (unreachable), host5 as not collected because
+its Python is too old (pointing at the collector image), and each collected host's verdicts must
+equal a direct collection on that host. Then: a second run installs nothing again, `--check` changes no
+file, `--limit` refreshes one host and still reports the fleet, a hullcheck_python that does not
+run is reported as "no Python". The same hosts serve
 `hullcheck collect --docker-host ssh://...` end to end.
 """
 
@@ -23,6 +26,7 @@ from typing import Any, Iterator
 
 import pytest
 from fleet_lab import FleetLab, Host, build_wheelhouse
+from pythons_support import SUPPORTED, TOO_OLD, require
 
 pytestmark = pytest.mark.docker
 
@@ -32,6 +36,7 @@ if os.geteuid() != 0 or any(shutil.which(tool) is None for tool in NEEDS):
 pytest.importorskip("ansible", reason="ansible-core is a test dependency (pip install '.[test]')")
 
 HULLCHECK = [sys.executable, "-m", "hullcheck.cli"]  # this checkout's hullcheck, wherever pip put its script
+SUPPORTED_FLOOR = SUPPORTED[0]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +50,11 @@ def wheelhouse() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[FleetLab]:
-    with FleetLab(3, containers={0: [{"cap_add": ["SYS_PTRACE"]}]}) as lab:
+    oldest, too_old = require(SUPPORTED_FLOOR), require(TOO_OLD)
+    with FleetLab(5, containers={0: [{"cap_add": ["SYS_PTRACE"]}]}) as lab:
+        # The interpreter Ansible's modules run with is the host's python3 too, as on a real host.
+        lab.hosts[3].extra_vars = {"hullcheck_python": oldest, "ansible_python_interpreter": oldest}
+        lab.hosts[4].extra_vars = {"hullcheck_python": too_old, "ansible_python_interpreter": too_old}
         yield lab
 
 
@@ -93,31 +102,43 @@ def test_play_audits_the_fleet(lab: FleetLab, wheelhouse: Path, tmp_path: Path) 
     inventory = lab.inventory(tmp_path / "inventory.ini")
     wh = f"hullcheck_wheelhouse={wheelhouse}"
     wheel = next(wheelhouse.glob("hullcheck-*.whl"))
-    host1, host2, host3 = lab.hosts
+    host1, host2, host3, host4, host5 = lab.hosts
     host3.stop_sshd()
 
     first = lab.play(inventory, fleet_dir, "-e", wh, "-e", f"hullcheck_wheel={wheel}")
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     fleet = json.loads((fleet_dir / "fleet.json").read_text())
     by_key = {h["key"]: h for h in fleet["hosts"]}
-    assert set(by_key) == {"host1", "host2", "host3"}
-    assert by_key["host1"]["status"] == by_key["host2"]["status"] == "evaluated"
+    assert set(by_key) == {"host1", "host2", "host3", "host4", "host5"}
+    assert by_key["host1"]["status"] == by_key["host2"]["status"] == by_key["host4"]["status"] == "evaluated"
     assert by_key["host3"]["status"] == "not_collected" and "unreachable" in by_key["host3"]["error"]
-    assert fleet["summary"]["not_collected"] == 1 and fleet["summary"]["evaluated"] == 2
+    # The too-old host: not collected, with its Python's version, the floor and the way out.
+    too_old = by_key["host5"]
+    assert too_old["status"] == "not_collected", too_old
+    version = subprocess.run([str(host5.extra_vars["hullcheck_python"]), "-c", "import platform; print(platform.python_version())"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    for words in ("Python too old", f"is Python {version}", f"hullcheck needs {SUPPORTED_FLOOR} or newer", "collector container image"):
+        assert words in too_old["error"], (words, too_old["error"])
+    assert f"host5 not collected: Python too old: {host5.extra_vars['hullcheck_python']} is Python {version}" in first.stdout
+    assert "host5 Python too old" in (fleet_dir / "expected-hosts.txt").read_text()
+    assert fleet["summary"]["not_collected"] == 2 and fleet["summary"]["evaluated"] == 3
     assert (fleet_dir / "fleet.exit").read_text().strip() == "2"  # incomplete fleet: the CI gate must not pass
     for report in ("fleet.html", "fleet.md"):
         text = (fleet_dir / report).read_text()
-        assert all(name in text for name in ("host1", "host2", "host3")), report
-        assert "Not collected" in text
-    for name in ("host1", "host2"):
+        assert all(name in text for name in ("host1", "host2", "host3", "host4", "host5")), report
+        assert "Not collected" in text and "Python too old" in text
+    for name in ("host1", "host2", "host4"):
         sarif = json.loads((fleet_dir / "hosts" / f"{name}.sarif").read_text())
         assert sarif["version"] == "2.1.0"
         assert json.loads((fleet_dir / "hosts" / f"{name}.results.json").read_text())["snapshot"]["host"] \
             == f"hcf-{lab.tag}-{name}"  # the engine of that host, not of another one or of this machine
-    assert sorted(p.name for p in (fleet_dir / "snapshots").glob("*.json")) == ["host1.json", "host2.json"]
+    assert sorted(p.name for p in (fleet_dir / "snapshots").glob("*.json")) == ["host1.json", "host2.json", "host4.json"]
+    # host4's hullcheck runs on that host's Python 3.9 (from the wheelhouse's 3.9 wheels).
+    assert re.search(rf"^version\s*=\s*{re.escape(SUPPORTED_FLOOR)}\.", (host4.dir / "opt" / "venv" / "pyvenv.cfg").read_text(), re.M)
+    assert not (host5.dir / "opt").exists()  # nothing was copied to or installed on the too-old host
 
     evaluator = fleet_dir / ".build" / "venv" / "bin" / "hullcheck"
-    for host in (host1, host2):
+    for host in (host1, host2, host4):
         assert by_key[host.name]["statuses"] == _direct(lab, host, evaluator, tmp_path), host.name
     assert by_key["host1"]["statuses"] != by_key["host2"]["statuses"]  # the hosts differ, and the report shows it
 
@@ -147,6 +168,16 @@ def test_play_audits_the_fleet(lab: FleetLab, wheelhouse: Path, tmp_path: Path) 
                  "Evaluate every snapshot into the fleet report"):
         assert set().union(*checked[task].values()) == {"skipping"}, (task, checked[task])
     assert _tree(fleet_dir, host1.dir / "opt", host1.dir / "state", host2.dir / "state") == before
+
+    # A host where hullcheck_python does not run: not collected, saying so and the way out.
+    absent = lab.play(inventory, fleet_dir, "-e", wh, "-e", f"hullcheck_wheel={wheel}", "--limit", "host2",
+                      "-e", "hullcheck_python=/nonexistent/python3")
+    assert absent.returncode == 0, absent.stdout[-4000:]
+    host2_now = {h["key"]: h for h in json.loads((fleet_dir / "fleet.json").read_text())["hosts"]}["host2"]
+    assert host2_now["status"] == "not_collected", host2_now
+    assert re.fullmatch(r"host2: not collected \(no Python: /nonexistent/python3 does not run on the host \([^()\n]*"
+                        r"/nonexistent/python3[^()\n]*\); set hullcheck_python to a Python 3\.9 or newer, or collect with the"
+                        r" collector container image \(docs/install\.md\)\)", host2_now["error"]), host2_now["error"]
 
 
 def test_ssh_engine_end_to_end(lab: FleetLab, tmp_path: Path) -> None:

@@ -264,7 +264,7 @@ def _ghsa_component(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     for entry in record.get("affected") or []:
         name = ((entry.get("package") or {}).get("name")) or ""
         component = MODULES.get(name)
-        if component in (None, "buildkit"):
+        if component is None or component == "buildkit":
             continue
         for events in _ranges(entry, ("ECOSYSTEM", "SEMVER")):
             if component == "engine" and any(v.startswith("2.0.0-") for e in events for v in e.values()):
