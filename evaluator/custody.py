@@ -24,8 +24,8 @@ from hullcheck_common.custody import (
     check_trust,
 )
 
-from .engine import Source
 from .snapshot import DEFAULT_MAX_BYTES, parse, read_bytes
+from .worker_pool import Source
 
 __all__ = ["SignatureRefused", "Verified", "attach", "snapshot_source", "verify_results", "verify_snapshot"]
 

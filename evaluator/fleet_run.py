@@ -34,12 +34,12 @@ from hullcheck_common.errors import UsageError
 from hullcheck_common.vocabulary import utc_timestamp
 
 from .custody import Verified, attach, verify_snapshot
-from .engine import Evaluator, Source
 from .fleet import FleetBuilder, read_expected_hosts
 from .pipeline import Outcome, ResultsPipeline
 from .policy import Policy
 from .render import formats, render
 from .snapshot import SnapshotError
+from .worker_pool import Evaluator, Source
 
 if TYPE_CHECKING:
     from hullcheck_common.sshsig import AllowedSigners, Signer

@@ -19,8 +19,8 @@ from typing import Any
 from hullcheck_common.atomic import write_atomic
 from hullcheck_common.vocabulary import offenders as failing_names
 
-from .engine import Evaluator, Limits, Source
 from .policy import Policy
+from .worker_pool import Evaluator, Limits, Source
 
 GOLDEN_VERSION = 1
 

@@ -19,16 +19,16 @@ from hullcheck_common.resources import policies_dir, snapshots_dir
 from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
 from .advisories import AdvisoryOptions
-from .engine import Limits, Source
 from .pipeline import GateOptions, Outcome, ResultsPipeline
 from .policy import Policy, Selection, load_pack
 from .render import formats, render, render_chunks
+from .worker_pool import Limits, Source
 
 if TYPE_CHECKING:
     from hullcheck_common.sshsig import AllowedSigners, Signer
 
     from .custody import Verified
-    from .engine import Evaluator
+    from .worker_pool import Evaluator
 
 # What only some commands need is imported inside them: every command pays for this module's
 # imports before it answers (`policies list` is held to 1.5x `hullcheck --version`).
@@ -135,7 +135,7 @@ def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outc
 def _evaluator(policies: list[Policy], options: EvaluateOptions, feedback: Feedback, worker: Any = None) -> Evaluator:
     """The Evaluator of a run: its limits, the advisory data (a bad --advisories file stops the run
     here, before anything is judged) and the worker started ahead, which it owns from now on."""
-    from .engine import Evaluator
+    from .worker_pool import Evaluator
 
     try:
         return Evaluator(policies, options.limits, pack_version=__version__, workers=[worker] if worker else [],
@@ -149,7 +149,7 @@ def _evaluator(policies: list[Policy], options: EvaluateOptions, feedback: Feedb
 def _worker_and_pack(options: EvaluateOptions, feedback: Feedback) -> tuple[Any, ResultsPipeline, list[Policy]]:
     """A jq worker, started first so that its start and imports overlap the loading of the
     waivers and the pack that follow; killed when those fail, else handed to the Evaluator."""
-    from .engine import start_worker
+    from .worker_pool import start_worker
 
     worker = start_worker(options.limits)
     try:

@@ -56,7 +56,7 @@ class SelectionFlags(_Group):
 
     def judge_options(self, waivers: Optional[Path]) -> Any:
         """The runtime judge's options (guard, watch): these policies, these limits, these waivers."""
-        from evaluator.engine import Limits
+        from evaluator.worker_pool import Limits
         from hullcheck_runtime.judge import JudgeOptions
 
         limits = Limits(policy_timeout=self.policy_timeout, load_timeout=30.0, memory_bytes=self.worker_memory * 1024 * 1024)
@@ -76,8 +76,8 @@ class EvaluateFlags(SelectionFlags):
     def options(self, snapshots: List[Path], gate: Any, report: Any, **more: Any) -> Any:
         """The evaluator's typed EvaluateOptions for these flags."""
         from evaluator.advisories import AdvisoryOptions
-        from evaluator.engine import Limits
         from evaluator.run import EvaluateOptions
+        from evaluator.worker_pool import Limits
 
         limits = Limits(policy_timeout=self.policy_timeout, max_snapshot_bytes=self.max_snapshot_size * 1024 * 1024,
                         memory_bytes=self.worker_memory * 1024 * 1024)

@@ -16,9 +16,9 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from evaluator.engine import Evaluator, Source
+from evaluator.patches import merge_patch
 from evaluator.snapshot import validate
-from evaluator.testing import merge_patch
+from evaluator.worker_pool import Evaluator, Source
 from hullcheck_common.resources import snapshots_dir
 
 HOST = "vm"  # the host and daemon resource name in the minimal snapshot
