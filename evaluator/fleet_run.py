@@ -35,6 +35,7 @@ from hullcheck_common.vocabulary import utc_timestamp
 
 from .custody import Verified, attach, verify_snapshot
 from .fleet import FleetBuilder, read_expected_hosts
+from .options import EvaluateOptions, Feedback
 from .pipeline import Outcome, ResultsPipeline
 from .policy import Policy
 from .render import formats, render
@@ -44,7 +45,6 @@ from .worker_pool import Evaluator, Source
 if TYPE_CHECKING:
     from hullcheck_common.sshsig import AllowedSigners, Signer
 
-    from .run import EvaluateOptions, Feedback
 
 OWN_OUTPUTS = ("fleet.json",)
 OWN_SUFFIX = ".results.json"

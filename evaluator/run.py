@@ -1,28 +1,24 @@
 """What each hullcheck command does on the evaluator's side, behind one typed options object.
 
-The CLI parses flags into these dataclasses and makes one call here; it owns only the terminal
+The CLI parses flags into the dataclasses of evaluator/options.py and makes one call here; it owns only the terminal
 (`Feedback`: warnings and progress on stderr) and the mapping of `Outcome` to exit codes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable
 
 from hullcheck_common import __version__
 from hullcheck_common.atomic import refuse_overwriting_inputs, write_output
 from hullcheck_common.errors import UsageError
 from hullcheck_common.resources import policies_dir, snapshots_dir
-from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
-from .advisories import AdvisoryOptions
+from .options import EvaluateOptions, Feedback, PlainFeedback, ReportOptions
 from .pipeline import GateOptions, Outcome, ResultsPipeline
 from .policy import Policy, Selection, load_pack
 from .render import formats, render, render_chunks
-from .worker_pool import Limits, Source
+from .worker_pool import Source
 
 if TYPE_CHECKING:
     from hullcheck_common.sshsig import AllowedSigners, Signer
@@ -36,58 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["EvaluateOptions", "Feedback", "GateOptions", "Outcome", "ReportOptions", "audit_source", "evaluate",
            "render_results", "run_tests", "run_golden", "diff", "lint_waivers", "load_policies", "catalogue",
            "show_advisories", "import_advisories"]
-
-
-class Feedback(Protocol):
-    """The terminal, as the CLI offers it: warnings and a progress bar on stderr."""
-
-    def warn(self, message: str) -> None: ...
-
-    def progress(self, label: str, total: int) -> ContextManager[Callable[[], None]]: ...
-
-
-class PlainFeedback:
-    """Warnings as plain lines on stderr, no progress bar (embedding, and the default)."""
-
-    def warn(self, message: str) -> None:
-        print(message, file=sys.stderr)
-
-    @contextlib.contextmanager
-    def progress(self, label: str, total: int) -> Iterator[Callable[[], None]]:
-        yield lambda: None
-
-
-@dataclass(frozen=True)
-class ReportOptions:
-    """--format, --output, --verbose and --benchmark, and how the terminal looks (colour, width)."""
-
-    fmt: str = "text"
-    output: Path | None = None
-    verbose: bool = False
-    benchmark: str = DEFAULT_BENCHMARK
-    color: bool = False
-    width: int = 100
-
-    def style(self) -> dict[str, Any]:
-        return {"color": self.color, "verbose": self.verbose, "width": self.width, "benchmark": self.benchmark}
-
-
-@dataclass(frozen=True)
-class EvaluateOptions:
-    """Everything `evaluate` and `audit` were told: what to evaluate, how, and what to report."""
-
-    snapshots: list[Path] = field(default_factory=list)
-    policy_dirs: list[Path] = field(default_factory=list)
-    selection: Selection = field(default_factory=Selection)
-    limits: Limits = field(default_factory=Limits)
-    jobs: int | None = None
-    output_dir: Path | None = None
-    expect_hosts: Path | None = None  # --expect-hosts: the hosts a fleet should hold (evaluator.fleet)
-    gate: GateOptions = field(default_factory=GateOptions)
-    report: ReportOptions = field(default_factory=ReportOptions)
-    trust: AllowedSigners | None = None  # --trust: judge only snapshots signed by a key trusted for their host
-    signer: Signer | None = None  # --sign: every file written gets FILE.sig (namespace hullcheck-results)
-    advisories: AdvisoryOptions = field(default_factory=AdvisoryOptions)  # --advisories, --advisories-max-age (CIS 1.2.2)
 
 
 def load_policies(policy_dirs: list[Path], selection: Selection | None = None) -> list[Policy]:

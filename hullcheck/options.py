@@ -76,7 +76,7 @@ class EvaluateFlags(SelectionFlags):
     def options(self, snapshots: List[Path], gate: Any, report: Any, **more: Any) -> Any:
         """The evaluator's typed EvaluateOptions for these flags."""
         from evaluator.advisories import AdvisoryOptions
-        from evaluator.run import EvaluateOptions
+        from evaluator.options import EvaluateOptions
         from evaluator.worker_pool import Limits
 
         limits = Limits(policy_timeout=self.policy_timeout, max_snapshot_bytes=self.max_snapshot_size * 1024 * 1024,
@@ -132,7 +132,7 @@ class ReportFlags(_Group):
 
 
 def report_options(flags: ReportFlags, terminal: Callable[[str, Optional[Path]], "tuple[bool, int]"]) -> Any:
-    from evaluator.run import ReportOptions
+    from evaluator.options import ReportOptions
 
     color, width = terminal(flags.fmt.value, flags.output)
     return ReportOptions(fmt=flags.fmt.value, output=flags.output, verbose=flags.verbose,
