@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from hullcheck_common import __version__
-from hullcheck_common.atomic import write_output
 from hullcheck_common.custody import RESULTS_NAMESPACE, SignatureRefused
+from hullcheck_common.destination import write_output
 from hullcheck_common.errors import UsageError
 from hullcheck_common.vocabulary import utc_timestamp
 

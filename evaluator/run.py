@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from hullcheck_common import __version__
-from hullcheck_common.atomic import refuse_overwriting_inputs, write_output
+from hullcheck_common.destination import refuse_overwriting_inputs, write_output
 from hullcheck_common.errors import UsageError
 from hullcheck_common.resources import policies_dir, snapshots_dir
 

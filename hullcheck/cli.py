@@ -23,7 +23,7 @@ import typer
 
 from evaluator.render import formats
 from hullcheck_common import __version__
-from hullcheck_common.atomic import write_output
+from hullcheck_common.destination import write_output
 from hullcheck_common.errors import HullcheckError, UsageError
 from hullcheck_common.resources import SCHEMA_KINDS, example_snapshot_path
 
