@@ -288,7 +288,7 @@ def fragment_check_program(fragment: str, wrapped_input: bool = False) -> str:
 def pack_check_program(fragments: list[str]) -> str:
     """One program compiling many fragments, each in the scope `fragment_check_program` gives it.
 
-    Only sound for fragments the safety check accepted (closed expressions): see policy._check_jq.
+    Only sound for fragments the safety check accepted (closed expressions): see pack._check_jq.
     """
     return _NO_INPUT + _HEAD + "\n" + ",\n".join("(\n" + fragment + "\n)" for fragment in fragments)
 

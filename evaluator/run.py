@@ -15,8 +15,9 @@ from hullcheck_common.errors import UsageError
 from hullcheck_common.resources import policies_dir, snapshots_dir
 
 from .options import EvaluateOptions, Feedback, PlainFeedback, ReportOptions
+from .pack import load_pack
 from .pipeline import GateOptions, Outcome, ResultsPipeline
-from .policy import Policy, Selection, load_pack
+from .policy import Policy, Selection
 from .render import formats, render, render_chunks
 from .worker_pool import Source
 

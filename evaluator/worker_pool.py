@@ -26,7 +26,8 @@ from . import scope
 from . import worker_protocol as wire
 from .advisories import AdvisoryOptions
 from .channel import Channel
-from .policy import Policy, pack_digest
+from .pack import pack_digest
+from .policy import Policy
 from .program import case_program, combined_program, uses_advisories
 from .results import document, policy_result
 from .snapshot import DEFAULT_MAX_BYTES, SnapshotError

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from policy_packs import MISCONFIGURED, policy, write_pack, write_text_policy
 
-from evaluator.policy import PolicyError, load_pack, load_policy
+from evaluator.pack import PolicyError, load_pack, load_policy
 
 HEAD = """id: tst-lines
 title: A policy for line numbers
