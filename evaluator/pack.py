@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from hullcheck_common import userfile
 from hullcheck_common.errors import HullcheckError
 from hullcheck_common.vocabulary import SUBJECTS
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 # jq, jsonschema and PyYAML are imported when a pack is really parsed: a pack read from the cache
 # (evaluator/packcache.py) needs none of them, which is most of what `policies list` costs.
 
+MAX_POLICY_BYTES = 4 * userfile.MiB  # the YAML reader's limit: the largest built-in policy is ~10 KB
 JQ_FIELDS = ("resources", "applies", "assert", "manual", "message")
 _HOLDS = re.compile(r'\bholds\(\s*"([^"\\]*)"\s*\)')
 
@@ -141,13 +143,12 @@ def load_policy(path: Path) -> Policy:
 
 
 def _read_policy_text(path: Path) -> tuple[bytes, str]:
+    raw = userfile.read_bytes(path, what="a policy file", max_bytes=MAX_POLICY_BYTES,
+                              error=lambda name, problem: PolicyError(name, problem))
     try:
-        raw = path.read_bytes()
         return raw, raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PolicyError(path, "not UTF-8 text") from None
-    except OSError as exc:
-        raise PolicyError(path, f"cannot read: {exc.strerror or exc}") from None
 
 
 def _parse_policy(path: Path, raw: bytes | None = None) -> Policy:
@@ -283,7 +284,9 @@ def _jq_line(exc: ValueError, text: str, fragment: str, where: _Field | None) ->
 
 
 def policy_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*.yaml") if p.is_file() and not p.name.startswith("."))
+    """Every *.yaml below the directory but hidden ones; a FIFO or a device among them is kept, to
+    be refused by name when it is read (a policy never goes missing without a word)."""
+    return sorted(p for p in directory.rglob("*.yaml") if not p.is_dir() and not p.name.startswith("."))
 
 
 def load_pack(directories: Iterable[Path], cache: bool = True) -> list[Policy]:

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from hullcheck_common.userfile import read_bytes
+
 from .policy import Policy
+from .snapshot import DEFAULT_MAX_BYTES
 from .worker_pool import Evaluator, Limits
 
 
@@ -68,10 +71,8 @@ class BaseSnapshots:
 
     def get(self, path: Path) -> bytes:
         if path not in self._cache:
-            try:
-                self._cache[path] = path.read_bytes()
-            except OSError as exc:
-                raise ValueError(f"base snapshot {path}: {exc}") from None
+            self._cache[path] = read_bytes(path, what="a snapshot file", max_bytes=DEFAULT_MAX_BYTES,
+                                           error=lambda name, problem: ValueError(f"base snapshot {name}: {problem}"))
         return self._cache[path]
 
 

@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from hullcheck_common import userfile
 from hullcheck_common.errors import HullcheckError
 
 from .jqsafety import JqSafetyError, check
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import yaml
 
 SOON_DAYS = 14
+MAX_BYTES = 4 * userfile.MiB  # a waivers file is written by hand: the YAML reader's limit
 
 
 class WaiverError(HullcheckError):
@@ -160,15 +162,9 @@ def check_file(path: Path | str) -> tuple[list[Waiver], list[Issue]]:
     """Read and check a waivers file: every usable waiver, and every error that makes it unusable."""
     path = Path(path)
     try:
-        if path.is_dir():
-            return [], [Issue("error", None, None, "is a directory, not a waivers file")]
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        return [], [Issue("error", None, None, "no such file")]
-    except UnicodeDecodeError:
-        return [], [Issue("error", None, None, "not UTF-8 text")]
-    except OSError as exc:
-        return [], [Issue("error", None, None, f"cannot read: {exc.strerror or exc}")]
+        text = userfile.read_text(path, what="a waivers file", max_bytes=MAX_BYTES)
+    except userfile.UserFileError as exc:
+        return [], [Issue("error", None, None, exc.problem)]
     import yaml
 
     try:

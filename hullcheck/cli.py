@@ -352,7 +352,9 @@ def policies_show(
     pack = {p.id: p for p in runner.load_policies(list(policies))}
     if policy_id not in pack:
         raise UsageError(f"no policy with id '{policy_id}' (see `hullcheck policies list`)")
-    typer.echo(Path(pack[policy_id].path).read_text(encoding="utf-8").rstrip())
+    from hullcheck_common.userfile import read_text
+
+    typer.echo(read_text(pack[policy_id].path, what="a policy file").rstrip())
     typer.echo(f"# file: {pack[policy_id].path}")
 
 

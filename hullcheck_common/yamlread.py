@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from .errors import HullcheckError
+from .userfile import read_bytes, size_text
 
 __all__ = ["LDict", "LList", "Limits", "Pos", "YamlError", "load", "load_all", "position", "read_file"]
 
@@ -359,7 +360,7 @@ class _Builder:
 
 def _check_size(data: bytes | str, file: str, limits: Limits) -> None:
     if len(data) > limits.max_bytes:
-        raise YamlError(f"larger than {limits.max_bytes // 1024:,} KiB: refused unread", file=file)
+        raise YamlError(f"{size_text(len(data))} is over the {size_text(limits.max_bytes)} limit", file=file)
 
 
 def load_all(text: str | bytes, file: str, *, limits: Limits = DEFAULT_LIMITS,
@@ -399,12 +400,8 @@ def load(text: str | bytes, file: str, *, limits: Limits = DEFAULT_LIMITS, local
 
 def read_file(path: Path, shown: str, *, limits: Limits = DEFAULT_LIMITS,
               local_tags: tuple[str, ...] = ()) -> tuple[bytes, list[Any]]:
-    """The file's bytes (read no further than the size limit) and its documents."""
-    try:
-        if path.stat().st_size > limits.max_bytes:  # a regular file's size, known without reading it
-            raise YamlError(f"larger than {limits.max_bytes // 1024:,} KiB: refused unread", file=shown)
-        with path.open("rb") as handle:  # a pipe or device has no size: read no further than the limit
-            data = handle.read(limits.max_bytes + 1)
-    except OSError as exc:
-        raise YamlError(f"cannot read: {exc.strerror or exc}", file=shown) from None
+    """The file's bytes (read no further than the size limit, by hullcheck_common.userfile: a FIFO,
+    a device or a directory is refused unread) and its documents."""
+    data = read_bytes(path, what="a YAML file", max_bytes=limits.max_bytes, shown=shown,
+                      error=lambda name, problem: YamlError(problem, file=name))
     return data, load_all(data, shown, limits=limits, local_tags=local_tags)

@@ -269,7 +269,7 @@ def test_bad_allowed_signers_files_are_refused_before_any_work(keys: dict[str, P
         allowed = tmp_path / "allowed"
         allowed.write_text(f"# comment\n{content}\n")
         refused(hullcheck_cli("evaluate", str(snapshot), *ONE_POLICY, "--trust", str(allowed)), *words)
-    refused(hullcheck_cli("evaluate", str(snapshot), "--trust", str(tmp_path / "absent")), "no such allowed-signers file")
+    refused(hullcheck_cli("evaluate", str(snapshot), "--trust", str(tmp_path / "absent")), "absent: no such file")
 
 
 # ---- allowed-signers semantics, decided by ssh-keygen itself -------------------------------------
@@ -500,5 +500,5 @@ def test_keys_hullcheck_cannot_sign_with_are_refused_by_name(tmp_path: Path) -> 
     (tmp_path / "not-a-key").write_text("hello\n")
     with pytest.raises(sshsig.SigningError, match="not an SSH public key"):
         sshsig.load_signer(tmp_path / "not-a-key")
-    with pytest.raises(sshsig.SigningError, match="no such key file"):
+    with pytest.raises(sshsig.SigningError, match="absent: no such file"):
         sshsig.load_signer(tmp_path / "absent")

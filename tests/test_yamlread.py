@@ -95,5 +95,5 @@ def test_oversized_file_is_refused_unread(tmp_path):
         handle.truncate(64 * 2**30)
     with pytest.raises(YamlError) as caught:
         read_file(path, "huge.yaml")
-    assert str(caught.value) == "huge.yaml: larger than 4,096 KiB: refused unread"
+    assert str(caught.value) == "huge.yaml: 68719 MB is over the 4 MB limit"
     assert os.path.getsize(path) == 64 * 2**30

@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
-
+from .envfile import project_values
 from .interpolate import Interpolator
 from .merge import merge, strip_tags
 from .normalize import normalize_service, resolve_path
@@ -77,22 +76,12 @@ def _project_name(raw: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "", raw.lower()).lstrip("_-")
 
 
-def _env_file_values(env_file: Path) -> dict[str, str]:
-    if not env_file.is_file():
-        raise ComposeError("env file not found", file=str(env_file))
-    try:
-        parsed = dotenv_values(env_file, interpolate=True)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ComposeError(f"cannot read env file: {exc}", file=str(env_file)) from None
-    return {k: v for k, v in parsed.items() if v is not None}
-
-
 def environment(options: ComposeOptions, directory: Path) -> dict[str, str]:
     environ = dict(os.environ if options.environ is None else options.environ)
     env_files = [Path(f) for f in options.env_files] or ([directory / ".env"] if (directory / ".env").is_file() else [])
     values: dict[str, str] = {}
     for env_file in env_files:
-        values.update(_env_file_values(env_file))
+        values.update(project_values(env_file))
     values.update(environ)  # the shell's environment wins over .env, as in Compose
     return values
 
@@ -200,7 +189,7 @@ class _Loader:
             raise ComposeError("include entry without a path", at)
         files = [Path(resolve_path(str(p), str(directory))) for p in paths]
         for file in files:
-            if not file.is_file():
+            if not file.exists():  # anything else that is not a regular file: the reader names what it is
                 raise ComposeError(f"included file {shown_path(file)} not found", at)
         project_dir = entry.get("project_directory")
         sub_dir = Path(resolve_path(str(project_dir), str(directory))) if project_dir else files[0].parent
@@ -210,9 +199,9 @@ class _Loader:
         if env_files:
             for env_file in env_files:
                 if env_file != "/dev/null":
-                    values.update(_env_file_values(Path(resolve_path(str(env_file), str(directory)))))
+                    values.update(project_values(Path(resolve_path(str(env_file), str(directory)))))
         elif (sub_dir / ".env").is_file():
-            values.update(_env_file_values(sub_dir / ".env"))
+            values.update(project_values(sub_dir / ".env"))
         values.update(interpolator.environ)  # the including project's environment wins
         sub = self.model(files, sub_dir, Interpolator(values, self.redact), chain, at)
         for name, service in sub.services.items():
@@ -255,7 +244,7 @@ class _Loader:
         if extends.get("file"):
             other = Path(resolve_path(str(extends["file"]), str(path.parent)))
             other_base = other.parent
-            if not other.is_file():
+            if not other.exists():
                 raise ComposeError(f"extends file {extends['file']} not found", normal.keypos.get("extends"))
         if len(stack) >= MAX_INCLUDE_DEPTH:
             raise ComposeError(f"extends chained deeper than {MAX_INCLUDE_DEPTH} services", normal.keypos.get("extends"))
@@ -294,7 +283,7 @@ def load_project(options: ComposeOptions) -> Project:
     loader = _Loader(options.redact)
     interpolator = Interpolator(environ, options.redact)
     for path in paths:  # the -f files first in meta.source.files, then any reached through extends or include
-        if not path.is_file():
+        if not path.exists():
             raise ComposeError("Compose file not found", file=str(path))
         loader.docs(path, interpolator)
     model = loader.model(paths, directory, interpolator, (), None)
