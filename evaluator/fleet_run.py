@@ -28,18 +28,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from hullcheck_common import __version__
-from hullcheck_common.custody import RESULTS_NAMESPACE, SignatureRefused
 from hullcheck_common.destination import write_output
 from hullcheck_common.errors import UsageError
+from hullcheck_common.signed_files import RESULTS_NAMESPACE, SignatureRefused
 from hullcheck_common.vocabulary import utc_timestamp
 
-from .custody import Verified, attach, verify_snapshot
 from .fleet import FleetBuilder, read_expected_hosts
-from .options import EvaluateOptions, Feedback
 from .pipeline import Outcome, ResultsPipeline
 from .policy import Policy
 from .render import formats, render
+from .run_options import EvaluateOptions, Feedback
 from .snapshot import SnapshotError
+from .trust import Verified, attach, verify_snapshot
 from .worker_pool import Evaluator, Source
 
 if TYPE_CHECKING:

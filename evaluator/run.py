@@ -1,6 +1,6 @@
 """What each hullcheck command does on the evaluator's side, behind one typed options object.
 
-The CLI parses flags into the dataclasses of evaluator/options.py and makes one call here; it owns only the terminal
+The CLI parses flags into the dataclasses of evaluator/run_options.py and makes one call here; it owns only the terminal
 (`Feedback`: warnings and progress on stderr) and the mapping of `Outcome` to exit codes.
 """
 
@@ -14,17 +14,17 @@ from hullcheck_common.destination import refuse_overwriting_inputs, write_output
 from hullcheck_common.errors import UsageError
 from hullcheck_common.resources import policies_dir, snapshots_dir
 
-from .options import EvaluateOptions, Feedback, PlainFeedback, ReportOptions
 from .pack import load_pack
 from .pipeline import GateOptions, Outcome, ResultsPipeline
 from .policy import Policy, Selection
 from .render import formats, render, render_chunks
+from .run_options import EvaluateOptions, Feedback, PlainFeedback, ReportOptions
 from .worker_pool import Source
 
 if TYPE_CHECKING:
     from hullcheck_common.sshsig import AllowedSigners, Signer
 
-    from .custody import Verified
+    from .trust import Verified
     from .worker_pool import Evaluator
 
 # What only some commands need is imported inside them: every command pays for this module's
@@ -48,7 +48,7 @@ def load_policies(policy_dirs: list[Path], selection: Selection | None = None) -
 
 def _report(document: dict[str, Any], report: ReportOptions, inputs: tuple[Path, ...],
             signer: Signer | None = None) -> None:
-    from hullcheck_common.custody import RESULTS_NAMESPACE
+    from hullcheck_common.signed_files import RESULTS_NAMESPACE
 
     write_output(render_chunks(document, report.fmt, **report.style()), report.output, inputs,
                  signer=signer, namespace=RESULTS_NAMESPACE)
@@ -71,7 +71,7 @@ def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outc
     worker, pipeline, policies = _worker_and_pack(options, feedback)
     with _evaluator(policies, options, feedback, worker) as ev:
         ev.warm_up()  # the worker compiles while the snapshot's signature is checked (--trust)
-        from .custody import snapshot_source
+        from .trust import snapshot_source
 
         source, verified = snapshot_source(path, options.trust, options.limits.max_snapshot_bytes)
         return _evaluate_one(source, ev, options, pipeline, (path, *gate.files()), verified, feedback)
@@ -112,7 +112,7 @@ def audit_source(source: Source | Callable[[], Source], options: EvaluateOptions
 
     `source` may be the function that collects it: the jq worker then starts and compiles the
     pack while the collector reads the engine (two processes: on two cores, both at once)."""
-    from hullcheck_common.custody import SNAPSHOT_NAMESPACE
+    from hullcheck_common.signed_files import SNAPSHOT_NAMESPACE
 
 
     feedback = feedback or PlainFeedback()
@@ -132,7 +132,7 @@ def _evaluate_one(source: Source, ev: Evaluator, options: EvaluateOptions, pipel
                   inputs: tuple[Path, ...], verified: Verified | None = None, feedback: Feedback | None = None) -> Outcome:
     """The tail evaluate and audit share: evaluate, record the verified signature, waive and mark,
     report, say what it means."""
-    from .custody import attach
+    from .trust import attach
 
     document = ev.evaluate(source)
     if verified is not None:
@@ -147,9 +147,9 @@ def render_results(results: Path, gate: GateOptions, report: ReportOptions, feed
     """`hullcheck render`: stored results in another format, waivers and a baseline applied; a stored
     fleet.json is rendered as a fleet report (no gate: its hosts' results are not in it). With
     `trust` (--trust), only a document whose FILE.sig is good, and exactly the bytes verified."""
-    from .custody import verify_results
     from .diff import load_results
     from .fleet import load_fleet
+    from .trust import verify_results
 
     data = None
     if trust is not None:

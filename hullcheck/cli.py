@@ -185,7 +185,7 @@ def collect(
     With --dockerfile: the image docker build would make of a Dockerfile (its config and history, each part with the line that set it), planned without building; --target and --build-arg as for docker build. The plan holds the image only (docs/dockerfiles.md).
     """
     from collector import dumps
-    from hullcheck_common.custody import SNAPSHOT_NAMESPACE
+    from hullcheck_common.signed_files import SNAPSHOT_NAMESPACE
 
     signer = signing.signer(output)  # the key (and its passphrase) before the work
     snapshot = _snapshot(engine, tls, plan, redact)
@@ -464,7 +464,7 @@ def advisories_import(
     [dim]The store is $HULLCHECK_ADVISORIES_DIR, else $XDG_DATA_HOME/hullcheck/advisories, else ~/.local/share/hullcheck/advisories; of it and the bundled data, the later-dated is used. Exit codes: 0 imported; 2 unreadable, unsigned or untrusted bundle.[/dim]
     """
     from evaluator import run as runner
-    from hullcheck_common.custody import load_trust
+    from hullcheck_common.signed_files import load_trust
 
     _exit(runner.import_advisories(bundle, load_trust(trust) if trust else None, date, typer.echo))
 

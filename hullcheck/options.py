@@ -76,7 +76,7 @@ class EvaluateFlags(SelectionFlags):
     def options(self, snapshots: List[Path], gate: Any, report: Any, **more: Any) -> Any:
         """The evaluator's typed EvaluateOptions for these flags."""
         from evaluator.advisories import AdvisoryOptions
-        from evaluator.options import EvaluateOptions
+        from evaluator.run_options import EvaluateOptions
         from evaluator.worker_pool import Limits
 
         limits = Limits(policy_timeout=self.policy_timeout, max_snapshot_bytes=self.max_snapshot_size * 1024 * 1024,
@@ -132,7 +132,7 @@ class ReportFlags(_Group):
 
 
 def report_options(flags: ReportFlags, terminal: Callable[[str, Optional[Path]], "tuple[bool, int]"]) -> Any:
-    from evaluator.options import ReportOptions
+    from evaluator.run_options import ReportOptions
 
     color, width = terminal(flags.fmt.value, flags.output)
     return ReportOptions(fmt=flags.fmt.value, output=flags.output, verbose=flags.verbose,
@@ -239,7 +239,7 @@ class SignFlags(_Group):
             return None
         if not any(o is not None and str(o) != "-" for o in outputs):
             raise UsageError("--sign writes FILE.sig beside an output file: give -o FILE (standard output cannot be signed)")
-        from hullcheck_common.custody import load_signer
+        from hullcheck_common.signed_files import load_signer
 
         return load_signer(self.sign)
 
@@ -255,7 +255,7 @@ class TrustFlags(_Group):
         """The allowed-signers file, read and checked once, before any work; None without --trust."""
         if self.trust is None:
             return None
-        from hullcheck_common.custody import load_trust
+        from hullcheck_common.signed_files import load_trust
 
         return load_trust(self.trust)
 

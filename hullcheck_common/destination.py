@@ -27,7 +27,7 @@ def write_output(text: str | Iterable[str], output: str | os.PathLike[str] | Non
     never over one of `inputs` (same path, symlink or hard link to it). Problems are UsageError.
     `text` may come in pieces (render_chunks): each is written as it comes.
 
-    With `signer` (--sign), `output.sig` too: an SSH signature in `namespace` (hullcheck_common.custody)."""
+    With `signer` (--sign), `output.sig` too: an SSH signature in `namespace` (hullcheck_common.signed_files)."""
     if output is None or str(output) == "-":
         for piece in (text,) if isinstance(text, str) else text:
             sys.stdout.write(piece)
@@ -39,7 +39,7 @@ def write_output(text: str | Iterable[str], output: str | os.PathLike[str] | Non
         raise UsageError(f"{target}: is a directory")
     try:
         if signer is not None:
-            from .custody import write_signed  # cryptography is loaded only to sign
+            from .signed_files import write_signed  # cryptography is loaded only to sign
 
             # The signature covers the whole text and is made before anything is written.
             write_signed(target, text if isinstance(text, str) else "".join(text), signer, namespace)

@@ -240,7 +240,7 @@ def test_refusals_are_one_line_and_exit_2(case: str, keys: dict[str, Path], snap
 
 def test_snapshot_tampered_after_signing_by_one_byte_anywhere_is_refused(keys: dict[str, Path], snapshot: Path,
                                                                          tmp_path: Path) -> None:
-    from evaluator.custody import SignatureRefused, verify_snapshot
+    from evaluator.trust import SignatureRefused, verify_snapshot
 
     ssh_sign(keys["ed25519"], snapshot, SNAP_NS)
     trust = sshsig.AllowedSigners.load(write_allowed(tmp_path / "allowed", f"{HOST} {pub(keys['ed25519'])}"))

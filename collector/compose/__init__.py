@@ -75,7 +75,7 @@ def _images(project: Project, options: ComposeOptions, errors: ErrorLog, skip: f
     services in `skip` (built from a Dockerfile, planned by _builds) are not looked up."""
     if not options.images_from_engine:
         return {}
-    from ..engine import connect
+    from ..engine_api import connect
 
     found: dict[str, dict[str, Any]] = {}
     client = connect(options.docker_host, None)

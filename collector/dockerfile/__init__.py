@@ -218,7 +218,7 @@ def _present(config: dict[str, Any], ptr: str) -> bool:
 
 def engine_lookup(docker_host: str | None) -> tuple[BaseLookup, Callable[[], None]]:
     """A base-image lookup on a local engine: (lookup, close). Missing images answer None."""
-    from ..engine import connect
+    from ..engine_api import connect
 
     client = connect(docker_host, None)
     cache: dict[str, Any] = {}

@@ -78,7 +78,7 @@ def read_bundle(path: Path, trust: AllowedSigners | None = None) -> tuple[list[t
                                error=lambda name, problem: AdvisoryDataError(f"{name}: {problem}"))
     about["sha256"] = hashlib.sha256(data).hexdigest()
     if trust is not None:
-        from hullcheck_common.custody import check_bytes, check_trust
+        from hullcheck_common.signed_files import check_bytes, check_trust
 
         trusted = check_trust(path, check_bytes(path, data, NAMESPACE, "advisory bundle"), trust, NAMESPACE, None)
         about["signed_by"] = {"principal": trusted.principal, "fingerprint": trusted.key.fingerprint,
