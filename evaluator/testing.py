@@ -101,12 +101,6 @@ def _case_result(policy: Policy, name: str, expected: dict[str, Any], outcome: t
     return CaseResult(policy.id, name, ok, expected, actual)
 
 
-def run_case(evaluator: Evaluator, policy: Policy, case: dict[str, Any], bases: BaseSnapshots,
-             index: int = 0) -> CaseResult:
-    """One case of one policy, evaluated with that policy alone (the evaluator must hold it)."""
-    return _run(evaluator, [(policy, index, case)], bases)[0]
-
-
 def _run(evaluator: Evaluator, items: list[tuple[Policy, int, dict[str, Any]]], bases: BaseSnapshots) -> list[CaseResult]:
     """Cases of many policies in one worker job; results in the order given."""
     jobs: list[dict[str, Any]] = []

@@ -54,7 +54,6 @@ class Project:
     volumes: dict[str, Any]
     files: list[dict[str, str]]         # [{path, sha256}] in the order read (extends and include files too)
     profiles: list[str]
-    used_variables: dict[str, str]      # name -> value of every variable interpolated
     secrets: dict[str, Any] = field(default_factory=dict)
     configs: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
@@ -112,7 +111,6 @@ class _Loader:
         self.files: list[dict[str, str]] = []
         self.seen: set[Path] = set()
         self.cache: dict[tuple[Path, int], list[LDict]] = {}
-        self.used: dict[str, str] = {}
 
     def docs(self, path: Path, interpolator: Interpolator) -> list[LDict]:
         """The file's documents, interpolated, converted and validated (each once)."""
@@ -129,7 +127,6 @@ class _Loader:
                 self.seen.add(path.resolve())
                 self.files.append({"path": shown, "sha256": hashlib.sha256(data).hexdigest()})
             self.cache[key] = docs
-            self.used.update(interpolator.used)
         return self.cache[key]
 
     # ---- a project: the -f files, or one include entry ------------------------------------------
@@ -299,9 +296,8 @@ def load_project(options: ComposeOptions) -> Project:
             enabled[sname] = service
         else:
             disabled.append(sname)
-    loader.used.update(interpolator.used)
     sections = model.sections
     return Project(name=name, directory=str(directory), services=enabled, disabled=sorted(disabled),
                    networks=sections["networks"], volumes=sections["volumes"], files=loader.files, profiles=active,
-                   used_variables=dict(loader.used), secrets=sections["secrets"], configs=sections["configs"],
+                   secrets=sections["secrets"], configs=sections["configs"],
                    models=sections["models"], environ=environ, all_services=model.services)
