@@ -207,7 +207,7 @@ def style_problems(path: Path) -> list[str]:
             problems.append(f"{path.name}:{event.start_mark.line + 1}: alias *{anchor}: write the value out")
         elif anchor:
             problems.append(f"{path.name}:{event.start_mark.line + 1}: anchor &{anchor}: write the value out where it is used")
-        elif getattr(event, "tag", None) and not getattr(event, "implicit", (True,))[0]:
+        elif getattr(event, "tag", None) and getattr(event, "implicit", None) in (False, (False, False)):
             problems.append(f"{path.name}:{event.start_mark.line + 1}: explicit tag {event.tag}")
     root = yaml.compose(text)
     if not isinstance(root, yaml.MappingNode):
@@ -329,6 +329,8 @@ def test_each_rule_catches_what_it_names(tmp_path: Path) -> None:
         ("inside the jq string", base + "message: |\n  \"a\n  b\"\n"),
         ("one string literal", base + "message: '\"a\" + .b'\n"),
         ("does not lex", base + "resources: '(.a'\n"),
+        ("explicit tag", base + "tags: !!seq [a]\n"),
+        ("explicit tag", base + "remediation: !!str do this\n"),
     ]
     for words, text in cases:
         problems = _bad_policy(tmp_path, text)
