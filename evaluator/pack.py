@@ -63,25 +63,6 @@ def _schema_validator() -> jsonschema.protocols.Validator:
                                            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
-@cache
-def _fast_loader() -> type:
-    """libyaml's loader when PyYAML has it: 10x faster than the pure-Python one on a 120-policy pack
-    (which otherwise costs seconds on every run). Errors are re-parsed by the pure-Python loader,
-    so messages stay the same."""
-    import yaml
-
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _safe_load(text: str) -> object:
-    import yaml
-
-    try:
-        return yaml.load(text, Loader=_fast_loader())
-    except yaml.YAMLError:
-        return yaml.safe_load(text)  # raises with the pure-Python loader's wording
-
-
 @dataclass(frozen=True)
 class _Field:
     """Where a top-level field's value sits in the YAML text, to map jq positions back to file lines."""
@@ -115,24 +96,27 @@ class _Field:
         return self.line
 
 
-def _field_lines(text: str) -> dict[str, _Field]:
-    """Where each top-level field's value is in the file."""
-    import yaml
+def _fields(data: Any, text: str) -> dict[str, _Field]:
+    """Where each top-level field's value is in the file (from the spans the YAML reader recorded)."""
+    out = {}
+    for key, span in getattr(data, "spans", {}).items():
+        start = span.start
+        if span.style in ("|", ">"):  # the content starts on the line after the indicator (which may carry a comment)
+            newline = text.find("\n", start)
+            start = newline + 1 if newline != -1 else start
+        out[str(key)] = _Field(span.line, start, span.end)
+    return out
+
+
+def _read_yaml(path: Path | str, text: str) -> Any:
+    """The policy file's one YAML document, with the spans of its fields; anchors and aliases are
+    refused (a policy file is plain YAML). PolicyError naming the file and line otherwise."""
+    from hullcheck_common import yamlread
 
     try:
-        node = yaml.compose(text, Loader=_fast_loader())
-    except yaml.YAMLError:
-        return {}
-    out = {}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            start = value.start_mark.index
-            if isinstance(value, yaml.ScalarNode) and value.style in ("|", ">"):
-                # the content starts on the line after the indicator (which may carry a comment)
-                newline = text.find("\n", start)
-                start = newline + 1 if newline != -1 else start
-            out[str(key.value)] = _Field(value.start_mark.line + 1, start, value.end_mark.index)
-    return out
+        return yamlread.load(text, str(path), anchors=False, spans=True)
+    except yamlread.YamlError as exc:
+        raise PolicyError(path, exc.detail, exc.pos.line if exc.pos else None) from None
 
 
 def load_policy(path: Path) -> Policy:
@@ -154,7 +138,8 @@ def _read_policy_text(path: Path) -> tuple[bytes, str]:
 def _parse_policy(path: Path, raw: bytes | None = None) -> Policy:
     """A policy file checked for everything but jq syntax (the pack's fragments compile together)."""
     import jsonschema
-    import yaml
+
+    from hullcheck_common.yamlread import plain
 
     from .jqsafety import JqSafetyError, check
 
@@ -165,15 +150,11 @@ def _parse_policy(path: Path, raw: bytes | None = None) -> Policy:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise PolicyError(path, "not UTF-8 text") from None
-    try:
-        data = _safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError(path, f"YAML error: {problem}", mark.line + 1 if mark else None) from None
-    if not isinstance(data, dict):
+    document = _read_yaml(path, text)
+    if not isinstance(document, dict):
         raise PolicyError(path, "a policy file must be a YAML mapping")
-    lines = _field_lines(text)
+    lines = _fields(document, text)
+    data = plain(document)  # dicts and lists without their positions: what the Policy and the worker hold
     error = jsonschema.exceptions.best_match(_schema_validator().iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
@@ -247,7 +228,7 @@ def _locate_jq_error(policy: Policy) -> None:
         except ValueError as exc:
             if text is None:
                 text = _read_policy_text(Path(policy.path))[1]
-            where = _field_lines(text).get(name)
+            where = _fields(_read_yaml(policy.path, text), text).get(name)
             raise PolicyError(policy.path, f"{name}: jq: {_jq_message(exc, fragment)}",
                               _jq_line(exc, text, fragment, where)) from None
 

@@ -48,6 +48,20 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path, hullcheck_cli):
     assert f"{path}:13: YAML error:" in line  # the parser notices on the line after the open bracket
 
 
+def test_anchors_and_aliases_are_refused_in_one_line(tmp_path, hullcheck_cli):
+    """A policy file is plain YAML: an anchor or an alias is refused where it is written."""
+    path = write_text_policy(tmp_path / "pack", "tst-anchor.yaml", HEAD + "tags: &shared [a]\nassert: 'true'\n")
+    line = _cli_error(hullcheck_cli, tmp_path / "pack")
+    assert line.startswith(f"hullcheck: error: {path}:12: YAML anchor &shared: anchors and aliases are not allowed")
+    write_text_policy(tmp_path / "pack", "tst-anchor.yaml", HEAD + "tags: [a]\nassert: 'true'\nreferences: *shared\n")
+    assert f"{path}:14: YAML alias *shared:" in _cli_error(hullcheck_cli, tmp_path / "pack")
+
+
+def test_a_key_written_twice_is_refused_at_its_second_line(tmp_path):
+    error = _error(tmp_path, "assert: 'true'\ntags: [a]\nassert: 'false'\n")
+    assert (error.line, error.message) == (14, "duplicate key 'assert' (first at line 12)")
+
+
 def test_jq_syntax_error_names_file_line_and_jq_message(tmp_path, hullcheck_cli):
     body = "assert: |\n  .inspect.HostConfig\n  | .NetworkMode == | \"host\"\n"
     path = write_text_policy(tmp_path / "pack", "tst-jq.yaml", HEAD + body)
