@@ -23,7 +23,7 @@ from hullcheck_common.errors import HullcheckError
 from hullcheck_common.vocabulary import SUBJECTS
 
 from . import packcache
-from .policy import Policy
+from .policy import JQ_FIELDS, Policy
 from .program import (
     PRELUDE,
     fragment_check_program,
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 # (evaluator/packcache.py) needs none of them, which is most of what `policies list` costs.
 
 MAX_POLICY_BYTES = 4 * userfile.MiB  # the YAML reader's limit: the largest built-in policy is ~10 KB
-JQ_FIELDS = ("resources", "applies", "assert", "manual", "message")
 _HOLDS = re.compile(r'\bholds\(\s*"([^"\\]*)"\s*\)')
 
 

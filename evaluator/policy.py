@@ -41,6 +41,9 @@ def _read(how: Callable[[Any], Any], key: str | None = None) -> dict[str, Any]:
 
 _NOT_IN_FILE = {"key": None}  # where the policy was loaded from: not a field of the file
 
+# The fields that hold jq, by their names in the file, in the order the engine runs them.
+JQ_FIELDS = ("resources", "applies", "assert", "manual", "message")
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -114,9 +117,8 @@ class Policy:
 
     def fragments(self) -> list[tuple[str, str]]:
         """The policy's jq, by the name of its field in the file, in the order the engine runs them."""
-        return [(name, value) for name, value in
-                (("resources", self.resources), ("applies", self.applies), ("assert", self.assert_),
-                 ("manual", self.manual), ("message", self.message)) if value is not None]
+        values = ((name, getattr(self, "assert_" if name == "assert" else name)) for name in JQ_FIELDS)
+        return [(name, value) for name, value in values if value is not None]
 
     def metadata(self) -> dict[str, Any]:
         """What results carry about the policy, so reports render without the pack."""

@@ -300,5 +300,4 @@ def prelude_line_count() -> int:
 
 def uses_advisories(policies: Iterable[Policy]) -> bool:
     """Whether any of the policies reads $advisories (then the evaluator computes it per snapshot)."""
-    return any("$advisories" in (value or "") for policy in policies for value in
-               (policy.resources, policy.applies, policy.assert_, policy.message, policy.manual))
+    return any("$advisories" in value for policy in policies for _name, value in policy.fragments())
