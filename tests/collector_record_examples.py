@@ -161,9 +161,8 @@ def record(name: str) -> list[str]:
             populate(client)
             snapshot = collect(CollectOptions(docker_host=daemon.url))
         finally:
-            for container in client.containers.list(all=True):
-                container.remove(force=True)
             client.close()
+            daemon.remove_containers()  # before the shared mount they use is undone
             getattr(daemon, "cleanup", lambda: None)()
     write_atomic(OUT / f"{name}.json", dumps(snapshot))
     log.append(f"wrote {OUT / (name + '.json')}: {len(snapshot['containers'])} containers, "

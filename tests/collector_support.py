@@ -2,7 +2,8 @@
 
 `PrivateDockerd` starts a dockerd of our own (own data-root, exec-root, pidfile, socket, no
 bridge, no iptables) so a test can give it a daemon.json of its choosing and watch its event
-stream without anyone else's activity, and never disturbs the shared daemon.
+stream without anyone else's activity, and never disturbs the shared daemon. Its life is the one
+every private engine has (tests/support/lifecycle.py).
 """
 
 from __future__ import annotations
@@ -10,12 +11,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
+
+from support.lifecycle import PrivateEngine, docker_client
 
 from testimage import build_busybox, static_busybox
 
@@ -23,17 +21,21 @@ busybox_path = static_busybox  # the names the collector tests use
 __all__ = ["PrivateDockerd", "build_busybox", "busybox_path"]
 
 
-class PrivateDockerd:
-    """A dockerd started by us and stopped by us (by its pid), with its own everything."""
+class PrivateDockerd(PrivateEngine):
+    """A dockerd started by us and stopped by us (by its pid), with its own everything; its life
+    (start, wait, remove containers, stop, leftovers, unmount) is tests/support/lifecycle.py's."""
+
+    what = "private dockerd"
 
     def __init__(self, config: dict[str, Any] | None = None, extra_args: tuple[str, ...] = (),
-                 own_netns: bool = False, prefix: tuple[str, ...] = ()) -> None:
+                 own_netns: bool = False, prefix: tuple[str, ...] = (), dir_prefix: str = "hc-dd-") -> None:
         """own_netns: run dockerd in a network namespace of its own (unshare --net), where it may
         keep iptables and a bridge (needed for icc=false) without touching the host's rules.
-        prefix: a command that runs dockerd somewhere else (nsenter into a test host's netns)."""
-        self.dir = Path(tempfile.mkdtemp(prefix="hc-dd-", dir="/tmp"))
-        self.dir.chmod(0o711)  # userns-remap: the remapped root must traverse to its data-root
+        prefix: a command that runs dockerd somewhere else (nsenter into a test host's netns).
+        dir_prefix: its directory's name below /tmp (keep it short: a unix socket path has 108 bytes)."""
+        super().__init__(dir_prefix, mode=0o711)  # userns-remap: the remapped root must traverse to its data-root
         self.socket = self.dir / "docker.sock"
+        self.log = self.dir / "dockerd.log"
         self.config_file = self.dir / "daemon.json"
         self.own_netns = own_netns
         base = {} if own_netns else {"bridge": "none", "iptables": False}
@@ -41,8 +43,6 @@ class PrivateDockerd:
         self.config: dict[str, Any] | None = None if (config is None and own_netns) else {**base, **(config or {})}
         self.extra_args = extra_args
         self.prefix = prefix
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = f"unix://{self.socket}"
 
     @property
     def argv(self) -> list[str]:
@@ -51,99 +51,27 @@ class PrivateDockerd:
                 "--pidfile", str(self.dir / "docker.pid"), "-H", self.url, *self.extra_args]
 
     def start(self, timeout: float = 60) -> PrivateDockerd:
+        """Start it (again, after a stop of its process: same directory, same data) and wait until
+        it answers; stopped again, with its log's tail in the error, when it does not."""
         if self.config is not None:
             self.config_file.write_text(json.dumps(self.config, indent=2) + "\n")
-        log = open(self.dir / "dockerd.log", "wb")  # kept open for the daemon's life
+        self.log.write_bytes(b"")
         argv = self.argv
         if self.own_netns:  # a new namespace starts with loopback down: bring it up, then become dockerd
             argv = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
-        argv = [*self.prefix, *argv]
-        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"private dockerd exited: {self.log_tail()}")
-            if self.socket.exists():
-                try:
-                    self.client().ping()
-                    return self
-                except Exception:  # not ready yet
-                    pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"private dockerd did not answer within {timeout}s: {self.log_tail()}")
-
-    def log_tail(self) -> str:
+        self.launch([*self.prefix, *argv])
         try:
-            return (self.dir / "dockerd.log").read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
+            self.wait_until_answers(timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def client(self) -> Any:
-        import docker
-
-        return docker.DockerClient(base_url=self.url, timeout=120)
-
-    def stop(self) -> None:
-        """Remove every container (live-restore would keep them and their shims running), stop
-        dockerd, then end any process still serving our directory, by pid, and unmount below it."""
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                client = self.client()
-                for container in client.containers.list(all=True):
-                    container.remove(force=True)
-                client.close()
-            except Exception:  # stopping must go on regardless
-                pass
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc = None
-        for pid in self._leftover_pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        for mount_point in self._mounts_below():
-            subprocess.run(["umount", "-l", mount_point], capture_output=True, check=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def _leftover_pids(self) -> list[int]:
-        """Processes whose command line names our directory (containerd shims), and their children."""
-        marker = str(self.dir).encode()
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    if marker in Path(f"/proc/{entry}/cmdline").read_bytes():
-                        pids.append(int(entry))
-                except OSError:
-                    continue
-        children = []
-        for pid in pids:
-            try:
-                children += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-            except OSError:
-                continue
-        return children + pids
-
-    def _mounts_below(self) -> list[str]:
-        prefix = str(self.dir) + "/"
-        points = []
-        for line in Path("/proc/self/mountinfo").read_text().splitlines():
-            point = line.split()[4].replace("\\040", " ")
-            if point.startswith(prefix):
-                points.append(point)
-        return sorted(points, key=len, reverse=True)
+        return docker_client(self.url)
 
     def __enter__(self) -> PrivateDockerd:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def run_labelled(client: Any, image: str, name: str, label: dict[str, str], command: list[str] | None = None,

@@ -1,6 +1,7 @@
 """Other engines for tests: `podman system service` and a rootless dockerd, each started by us
 in a network namespace of our own (entered with `nsenter --net=/run/netns/NAME`: `ip netns exec`
-remounts /sys and hides the cgroup mounts) and stopped by us, by pid, with everything they left.
+remounts /sys and hides the cgroup mounts) and stopped by us, by pid, with everything they left:
+the life every private engine has (tests/support/lifecycle.py).
 
 Every wait has a deadline; a failure raises with the engine's log tail, never hangs.
 """
@@ -11,12 +12,11 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import subprocess
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from support.lifecycle import PrivateEngine, docker_client
 
 from testimage import static_busybox
 
@@ -59,104 +59,6 @@ class NetNS:
         subprocess.run(["ip", "netns", "delete", self.name], capture_output=True, timeout=30, check=False)
 
 
-def _pids_mentioning(marker: str) -> list[int]:
-    """Processes whose command line or environment names our directory (conmon, shims, helpers)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        for part in ("cmdline", "environ"):
-            try:
-                if marker.encode() in Path(f"/proc/{entry}/{part}").read_bytes():
-                    found.append(int(entry))
-                    break
-            except OSError:
-                continue
-    return found
-
-
-def _with_descendants(pids: list[int]) -> list[int]:
-    """The processes and all their descendants (a container's processes under its conmon)."""
-    parent_of = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                parent_of[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    found = set(pids)
-    grew = True
-    while grew:
-        grew = False
-        for pid, ppid in parent_of.items():
-            if ppid in found and pid not in found:
-                found.add(pid)
-                grew = True
-    return sorted(found)
-
-
-def _cleanup_dir(directory: Path) -> None:
-    """End what still runs from our directory (and their children), unmount below it, remove it."""
-    _kill_mentioning(directory)
-    prefix = str(directory) + "/"
-    points = [line.split()[4].replace("\\040", " ") for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30, check=False)
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-def _kill_mentioning(directory: Path) -> None:
-    """Only processes that name our directory: another test may run as the same user meanwhile."""
-    for _ in range(3):
-        pids = _with_descendants(_pids_mentioning(str(directory)))
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.5)
-
-
-def _stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
-def _wait_for_socket(socket: Path, proc: subprocess.Popen[bytes], log: Path, what: str, timeout: float) -> None:
-    import docker
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited ({proc.returncode}): {_tail(log)}")
-        if socket.exists():
-            try:
-                client = docker.APIClient(base_url=f"unix://{socket}", timeout=10)
-                client.ping()
-                client.close()
-                return
-            except Exception:  # noqa: BLE001 - not ready yet
-                pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{what} did not answer on {socket} within {timeout:.0f}s: {_tail(log)}")
-
-
-def _tail(log: Path) -> str:
-    try:
-        return log.read_text(errors="replace")[-2000:]
-    except OSError:
-        return ""
-
-
 def sshd_lookalike(directory: Path) -> Path:
     """A static binary that just waits, to run as /usr/sbin/sshd in a container (5.7)."""
     source = directory / "pause.c"
@@ -181,61 +83,49 @@ def image_context(directory: Path, *, healthcheck: bool, sshd: bool = False) -> 
     return directory
 
 
-class PodmanService:
+class PodmanService(PrivateEngine):
     """`podman system service` as root, with its own storage, CONTAINERS_CONF and socket."""
 
+    what = "podman system service"
+    environ = True  # conmon and its helpers carry CONTAINERS_CONF, which names our directory
+
     def __init__(self, netns: NetNS) -> None:
+        super().__init__("hce-podman-")
         self.netns = netns
-        self.dir = Path(tempfile.mkdtemp(prefix="hce-podman-", dir="/tmp"))
         self.socket = self.dir / "podman.sock"
-        self.url = f"unix://{self.socket}"
+        self.log = self.dir / "podman.log"
         self.conf = self.dir / "containers.conf"
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def env(self) -> dict[str, str]:
         return {**os.environ, "CONTAINERS_CONF": str(self.conf)}
 
+    def _podman(self) -> list[str]:
+        return [*self.netns.enter(), "podman", "--root", str(self.dir / "root"), "--runroot", str(self.dir / "run"),
+                "--cgroup-manager", "cgroupfs"]
+
     def podman(self, *args: str, timeout: float = 120) -> str:
         """The podman CLI on the same storage, in the same namespace."""
-        argv = [*self.netns.enter(), "podman", "--root", str(self.dir / "root"), "--runroot", str(self.dir / "run"),
-                "--cgroup-manager", "cgroupfs", *args]
-        return _run(argv, timeout=timeout, env=self.env).stdout.strip()
+        return _run([*self._podman(), *args], timeout=timeout, env=self.env).stdout.strip()
 
     def start(self, timeout: float = 60) -> PodmanService:
         if shutil.which("podman") is None:
             raise RuntimeError("podman is not installed (apt-get install podman; .ci/run installs it)")
         self.conf.write_text(CONTAINERS_CONF)
-        log = self.dir / "podman.log"
-        argv = [*self.netns.enter(), "podman", "--root", str(self.dir / "root"), "--runroot", str(self.dir / "run"),
-                "--cgroup-manager", "cgroupfs", "--log-level", "info", "system", "service", "--time=0", self.url]
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        self.launch([*self._podman(), "--log-level", "info", "system", "service", "--time=0", self.url], env=self.env)
         try:
-            _wait_for_socket(self.socket, self.proc, log, "podman system service", timeout)
+            self.wait_until_answers(timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def stop(self) -> None:
-        try:
-            if self.proc is not None and self.proc.poll() is None:
-                subprocess.run([*self.netns.enter(), "podman", "--root", str(self.dir / "root"), "--runroot",
-                                str(self.dir / "run"), "rm", "-a", "-f", "-t", "0"], capture_output=True,
-                               timeout=60, env=self.env, check=False)
-        except subprocess.TimeoutExpired:
-            pass
-        _stop(self.proc)
-        self.proc = None
-        _cleanup_dir(self.dir)
+    def remove_containers(self) -> None:
+        subprocess.run([*self._podman(), "rm", "-a", "-f", "-t", "0"], capture_output=True, timeout=60,
+                       env=self.env, check=False)
 
     def __enter__(self) -> PodmanService:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
 
 
 def podman_workload(service: Any, work: Path) -> None:
@@ -276,25 +166,24 @@ def _user_can_open_tun(user: pwd.struct_passwd) -> bool:
     return probe.returncode == 0
 
 
-class RootlessDockerd:
+class RootlessDockerd(PrivateEngine):
     """dockerd-rootless.sh (rootlesskit) as an unprivileged user, with its HOME and
     XDG_RUNTIME_DIR in a temporary directory of ours: the config file it reads is
     $HOME/.config/docker/daemon.json and its data root $HOME/.local/share/docker."""
 
     SCRIPT = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
+    what = "rootless dockerd"
+    environ = True  # rootlesskit's helpers know our directory only as HOME and XDG_RUNTIME_DIR
 
     def __init__(self, netns: NetNS, config: dict[str, Any]) -> None:
+        super().__init__("hce-rootless-", mode=0o755)
         self.netns = netns
         self.user = ensure_rootless_user()
-        self.dir = Path(tempfile.mkdtemp(prefix="hce-rootless-", dir="/tmp"))
-        self.dir.chmod(0o755)
         self.home = self.dir / "home"
         self.runtime = self.dir / "run"
         self.socket = self.runtime / "docker.sock"
-        self.url = f"unix://{self.socket}"
         self.config = config
         self.config_file = self.home / ".config/docker/daemon.json"
-        self.proc: subprocess.Popen[bytes] | None = None
         self.net = "slirp4netns"
 
     def start(self, timeout: float = 90) -> RootlessDockerd:
@@ -321,20 +210,17 @@ class RootlessDockerd:
             run_env = dict(env)
             if net == "host":
                 run_env.update({"DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "host", "DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER": "none"})
-            log = self.dir / f"dockerd-{net}.log"
             argv = [*self.netns.enter(), "setpriv", f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}",
                     "--init-groups", self.SCRIPT]
-            with open(log, "wb") as out:
-                self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=run_env,
-                                             cwd=str(self.home), start_new_session=True)
+            self.what = f"rootless dockerd ({net} network)"
+            self.launch(argv, log=self.dir / f"dockerd-{net}.log", env=run_env, cwd=self.home)
             try:
-                _wait_for_socket(self.socket, self.proc, log, f"rootless dockerd ({net} network)", timeout)
+                self.wait_until_answers(timeout)
                 return self
             except RuntimeError as exc:
                 failures.append(str(exc))
-                _stop(self.proc)
-                self.proc = None
-                _kill_mentioning(self.dir)
+                self.terminate()
+                self.kill_leftovers()
                 for stale in self.runtime.iterdir():
                     if stale.is_socket() or stale.name.endswith(".pid"):
                         stale.unlink()
@@ -345,46 +231,29 @@ class RootlessDockerd:
         raise RuntimeError("rootless dockerd could not start: " + " | ".join(failures))
 
     def client(self) -> Any:
-        import docker
-
-        return docker.DockerClient(base_url=self.url, timeout=120)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                client = self.client()
-                for container in client.containers.list(all=True):
-                    container.remove(force=True)
-                client.close()
-            except Exception:  # noqa: BLE001 - stopping goes on regardless
-                pass
-        _stop(self.proc)
-        self.proc = None
-        _cleanup_dir(self.dir)
+        return docker_client(self.url)
 
     def __enter__(self) -> RootlessDockerd:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
-
-class RootlessPodman:
+class RootlessPodman(PrivateEngine):
     """`podman system service` as the unprivileged test user, with HOME and XDG_RUNTIME_DIR of
     ours: it reads $HOME/.config/containers/containers.conf and stores below $HOME/.local/share."""
 
+    what = "rootless podman system service"
+    environ = True  # its pause process is re-parented to init and knows our directory only by its environment
+
     def __init__(self, netns: NetNS, user_conf: str) -> None:
+        super().__init__("hce-rlpodman-", mode=0o755)
         self.netns = netns
         self.user = ensure_rootless_user()
-        self.dir = Path(tempfile.mkdtemp(prefix="hce-rlpodman-", dir="/tmp"))
-        self.dir.chmod(0o755)
         self.home = self.dir / "home"
         self.runtime = self.dir / "run"
         self.socket = self.runtime / "podman.sock"
-        self.url = f"unix://{self.socket}"
+        self.log = self.dir / "podman.log"
         self.conf = self.home / ".config/containers/containers.conf"
         self.user_conf = user_conf
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def _as_user(self) -> list[str]:
         return [*self.netns.enter(), "setpriv", f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}",
@@ -402,12 +271,9 @@ class RootlessPodman:
         self.runtime.mkdir(mode=0o700)
         for path in [self.home, *self.home.rglob("*"), self.runtime]:
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
-        log = self.dir / "podman.log"
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen([*self._as_user(), "podman", "system", "service", "--time=0", self.url],
-                                         stdout=out, stderr=subprocess.STDOUT, cwd=str(self.home), start_new_session=True)
+        self.launch([*self._as_user(), "podman", "system", "service", "--time=0", self.url], cwd=self.home)
         try:
-            _wait_for_socket(self.socket, self.proc, log, "rootless podman system service", timeout)
+            self.wait_until_answers(timeout)
         except BaseException:
             self.stop()
             raise
@@ -418,18 +284,8 @@ class RootlessPodman:
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
         self.podman("build", "--format", "docker", "-q", "-t", tag, str(context))
 
-    def stop(self) -> None:
-        try:
-            if self.proc is not None and self.proc.poll() is None:
-                self.podman("rm", "-a", "-f", "-t", "0", timeout=60)
-        except (RuntimeError, subprocess.TimeoutExpired):
-            pass
-        _stop(self.proc)
-        self.proc = None
-        _cleanup_dir(self.dir)
+    def remove_containers(self) -> None:
+        self.podman("rm", "-a", "-f", "-t", "0", timeout=60)
 
     def __enter__(self) -> RootlessPodman:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

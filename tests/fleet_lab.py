@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from collector_support import PrivateDockerd, build_busybox
+from support.lifecycle import descendants, terminate
 
 PREFIX = "hcf"
 IMAGE = "hullcheck-test/fleet-busybox:1"
@@ -71,38 +72,19 @@ class Host:
         """Stop this host's sshd and every session it serves, by pid."""
         if self.sshd is None:
             return
-        pids = _descendants(self.sshd.pid) + [self.sshd.pid]
+        pids = [*sorted(descendants([self.sshd.pid])), self.sshd.pid]
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGTERM)
             except OSError:
                 pass
-        try:
-            self.sshd.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.sshd.kill()
-            self.sshd.wait(timeout=10)
+        terminate(self.sshd, timeout=10)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
         self.sshd = None
-
-
-def _descendants(pid: int) -> list[int]:
-    out: list[int] = []
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            children = [int(c) for t in os.listdir(f"/proc/{current}/task")
-                        for c in Path(f"/proc/{current}/task/{t}/children").read_text().split()]
-        except OSError:
-            continue
-        out += children
-        todo += children
-    return out
 
 
 class FleetLab:

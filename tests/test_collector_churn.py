@@ -3,14 +3,21 @@
 Ten are removed right after the container list (so at least ten inspects are guaranteed to find
 nothing), and a background thread keeps removing and creating containers while the inspects and
 process lists run. Collection must finish, record every object it could not read, and validate.
+
+The churn runs on a dockerd of its own (tests/support/lifecycle.py), not on the shared one: force-
+removing 20 running containers 8 at a time once deadlocked Debian's dockerd 20.10.24 in libnetwork,
+and a wedged shared engine stops every other test. A private engine that wedges fails this test
+alone, and its stop (SIGTERM, then SIGKILL, then its leftovers by its own directory) ends it.
 """
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Iterator
 
+import pytest
+from collector_support import PrivateDockerd, build_busybox
 from conftest import LABEL_KEY
 
 from collector import CollectOptions, collect, validate
@@ -35,9 +42,20 @@ def _remove(api: Any, cid: str) -> None:
         pass
 
 
-def test_collection_under_churn_finishes_records_what_it_missed_and_validates(docker_client, busybox_image,
-                                                                              session_label):
-    api = docker_client.api
+@pytest.fixture
+def churn_engine() -> Iterator[tuple[PrivateDockerd, Any, str]]:
+    """A private dockerd (network namespace, data and socket of its own) with the busybox image."""
+    with PrivateDockerd({"bridge": "none"}, own_netns=True) as daemon:
+        client = daemon.client()
+        try:
+            yield daemon, client, build_busybox(client)
+        finally:
+            client.close()
+
+
+def test_collection_under_churn_finishes_records_what_it_missed_and_validates(churn_engine, session_label):
+    daemon, client, busybox_image = churn_engine
+    api = client.api
     label = f"{session_label}-churn"
     labels = {LABEL_KEY: label}
     created: list[str] = []
@@ -74,7 +92,8 @@ def test_collection_under_churn_finishes_records_what_it_missed_and_validates(do
                 _remove(api, cid)
             threading.Thread(target=churn, daemon=True).start()
 
-        snapshot = collect(CollectOptions(label_filter=[f"{LABEL_KEY}={label}"], after_list=after_list))
+        snapshot = collect(CollectOptions(docker_host=daemon.url, label_filter=[f"{LABEL_KEY}={label}"],
+                                          after_list=after_list))
         churn_done.wait(timeout=300)
         validate(snapshot)
 

@@ -16,16 +16,14 @@ import ipaddress
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from collector_support import PrivateDockerd
 from conftest import LABEL_KEY, REPO
 
 from testimage import build_busybox
@@ -141,83 +139,45 @@ def _build_busybox(client: Any) -> None:
     build_busybox(client, REMOTE_IMAGE, applets=False, cmd=b'["/bin/busybox", "sleep", "3600"]')
 
 
-def _unmount_below(base: Path) -> None:
-    """dockerd leaves mounts in its exec root (exec/netns/default binds its network namespace): undo them."""
-    prefix = str(base) + "/"
-    with open("/proc/self/mounts") as fh:
-        points = [line.split()[1].encode().decode("unicode_escape") for line in fh]
-    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
-
-
 @pytest.fixture(scope="session")
 def tls_engine(session_label: str) -> Iterator[TLSEngine]:
-    import docker
-
-    dockerd = shutil.which("dockerd")
-    if dockerd is None:
+    if shutil.which("dockerd") is None:
         pytest.fail("dockerd is not installed (apt-get install docker.io)")
-    base = Path(tempfile.mkdtemp(prefix="hc-tls-"))  # short: unix socket paths are limited to 108 bytes
-    certs = base / "certs"
-    certs.mkdir()
-    make_certs(certs)
-    (base / "daemon.json").write_text("{}\n")  # never read the machine's /etc/docker/daemon.json
-    port = 2376  # the engine has a network namespace of its own: Docker's TLS port is free there
-    unix = f"unix://{base}/docker.sock"
-    namespace = f"hc-{session_label}"
-    had_docker0 = Path("/sys/class/net/docker0").exists()  # the shared daemon's bridge must survive us
-    log = (base / "dockerd.log").open("wb")
     if shutil.which("unshare") is None or shutil.which("nsenter") is None:
         pytest.fail("unshare and nsenter (util-linux) are needed to give the test dockerd its own network namespace")
-    # unshare execs (no fork): the Popen pid is dockerd's own, and stopping it stops only our daemon.
-    process = subprocess.Popen(
-        ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
-         dockerd, "--config-file", str(base / "daemon.json"), "--data-root", str(base / "data"),
-         "--exec-root", str(base / "exec"), "--pidfile", str(base / "dockerd.pid"), "-H", unix,
-         "-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
-         "--tlscert", str(certs / "server.pem"), "--tlskey", str(certs / "server-key.pem"),
-         "--bridge", "none", "--iptables=false", "--ip6tables=false",
-         "--containerd-namespace", namespace, "--containerd-plugins-namespace", f"{namespace}-plugins"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    client = None
+    port = 2376  # the engine has a network namespace of its own: Docker's TLS port is free there
+    namespace = f"hc-{session_label}"
+    had_docker0 = Path("/sys/class/net/docker0").exists()  # the shared daemon's bridge must survive us
+    # An empty daemon.json: never read the machine's /etc/docker/daemon.json. A short directory name:
+    # unix socket paths are limited to 108 bytes. unshare execs (no fork): the daemon's pid is
+    # dockerd's own, and stopping it stops only our daemon (tests/support/lifecycle.py).
+    daemon = PrivateDockerd({}, own_netns=True, dir_prefix="hc-tls-")
+    certs = daemon.dir / "certs"
+    certs.mkdir()
+    make_certs(certs)
+    daemon.extra_args = (
+        "-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
+        "--tlscert", str(certs / "server.pem"), "--tlskey", str(certs / "server-key.pem"),
+        "--bridge", "none", "--iptables=false", "--ip6tables=false",
+        "--containerd-namespace", namespace, "--containerd-plugins-namespace", f"{namespace}-plugins")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the test dockerd exited: {(base / 'dockerd.log').read_text()[-2000:]}")
-            try:
-                client = docker.DockerClient(base_url=unix, timeout=60)
-                client.ping()
-                break
-            except Exception:  # not up yet
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the test dockerd did not answer: {(base / 'dockerd.log').read_text()[-2000:]}")
-                time.sleep(0.2)
+        daemon.start()
+    except RuntimeError as exc:
+        pytest.fail(f"the test dockerd did not start: {exc}")
+    try:
+        client = daemon.client()
         _build_busybox(client)
         labels = {LABEL_KEY: session_label}
         hostnet = client.containers.run(REMOTE_IMAGE, name="remote-hostnet", network_mode="host", detach=True,
                                         labels=labels)
         isolated = client.containers.run(REMOTE_IMAGE, name="remote-isolated", network_mode="none", detach=True,
                                          mem_limit="64m", labels=labels)
-        yield TLSEngine(url=f"tcp://127.0.0.1:{port}", certs=certs, unix=unix, hostnet=hostnet.name,
-                        isolated=isolated.name, netns=f"/proc/{process.pid}/ns/net")
+        client.close()
+        assert daemon.proc is not None
+        yield TLSEngine(url=f"tcp://127.0.0.1:{port}", certs=certs, unix=daemon.url, hostnet=hostnet.name,
+                        isolated=isolated.name, netns=f"/proc/{daemon.proc.pid}/ns/net")
     finally:
-        if client is not None:
-            for container in client.containers.list(all=True):
-                try:
-                    container.remove(force=True)
-                except Exception:
-                    pass
-            client.close()
-        process.send_signal(signal.SIGTERM)  # our own dockerd, by its pid
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        log.close()
-        _unmount_below(base)
-        shutil.rmtree(base, ignore_errors=True)
+        daemon.stop()
         if had_docker0 and not Path("/sys/class/net/docker0").exists():
             pytest.fail("the test dockerd removed the host's docker0 bridge")
 
