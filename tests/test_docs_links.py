@@ -290,6 +290,19 @@ def test_commands_and_options_named_exist(page: Path) -> None:
     assert not stale, "\n".join(stale)
 
 
+def test_the_readme_commands_table_has_every_command() -> None:
+    readme = README.read_text(encoding="utf-8")
+    table = readme[readme.index("## Commands"):].split("\n## ", 1)[0]
+    missing = []
+    for name, command in _cli().commands.items():
+        if f"`hullcheck {name}" not in table:
+            missing.append(name)
+        for sub in getattr(command, "commands", {}) or {}:
+            if not re.search(rf"\b{name} {sub}\b", table):
+                missing.append(f"{name} {sub}")
+    assert not missing, f"the README's commands table lacks {missing}"
+
+
 def test_every_page_is_in_the_index_and_the_index_in_the_readme() -> None:
     index = DOCS / "index.md"
     listed = {(index.parent / href.partition("#")[0]).resolve() for _, href in links(index) if href.partition("#")[0]}
