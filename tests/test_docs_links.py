@@ -303,6 +303,28 @@ def test_the_readme_commands_table_has_every_command() -> None:
     assert not missing, f"the README's commands table lacks {missing}"
 
 
+def test_the_worked_example_policy_does_what_the_page_says(tmp_path: Path, hullcheck_cli: Any) -> None:
+    """docs/policies.md: the acme-no-latest example passes its own cases with the output shown,
+    and a wrong expectation fails with the line shown."""
+    page = (DOCS / "policies.md").read_text(encoding="utf-8")
+    blocks = [token.content for token in _tokens(DOCS / "policies.md") if token.type == "fence"]
+    policy = next(block for block in blocks if block.startswith("id: acme-no-latest"))
+    (tmp_path / "mypolicies").mkdir()
+    (tmp_path / "mypolicies" / "acme-no-latest.yaml").write_text(policy, encoding="utf-8")
+    done = hullcheck_cli("test", str(tmp_path / "mypolicies"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    shown = next(block for block in blocks if block.startswith("$ hullcheck test mypolicies/"))
+    assert done.stdout.splitlines() == shown.splitlines()[1:3]
+
+    (tmp_path / "wrong").mkdir()
+    (tmp_path / "wrong" / "acme-no-latest.yaml").write_text(
+        policy.replace("offenders: [web]}", "offenders: [db]}"), encoding="utf-8")
+    done = hullcheck_cli("test", str(tmp_path / "wrong"))
+    assert done.returncode == 1
+    failure = next(line for line in done.stdout.splitlines() if line.startswith("FAIL "))
+    assert f"\n{failure}\n" in page
+
+
 def test_every_page_is_in_the_index_and_the_index_in_the_readme() -> None:
     index = DOCS / "index.md"
     listed = {(index.parent / href.partition("#")[0]).resolve() for _, href in links(index) if href.partition("#")[0]}
