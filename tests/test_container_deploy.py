@@ -182,12 +182,12 @@ def test_host_root_reads_the_tree_not_the_machine(docker_client: Any, hullcheck_
     assert snapshot["containers"] == []
 
 
-def test_dockerfile_and_readme_document_the_same_deployment() -> None:
+def test_dockerfile_and_docs_document_the_same_deployment() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.\d+-slim", dockerfile, re.M)
     assert 'ENTRYPOINT ["hullcheck"]' in dockerfile
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## Fleets, remote engines and air-gapped sites"):]
+    page = (REPO / "docs" / "fleets.md").read_text()
+    section = page[page.index("## The collector in a container"):]
     run_line = next(line for line in section.splitlines() if "docker run" in line and "hullcheck" in line)
     block = section[section.index(run_line): section.index("```", section.index(run_line))]
     for part in ("-v /:/host:ro", "-v /var/run/docker.sock:/var/run/docker.sock:ro", "--host-root /host"):

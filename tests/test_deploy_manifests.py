@@ -4,7 +4,7 @@ systemd: `systemd-analyze verify` (it parses every setting and checks that ExecS
 exists, so the test points a copy at this environment's hullcheck), and any warning counts.
 Kubernetes: every document is checked in strict mode (unknown fields refused) against the
 Kubernetes OpenAPI schemas that kubernetes-validate carries offline; then the security promises of
-the README are checked on the parsed manifest.
+docs/fleets.md ("A Kubernetes DaemonSet") are checked on the parsed manifest.
 """
 
 from __future__ import annotations
