@@ -2,7 +2,7 @@
 
 (Moved here from hullcheck/fleet.py: the CLI only parses options and calls `evaluator.run`.)
 
-Decisions (also in the README):
+Decisions (also in docs/fleets.md):
 - Fleet mode starts when `evaluate` gets more than one argument, a directory, a glob, or
   `--output-dir`; one plain file behaves exactly as before.
 - A directory means every `*.json` below it (recursively, hidden files skipped), except

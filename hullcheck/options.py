@@ -228,7 +228,7 @@ class ComposeFlags(_Group):
 
 @dataclasses.dataclass
 class SignFlags(_Group):
-    """--sign: shared by `collect`, `evaluate` and `audit` (chain of custody, see the README)."""
+    """--sign: shared by `collect`, `evaluate` and `audit` (chain of custody, see docs/fleets.md)."""
 
     arg: ClassVar[str] = "signing"
     sign: Optional[Path] = typer.Option(None, "--sign", metavar="KEY", help="Sign what is written to a file: FILE.sig beside it (an SSH signature, as `ssh-keygen -Y sign` makes; check it with `ssh-keygen -Y verify`). KEY: a private key file (passphrase from $HULLCHECK_KEY_PASSPHRASE, else asked on the terminal), or a .pub file whose key ssh-agent holds ($SSH_AUTH_SOCK).")
@@ -246,7 +246,7 @@ class SignFlags(_Group):
 
 @dataclasses.dataclass
 class TrustFlags(_Group):
-    """--trust: shared by `evaluate` and `render` (chain of custody, see the README)."""
+    """--trust: shared by `evaluate` and `render` (chain of custody, see docs/fleets.md)."""
 
     arg: ClassVar[str] = "custody"
     trust: Optional[Path] = typer.Option(None, "--trust", metavar="ALLOWED_SIGNERS", help="Refuse input whose FILE.sig is missing, bad, or made by a key this ssh-keygen allowed-signers file does not trust (for a snapshot: for its meta.hostname). Exit 2, one line saying which.")

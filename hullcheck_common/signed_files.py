@@ -5,7 +5,7 @@ A snapshot `FILE` is signed into `FILE.sig` (an SSH signature, namespace `hullch
 on the host that collected it (the collector's side: `collect --sign`); results written with
 `--sign` get `RESULTS.sig` (namespace `hullcheck-results`). What a signature means for a snapshot
 (the host it names, the bytes evaluated) is the evaluator's business: `evaluator.trust`.
-Everything is checkable with `ssh-keygen -Y verify` alone (see the README, chain of custody).
+Everything is checkable with `ssh-keygen -Y verify` alone (see docs/fleets.md, "Chain of custody").
 
 The signature is computed before anything is written; then the file and its signature are each
 written atomically (hullcheck_common.atomic; a stale signature is removed first), so an
