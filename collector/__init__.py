@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 from .output import SCHEMA_VERSION, dumps, validate  # noqa: E402
 
 if TYPE_CHECKING:
-    from .engine import EngineUnreachable
+    from .engine_api import EngineUnreachable
     from .snapshot import CollectOptions, collect
 
 __all__ = ["CollectOptions", "EngineUnreachable", "SCHEMA_VERSION", "collect", "dumps", "validate"]
@@ -26,7 +26,7 @@ def __getattr__(name: str) -> Any:
     """The engine collector on first use: writing a planned snapshot (a Compose file, a Dockerfile)
     never imports the Docker SDK (~0.3 s)."""
     if name == "EngineUnreachable":
-        from .engine import EngineUnreachable
+        from .engine_api import EngineUnreachable
 
         return EngineUnreachable
     if name in ("CollectOptions", "collect"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat as statmod
-from typing import Any, Iterable
+from typing import Any
 
 from .daemon import user_config_home
 from .errors import ErrorLog, pointer
@@ -257,7 +257,3 @@ def stat_path(fs: HostFS, path: str, users: dict[int, str], groups: dict[int, st
         except OSError as exc:
             errors.add(pointer("files", path, "target"), f"{path}: {exc.strerror or exc}")
     return entry
-
-
-def all_paths(items: Iterable[str]) -> list[str]:
-    return sorted(set(items))

@@ -32,13 +32,6 @@ class HostFS:
             return path
         return os.path.join(self.root, path.lstrip("/"))
 
-    def host_path(self, real: str) -> str:
-        """The inverse of real(): a path on this machine back to the host's view."""
-        if self.root == "/":
-            return real
-        rel = os.path.relpath(real, self.root)
-        return "/" if rel == "." else "/" + rel
-
     def read_bytes(self, path: str, limit: int = 4 * 1024 * 1024, *, regular_only: bool = True) -> bytes:
         """Read a host file without ever blocking: a FIFO or device where a file is expected
         (a planted trap, or a broken host) is refused as an error instead of hanging collection.

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from .daemon_defaults import EngineDefaults
-from .engine import _container, connect
+from .engine_api import _container, connect
 from .errors import ErrorLog, pointer
 from .snapshot import CollectOptions, collect, validate
 
@@ -138,7 +138,7 @@ class LiveEngine:
     """One connection to the engine for reading single containers, images and services."""
 
     def __init__(self, docker_host: str | None = None, tls: Any = None, timeout: int = 30) -> None:
-        from .engine import endpoint_url
+        from .engine_api import endpoint_url
 
         self.client = connect(docker_host, tls, timeout=timeout)
         self.endpoint = endpoint_url(docker_host)

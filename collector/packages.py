@@ -103,7 +103,6 @@ class _Dpkg:
     def __init__(self, fs: HostFS) -> None:
         self.fs = fs
         self._lists: dict[str, set[str]] = {}
-        self._scanned = False
 
     def _list(self, name: str) -> set[str]:
         if name not in self._lists:

@@ -12,9 +12,9 @@ from typing import Any, Callable
 from hullcheck_common import __version__
 from hullcheck_common.vocabulary import utc_timestamp
 
-from .audit import collect_audit
+from .auditd import collect_audit
 from .daemon import collect_daemon
-from .engine import DEFAULT_CONCURRENCY, collect_engine, connect, endpoint_url, read_version
+from .engine_api import DEFAULT_CONCURRENCY, collect_engine, connect, endpoint_url, read_version
 from .errors import ErrorLog
 from .files import collect_files, paths_to_stat
 from .host import collect_host

@@ -13,16 +13,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import Evaluator, Limits, Source
-    from .policy import Policy, PolicyError, Selection, load_pack
+    from .pack import PolicyError, load_pack
+    from .policy import Policy, Selection
     from .snapshot import SnapshotError
+    from .worker_pool import Evaluator, Limits, Source
 
 __all__ = ["Evaluator", "Limits", "Policy", "PolicyError", "Selection", "SnapshotError", "Source", "load_pack"]
 
-# Imported on first use: `policies list` needs the loader, not the engine, jsonschema or jq, and
+# Imported on first use: `policies list` needs the loader, not the worker pool, jsonschema or jq, and
 # every command starts faster for what it does not import.
-_HOMES = {"Evaluator": "engine", "Limits": "engine", "Source": "engine", "Policy": "policy", "PolicyError": "policy",
-          "Selection": "policy", "load_pack": "policy", "SnapshotError": "snapshot"}
+_HOMES = {"Evaluator": "worker_pool", "Limits": "worker_pool", "Source": "worker_pool", "Policy": "policy", "PolicyError": "pack",
+          "Selection": "policy", "load_pack": "pack", "SnapshotError": "snapshot"}
 
 
 def __getattr__(name: str) -> Any:

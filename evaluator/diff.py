@@ -12,10 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hullcheck_common import userfile
 from hullcheck_common.errors import HullcheckError
 from hullcheck_common.vocabulary import resource_key
 
-from .snapshot import SnapshotError, engine_summary, parse, read_bytes, validate
+from .snapshot import DEFAULT_MAX_BYTES, SnapshotError, engine_summary, parse, validate
 
 RESULTS_MAJOR = "1"
 
@@ -29,8 +30,11 @@ class ResultsError(HullcheckError):
 def read_json(path: Path | str, data: bytes | None = None) -> dict[str, Any]:
     """Strict JSON object from a file (or its bytes, already read), or a one-line error (SnapshotError's
     checks, shared)."""
+    if data is None:
+        data = userfile.read_bytes(path, what="a results or snapshot file", max_bytes=DEFAULT_MAX_BYTES,
+                                   error=lambda name, problem: ResultsError(f"{name}: {problem}"))
     try:
-        return parse(read_bytes(path) if data is None else data, str(path))
+        return parse(data, str(path))
     except SnapshotError as exc:
         raise ResultsError(str(exc)) from None
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hullcheck_common import userfile
 from hullcheck_common.errors import HullcheckError
 from hullcheck_common.vocabulary import SEVERITIES, STATUSES
 
@@ -83,12 +84,8 @@ def parse_expected_hosts(text: str, origin: str = "--expect-hosts") -> dict[str,
 
 
 def read_expected_hosts(path: Path) -> dict[str, str | None]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ExpectedHostsError(f"--expect-hosts {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ExpectedHostsError(f"--expect-hosts {path}: not UTF-8 text") from None
+    text = userfile.read_text(path, what="a hosts file", shown=f"--expect-hosts {path}",
+                              error=lambda name, problem: ExpectedHostsError(f"{name}: {problem}"))
     return parse_expected_hosts(text, f"--expect-hosts {path}")
 
 

@@ -2,7 +2,7 @@
 
 (Moved here from hullcheck/fleet.py: the CLI only parses options and calls `evaluator.run`.)
 
-Decisions (also in the README):
+Decisions (also in docs/fleets.md):
 - Fleet mode starts when `evaluate` gets more than one argument, a directory, a glob, or
   `--output-dir`; one plain file behaves exactly as before.
 - A directory means every `*.json` below it (recursively, hidden files skipped), except
@@ -28,23 +28,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from hullcheck_common import __version__
-from hullcheck_common.atomic import write_output
-from hullcheck_common.custody import RESULTS_NAMESPACE, SignatureRefused
+from hullcheck_common.destination import write_output
 from hullcheck_common.errors import UsageError
+from hullcheck_common.signed_files import RESULTS_NAMESPACE, SignatureRefused
 from hullcheck_common.vocabulary import utc_timestamp
 
-from .custody import Verified, attach, verify_snapshot
-from .engine import Evaluator, Source
 from .fleet import FleetBuilder, read_expected_hosts
 from .pipeline import Outcome, ResultsPipeline
 from .policy import Policy
 from .render import formats, render
+from .run_options import EvaluateOptions, Feedback
 from .snapshot import SnapshotError
+from .trust import Verified, attach, verify_snapshot
+from .worker_pool import Evaluator, Source
 
 if TYPE_CHECKING:
     from hullcheck_common.sshsig import AllowedSigners, Signer
 
-    from .run import EvaluateOptions, Feedback
 
 OWN_OUTPUTS = ("fleet.json",)
 OWN_SUFFIX = ".results.json"

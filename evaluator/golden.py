@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hullcheck_common import userfile
 from hullcheck_common.atomic import write_atomic
 from hullcheck_common.vocabulary import offenders as failing_names
 
-from .engine import Evaluator, Limits, Source
 from .policy import Policy
+from .snapshot import read_bytes as read_snapshot
+from .worker_pool import Evaluator, Limits, Source
 
 GOLDEN_VERSION = 1
 
@@ -124,7 +126,7 @@ def run(policies: list[Policy], snapshots: Path, golden_dir: Path, limits: Limit
     outcomes: list[HostGolden] = []
     with Evaluator(policies, limits or Limits(), pack_version=pack_version) as evaluator:
         for path in sources:
-            data = path.read_bytes()
+            data = read_snapshot(path)  # a FIFO or a device named *.json is refused, as evaluate refuses it
             document = evaluator.evaluate(Source(name=str(path), data=data), evaluated_at="1970-01-01T00:00:00Z")
             new = compact(document)
             golden_path = golden_dir / path.name
@@ -135,9 +137,9 @@ def run(policies: list[Policy], snapshots: Path, golden_dir: Path, limits: Limit
                 outcome.missing = True
             else:
                 try:
-                    old_doc = json.loads(golden_path.read_text(encoding="utf-8"))
+                    old_doc = json.loads(userfile.read_text(golden_path, what="a golden results file"))
                     old = old_doc["results"]
-                except (OSError, ValueError, KeyError, TypeError) as exc:
+                except (userfile.UserFileError, ValueError, KeyError, TypeError) as exc:
                     outcome.changes.append(f"golden file unreadable ({exc}): re-record it with --update-golden")
                     old_doc, old = {}, {}
                 if old_doc and old_doc.get("snapshot_sha256") != hashlib.sha256(data).hexdigest():

@@ -57,7 +57,7 @@ def binding_version() -> str:
 def describe() -> str:
     """One line: the binding's version and its build, e.g. 'jq 1.13.0 (optimised build)'."""
     state = optimised()
-    build = {True: "optimised build", False: "unoptimised build (-O0, as PyPI's wheel; see the README to build it -O2)",
+    build = {True: "optimised build", False: "unoptimised build (-O0, as PyPI's wheel; see docs/performance.md to build it -O2)",
              None: "build not known"}[state]
     return f"jq {binding_version()} ({build})"
 

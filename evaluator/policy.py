@@ -1,93 +1,124 @@
-"""Loading a policy pack: YAML files validated by a schema, jq checked for safety and syntax.
+"""A policy: what one policy file says, checked, as one immutable value, and how it is chosen.
 
-Everything is loaded and checked before anything is evaluated; the first bad file stops the run
-with its path, the line, and jq's own message (exit code 2 at the CLI).
+`Policy` owns its serialisation: its fields are the policy file's fields (the one list of them),
+`Policy.from_data` builds one from a file's checked YAML data and `to_data` gives that data back,
+so the pack cache (evaluator/packcache.py) stores a pack as plain JSON and rebuilds the very same
+policies. Loading and checking policy files is evaluator/pack.py's work.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import json
-import re
-from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Callable, Iterable
 
-from hullcheck_common.errors import HullcheckError
-from hullcheck_common.vocabulary import SEVERITIES, SUBJECTS
+from hullcheck_common.vocabulary import SEVERITIES, pointer_subject
 
-from .program import (
-    PRELUDE,
-    fragment_check_program,
-    pack_check_program,
-    prelude_line_count,
-)
+# How a field of the policy file becomes the Policy's value (field metadata "read"); a field
+# without one is taken as the file gives it. Reading a value twice gives the same value, so
+# Policy.from_data(policy.to_data()) == policy.
 
-if TYPE_CHECKING:
-    import jsonschema
 
-# jq, jsonschema and PyYAML are imported when a pack is really parsed: a pack read from the cache
-# (evaluator/packcache.py) needs none of them, which is most of what `policies list` costs.
+def _stripped(value: str) -> str:
+    return value.strip()
 
+
+def _stripped_or_none(value: str | None) -> str | None:
+    return (value or "").strip() or None
+
+
+def _items(value: Iterable[Any] | None) -> tuple[Any, ...]:
+    return tuple(value or ())
+
+
+def _controls(value: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in value.items()}
+
+
+def _read(how: Callable[[Any], Any], key: str | None = None) -> dict[str, Any]:
+    return {"read": how, **({"key": key} if key else {})}
+
+
+_NOT_IN_FILE = {"key": None}  # where the policy was loaded from: not a field of the file
+
+# The fields that hold jq, by their names in the file, in the order the engine runs them.
 JQ_FIELDS = ("resources", "applies", "assert", "manual", "message")
-_HOLDS = re.compile(r'\bholds\(\s*"([^"\\]*)"\s*\)')
-
-
-class PolicyError(HullcheckError):
-    """A policy file that cannot be used: where it is, and why."""
-
-    def __init__(self, path: Path | str, message: str, line: int | None = None) -> None:
-        self.path = str(path)
-        self.line = line
-        self.message = message
-        where = f"{self.path}:{line}" if line else self.path
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)
 class Policy:
     id: str
     title: str
-    description: str
-    remediation: str
+    description: str = field(metadata=_read(_stripped))
+    remediation: str = field(metadata=_read(_stripped))
     severity: str
     level: int
-    controls: dict[str, str]
+    controls: dict[str, str] = field(metadata=_read(_controls))
     automated: bool
-    tags: tuple[str, ...] = ()
-    references: tuple[str, ...] = ()
-    audit: str | None = None
-    requires: tuple[str, ...] = ()
+    tags: tuple[str, ...] = field(default=(), metadata=_read(_items))
+    references: tuple[str, ...] = field(default=(), metadata=_read(_items))
+    audit: str | None = field(default=None, metadata=_read(_stripped_or_none))
+    requires: tuple[str, ...] = field(default=(), metadata=_read(_items))
     applies: str | None = None
     not_applicable_reason: str | None = None
     resources: str | None = None
-    assert_: str | None = None
+    assert_: str | None = field(default=None, metadata={"key": "assert"})
     manual: str | None = None          # jq over a resource's data: true = a person must judge it (status manual)
     message: str | None = None
-    evidence: tuple[str, ...] = ()
-    tests: tuple[dict[str, Any], ...] = ()
+    evidence: tuple[str, ...] = field(default=(), metadata=_read(_items))
+    tests: tuple[dict[str, Any], ...] = field(default=(), metadata=_read(_items))
     # What the policy judges and what else it needs (evaluator/scope.py): declared in the file, or
-    # derived at load from `requires`; None: judged on every source.
+    # derived at load from `requires` (derive_scope); None: judged on every source.
     subject: str | None = None
-    needs: tuple[str, ...] = ()
-    path: str = ""
-    sha256: str = ""
-    lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    needs: tuple[str, ...] = field(default=(), metadata=_read(_items))
+    path: str = field(default="", metadata=_NOT_IN_FILE)
+    sha256: str = field(default="", metadata=_NOT_IN_FILE)
+    lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False, metadata=_NOT_IN_FILE)
 
-    @property
-    def section(self) -> str:
-        """The CIS section ('5') the policy reports under, or 'other'."""
-        for framework in sorted(self.controls, reverse=True):
-            if framework.startswith("cis-docker"):
-                return self.controls[framework].split(".")[0]
-        return "other"
+    @classmethod
+    def from_data(cls, data: dict[str, Any], path: str, sha256: str, lines: dict[str, int]) -> Policy:
+        """The Policy of a policy file's checked data (what the schema accepted), or of to_data().
+
+        A policy without `subject` gets its subject and needs derived here, once, from `requires`
+        (derive_scope); to_data() keeps them as derived. KeyError for a required field missing."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = f.metadata.get("key", f.name)
+            if key is None:
+                continue
+            if key in data:
+                value = data[key]
+            elif f.default is not MISSING or f.default_factory is not MISSING:
+                value = None
+            else:
+                raise KeyError(key)
+            how = f.metadata.get("read")
+            values[f.name] = how(value) if how is not None else value
+        if values["subject"] is None:
+            values["subject"], values["needs"] = derive_scope(values["requires"])
+        values["needs"] = tuple(dict.fromkeys(n for n in values["needs"] if n != values["subject"]))
+        return cls(**values, path=path, sha256=sha256, lines=dict(lines))
+
+    def to_data(self) -> dict[str, Any]:
+        """The policy's file fields as plain JSON-able data, for from_data() to rebuild it."""
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            key = f.metadata.get("key", f.name)
+            if key is None:
+                continue
+            value = getattr(self, f.name)
+            data[key] = list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, dict) else value
+        return data
 
     @property
     def scope(self) -> tuple[str, ...]:
         """Every subject a snapshot must hold for this policy to be judged: its subject, then its needs."""
         return tuple(s for s in (self.subject, *self.needs) if s is not None)
+
+    def fragments(self) -> list[tuple[str, str]]:
+        """The policy's jq, by the name of its field in the file, in the order the engine runs them."""
+        values = ((name, getattr(self, "assert_" if name == "assert" else name)) for name in JQ_FIELDS)
+        return [(name, value) for name, value in values if value is not None]
 
     def metadata(self) -> dict[str, Any]:
         """What results carry about the policy, so reports render without the pack."""
@@ -99,338 +130,21 @@ class Policy:
         }
 
 
-@cache
-def _schema_validator() -> jsonschema.protocols.Validator:
-    import jsonschema
-
-    from hullcheck_common.resources import policy_schema_path
-
-    return jsonschema.Draft202012Validator(json.loads(policy_schema_path().read_text()),
-                                           format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-
-
-@cache
-def _fast_loader() -> type:
-    """libyaml's loader when PyYAML has it: 10x faster than the pure-Python one on a 120-policy pack
-    (which otherwise costs seconds on every run). Errors are re-parsed by the pure-Python loader,
-    so messages stay the same."""
-    import yaml
-
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _safe_load(text: str) -> object:
-    import yaml
-
-    try:
-        return yaml.load(text, Loader=_fast_loader())
-    except yaml.YAMLError:
-        return yaml.safe_load(text)  # raises with the pure-Python loader's wording
-
-
-@dataclass(frozen=True)
-class _Field:
-    """Where a top-level field's value sits in the YAML text, to map jq positions back to file lines."""
-
-    line: int            # 1-based line where the value starts (the `|`/`>` indicator for block scalars)
-    start: int           # character offsets of the value's source text in the file
-    end: int
-
-    def source_line(self, text: str, value: str, offset: int) -> int:
-        """The file line of character `offset` of the parsed `value`.
-
-        Works for every scalar style: literal `|` keeps lines, but folded `>`, plain and quoted
-        scalars join lines, so the value is aligned with its source text character by character
-        (non-blank characters appear in both in the same order; escapes in quoted scalars are
-        skipped over).
-        """
-        offset = max(0, min(offset, len(value) - 1))
-        while offset > 0 and value[offset].isspace():
-            offset -= 1
-        j = self.start
-        for i, ch in enumerate(value):
-            if ch.isspace():
-                continue
-            while j < self.end and text[j] != ch:
-                j += 1
-            if j >= self.end:
-                break
-            if i >= offset:
-                return text.count("\n", 0, j) + 1
-            j += 1
-        return self.line
-
-
-def _field_lines(text: str) -> dict[str, _Field]:
-    """Where each top-level field's value is in the file."""
-    import yaml
-
-    try:
-        node = yaml.compose(text, Loader=_fast_loader())
-    except yaml.YAMLError:
-        return {}
-    out = {}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            start = value.start_mark.index
-            if isinstance(value, yaml.ScalarNode) and value.style in ("|", ">"):
-                # the content starts on the line after the indicator (which may carry a comment)
-                newline = text.find("\n", start)
-                start = newline + 1 if newline != -1 else start
-            out[str(key.value)] = _Field(value.start_mark.line + 1, start, value.end_mark.index)
-    return out
-
-
-def load_policy(path: Path) -> Policy:
-    """One policy file, fully checked (schema, safety, and jq syntax of each fragment)."""
-    policy = _parse_policy(path)
-    _locate_jq_error(policy)
-    return policy
-
-
-def _read_policy_text(path: Path) -> tuple[bytes, str]:
-    try:
-        raw = path.read_bytes()
-        return raw, raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PolicyError(path, "not UTF-8 text") from None
-    except OSError as exc:
-        raise PolicyError(path, f"cannot read: {exc.strerror or exc}") from None
-
-
-def _parse_policy(path: Path, raw: bytes | None = None) -> Policy:
-    """A policy file checked for everything but jq syntax (the pack's fragments compile together)."""
-    import jsonschema
-    import yaml
-
-    from .jqsafety import JqSafetyError, check
-
-    if raw is None:
-        raw, text = _read_policy_text(path)
-    else:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise PolicyError(path, "not UTF-8 text") from None
-    try:
-        data = _safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError(path, f"YAML error: {problem}", mark.line + 1 if mark else None) from None
-    if not isinstance(data, dict):
-        raise PolicyError(path, "a policy file must be a YAML mapping")
-    lines = _field_lines(text)
-    error = jsonschema.exceptions.best_match(_schema_validator().iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path)
-        top = str(error.absolute_path[0]) if error.absolute_path else None
-        if top is None and error.validator == "additionalProperties":  # an unknown field: point at it
-            top = next((k for k in lines if k not in error.schema.get("properties", {})), None)
-        raise PolicyError(path, f"{where or 'policy'}: {error.message}", lines[top].line if top in lines else None)
-    for name in JQ_FIELDS:
-        fragment = data.get(name)
-        if fragment is None:
-            continue
-        field_at = lines.get(name)
-        if not isinstance(fragment, str):
-            raise PolicyError(path, f"{name}: must be a jq program (a string)", field_at.line if field_at else None)
-        try:
-            check(fragment)
-        except JqSafetyError as exc:
-            line = field_at.source_line(text, fragment, exc.offset) if field_at and exc.offset is not None else None
-            raise PolicyError(path, f"{name}: {exc}", line or (field_at.line if field_at else None)) from None
-        for match in _HOLDS.finditer(fragment):  # a misspelt subject would read as "not held" on every plan
-            if match.group(1) not in SUBJECTS:
-                line = field_at.source_line(text, fragment, match.start(1)) if field_at else None
-                raise PolicyError(path, f"{name}: holds(\"{match.group(1)}\"): no such subject "
-                                        f"(one of {', '.join(SUBJECTS)})", line)
-    return policy_from_data(data, str(path), hashlib.sha256(raw).hexdigest(), {k: v.line for k, v in lines.items()})
-
-
-def policy_from_data(data: dict[str, Any], path: str, sha256: str, lines: dict[str, int]) -> Policy:
-    """The Policy for a policy file's checked YAML data (also how the pack cache rebuilds one).
-
-    A policy without `subject` gets its subject and needs derived here, once, from `requires`
-    (scope.derive); the pack cache keeps them as derived."""
-    from .scope import derive
-
-    requires = tuple(data.get("requires") or ())
-    subject: str | None = data.get("subject")
-    needs = tuple(data.get("needs") or ())
-    if subject is None:
-        subject, needs = derive(requires)
-    needs = tuple(dict.fromkeys(n for n in needs if n != subject))
-    return Policy(
-        id=data["id"], title=data["title"], description=data["description"].strip(), remediation=data["remediation"].strip(),
-        severity=data["severity"], level=data["level"], controls={k: str(v) for k, v in data["controls"].items()},
-        automated=data["automated"], tags=tuple(data.get("tags") or ()), references=tuple(data.get("references") or ()),
-        audit=(data.get("audit") or "").strip() or None, requires=requires,
-        applies=data.get("applies"), not_applicable_reason=data.get("not_applicable_reason"),
-        resources=data.get("resources"), assert_=data.get("assert"), manual=data.get("manual"), message=data.get("message"),
-        evidence=tuple(data.get("evidence") or ()), tests=tuple(data.get("tests") or ()),
-        subject=subject, needs=needs, path=path, sha256=sha256, lines=dict(lines),
-    )
-
-
-def _fragments(policy: Policy) -> list[tuple[str, str]]:
-    return [(name, value) for name, value in
-            (("resources", policy.resources), ("applies", policy.applies), ("assert", policy.assert_),
-             ("manual", policy.manual), ("message", policy.message)) if value is not None]
-
-
-def _check_jq(policies: list[Policy]) -> None:
-    """Compile every fragment of the pack in ONE program (each in the scope it runs in).
-
-    The safety check has made each fragment a closed expression (balanced brackets outside
-    strings and comments), so inside `(...), (...)` no fragment can close another's bracket:
-    the combined program compiles exactly when every fragment compiles alone. Only when it does
-    not is the policy at fault found, by halves (about one more compile of the pack, not one per
-    fragment: seconds for a pack of a hundred policies), and its fragments compiled one by one to
-    name the file, the line and jq's message.
-    """
-    import jq
-
-    def compiles(group: list[Policy]) -> bool:
-        fragments = [value for policy in group for _name, value in _fragments(policy)]
-        try:
-            jq.compile(pack_check_program(fragments))
-            return True
-        except ValueError:
-            return False
-
-    if not any(_fragments(policy) for policy in policies) or compiles(policies):
-        return
-    low, high = 0, len(policies)  # policies[low:high] does not compile; all before `low` do
-    while high - low > 1:
-        middle = (low + high) // 2
-        if compiles(policies[low:middle]):
-            low = middle
-        else:
-            high = middle
-    _locate_jq_error(policies[low])
-    for policy in policies:  # not reached while the halves are sound; the slow way still names it
-        _locate_jq_error(policy)
-    raise PolicyError(policies[0].path, "jq: the pack's fragments do not compile together")  # not reached
-
-
-def _locate_jq_error(policy: Policy) -> None:
-    """Compile the policy's fragments one by one; raise the first error with its file line."""
-    import jq
-
-    text: str | None = None
-    for name, fragment in _fragments(policy):
-        try:
-            jq.compile(fragment_check_program(fragment))
-        except ValueError as exc:
-            if text is None:
-                text = _read_policy_text(Path(policy.path))[1]
-            where = _field_lines(text).get(name)
-            raise PolicyError(policy.path, f"{name}: jq: {_jq_message(exc, fragment)}",
-                              _jq_line(exc, text, fragment, where)) from None
-
-
-def _jq_message(exc: ValueError, fragment: str = "") -> str:
-    """jq's own message without its position (the file line is reported instead)."""
-    text = str(exc).replace("jq: error: ", "").strip()
-    first = text.splitlines()[0] if text else "compile error"
-    message = re.sub(r" at <top-level>, line \d+(, column \d+)?:?$", "", first)
-    match = re.search(r"line (\d+)", first)
-    if match and int(match.group(1)) - prelude_line_count() - 1 > len(fragment.split("\n")):
-        message += " (at the end of the fragment: it is incomplete)"  # the ')' is hullcheck's wrapper
-    return message
-
-
-def _jq_line(exc: ValueError, text: str, fragment: str, where: _Field | None) -> int | None:
-    """The line in the policy file where jq's error is: jq's line and column mapped through the YAML."""
-    if where is None:
-        return None
-    match = re.search(r"line (\d+)(?:, column (\d+))?", str(exc))
-    if not match:
-        return where.line
-    fragment_line = int(match.group(1)) - prelude_line_count() - 1  # 1-based line inside the fragment
-    lines = fragment.split("\n")
-    if fragment_line < 1:
-        return where.line
-    if fragment_line > len(lines):  # the error is in hullcheck's closing wrapper: the fragment's end
-        return where.source_line(text, fragment, len(fragment))
-    column = int(match.group(2) or 1)  # jq counts bytes from 1
-    line_text = lines[fragment_line - 1]
-    chars = len(line_text.encode("utf-8")[:max(column - 1, 0)].decode("utf-8", "ignore"))
-    offset = sum(len(line) + 1 for line in lines[:fragment_line - 1]) + min(chars, max(len(line_text) - 1, 0))
-    return where.source_line(text, fragment, offset)
-
-
-def policy_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*.yaml") if p.is_file() and not p.name.startswith("."))
-
-
-def load_pack(directories: Iterable[Path], cache: bool = True) -> list[Policy]:
-    """Every policy under the directories, checked, sorted by id; a duplicate id is an error.
-
-    A pack loaded before with exactly the same files (and the same prelude and loader) comes from
-    the user's private cache (evaluator/packcache.py); so do the files of another pack parsed
-    before (only new or changed files are parsed, but the whole pack's jq is always compiled
-    together). `cache=False` always parses and checks.
-    """
-    from . import packcache
-
-    files: list[tuple[Path, bytes]] = []
-    for directory in directories:
-        directory = Path(directory)
-        if not directory.is_dir():
-            raise PolicyError(directory, "not a directory of policies")
-        for path in policy_files(directory):
-            files.append((path, _read_policy_text(path)[0]))
-    keys = packcache.keys(files) if cache else None
-    key, file_keys = keys if keys is not None else (None, [])
-    if key is not None:
-        cached = packcache.read(key)
-        if cached is not None:
-            return cached
-    known = packcache.read_files(file_keys) if file_keys else {}
-    parsed: dict[str, Policy] = {}
-    policies: dict[str, Policy] = {}
-    loaded: list[Policy] = []
-    try:
-        for index, (path, raw) in enumerate(files):
-            file_key = file_keys[index] if file_keys else None
-            policy = known.get(file_key) if file_key is not None else None
-            if policy is None:
-                policy = _parse_policy(path, raw)
-                if file_key is not None:
-                    parsed[file_key] = policy
-            if policy.id in policies:
-                _check_jq([*loaded, policy])
-                raise PolicyError(path, f"duplicate policy id '{policy.id}' (also in {policies[policy.id].path})",
-                                  policy.lines.get("id"))
-            policies[policy.id] = policy
-            loaded.append(policy)
-    except PolicyError:
-        _check_jq(loaded)  # a jq error in an earlier file is reported first, as the files are read
-        raise
-    finally:
-        if parsed:  # also when a later file is refused: the ones before it need not be parsed again
-            packcache.write_files(parsed)
-    _check_jq(loaded)
-    pack = sorted(policies.values(), key=lambda p: _id_key(p.id))
-    if key is not None:
-        packcache.write(key, pack)
-    return pack
-
-
-def _id_key(policy_id: str) -> tuple:
-    """Natural order: cis-docker-5.2 before cis-docker-5.10."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"[.-]", policy_id))
-
-
-def pack_digest(policies: Iterable[Policy]) -> str:
-    """sha256 over every policy's id and file digest, and the prelude: what decided the results."""
-    h = hashlib.sha256()
-    h.update(hashlib.sha256(PRELUDE.encode()).digest())
-    for policy in sorted(policies, key=lambda p: p.id):
-        h.update(f"{policy.id}\0{policy.sha256}\n".encode())
-    return h.hexdigest()
+def derive_scope(requires: Iterable[str]) -> tuple[str | None, tuple[str, ...]]:
+    """(subject, needs) of a policy that does not declare them, from the pointers it requires:
+    the first pointer's subject is what it judges, the others' are what it needs besides (a
+    custom policy requiring /containers and /engine/info is judged only where both are held).
+    (None, ()) when no pointer names a subject: the policy is judged on every source."""
+    found: list[str] = []
+    for pointer in requires:
+        subject = pointer_subject(pointer)
+        if subject is not None and subject not in found:
+            found.append(subject)
+    if not found:
+        return None, ()
+    if found[0] == "processes":  # processes are a container's: the container is what is judged
+        found.insert(0, "container")
+    return found[0], tuple(found[1:])
 
 
 @dataclass(frozen=True)

@@ -288,7 +288,7 @@ def fragment_check_program(fragment: str, wrapped_input: bool = False) -> str:
 def pack_check_program(fragments: list[str]) -> str:
     """One program compiling many fragments, each in the scope `fragment_check_program` gives it.
 
-    Only sound for fragments the safety check accepted (closed expressions): see policy._check_jq.
+    Only sound for fragments the safety check accepted (closed expressions): see pack._check_jq.
     """
     return _NO_INPUT + _HEAD + "\n" + ",\n".join("(\n" + fragment + "\n)" for fragment in fragments)
 
@@ -300,5 +300,4 @@ def prelude_line_count() -> int:
 
 def uses_advisories(policies: Iterable[Policy]) -> bool:
     """Whether any of the policies reads $advisories (then the evaluator computes it per snapshot)."""
-    return any("$advisories" in (value or "") for policy in policies for value in
-               (policy.resources, policy.applies, policy.assert_, policy.message, policy.manual))
+    return any("$advisories" in value for policy in policies for _name, value in policy.fragments())

@@ -1,34 +1,31 @@
 """What each hullcheck command does on the evaluator's side, behind one typed options object.
 
-The CLI parses flags into these dataclasses and makes one call here; it owns only the terminal
+The CLI parses flags into the dataclasses of evaluator/run_options.py and makes one call here; it owns only the terminal
 (`Feedback`: warnings and progress on stderr) and the mapping of `Outcome` to exit codes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable
 
 from hullcheck_common import __version__
-from hullcheck_common.atomic import refuse_overwriting_inputs, write_output
+from hullcheck_common.destination import refuse_overwriting_inputs, write_output
 from hullcheck_common.errors import UsageError
 from hullcheck_common.resources import policies_dir, snapshots_dir
-from hullcheck_common.vocabulary import DEFAULT_BENCHMARK
 
-from .advisories import AdvisoryOptions
-from .engine import Limits, Source
+from .pack import load_pack
 from .pipeline import GateOptions, Outcome, ResultsPipeline
-from .policy import Policy, Selection, load_pack
+from .policy import Policy, Selection
 from .render import formats, render, render_chunks
+from .run_options import EvaluateOptions, Feedback, PlainFeedback, ReportOptions
+from .worker_pool import Source
 
 if TYPE_CHECKING:
     from hullcheck_common.sshsig import AllowedSigners, Signer
 
-    from .custody import Verified
-    from .engine import Evaluator
+    from .trust import Verified
+    from .worker_pool import Evaluator
 
 # What only some commands need is imported inside them: every command pays for this module's
 # imports before it answers (`policies list` is held to 1.5x `hullcheck --version`).
@@ -36,58 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["EvaluateOptions", "Feedback", "GateOptions", "Outcome", "ReportOptions", "audit_source", "evaluate",
            "render_results", "run_tests", "run_golden", "diff", "lint_waivers", "load_policies", "catalogue",
            "show_advisories", "import_advisories"]
-
-
-class Feedback(Protocol):
-    """The terminal, as the CLI offers it: warnings and a progress bar on stderr."""
-
-    def warn(self, message: str) -> None: ...
-
-    def progress(self, label: str, total: int) -> ContextManager[Callable[[], None]]: ...
-
-
-class PlainFeedback:
-    """Warnings as plain lines on stderr, no progress bar (embedding, and the default)."""
-
-    def warn(self, message: str) -> None:
-        print(message, file=sys.stderr)
-
-    @contextlib.contextmanager
-    def progress(self, label: str, total: int) -> Iterator[Callable[[], None]]:
-        yield lambda: None
-
-
-@dataclass(frozen=True)
-class ReportOptions:
-    """--format, --output, --verbose and --benchmark, and how the terminal looks (colour, width)."""
-
-    fmt: str = "text"
-    output: Path | None = None
-    verbose: bool = False
-    benchmark: str = DEFAULT_BENCHMARK
-    color: bool = False
-    width: int = 100
-
-    def style(self) -> dict[str, Any]:
-        return {"color": self.color, "verbose": self.verbose, "width": self.width, "benchmark": self.benchmark}
-
-
-@dataclass(frozen=True)
-class EvaluateOptions:
-    """Everything `evaluate` and `audit` were told: what to evaluate, how, and what to report."""
-
-    snapshots: list[Path] = field(default_factory=list)
-    policy_dirs: list[Path] = field(default_factory=list)
-    selection: Selection = field(default_factory=Selection)
-    limits: Limits = field(default_factory=Limits)
-    jobs: int | None = None
-    output_dir: Path | None = None
-    expect_hosts: Path | None = None  # --expect-hosts: the hosts a fleet should hold (evaluator.fleet)
-    gate: GateOptions = field(default_factory=GateOptions)
-    report: ReportOptions = field(default_factory=ReportOptions)
-    trust: AllowedSigners | None = None  # --trust: judge only snapshots signed by a key trusted for their host
-    signer: Signer | None = None  # --sign: every file written gets FILE.sig (namespace hullcheck-results)
-    advisories: AdvisoryOptions = field(default_factory=AdvisoryOptions)  # --advisories, --advisories-max-age (CIS 1.2.2)
 
 
 def load_policies(policy_dirs: list[Path], selection: Selection | None = None) -> list[Policy]:
@@ -103,7 +48,7 @@ def load_policies(policy_dirs: list[Path], selection: Selection | None = None) -
 
 def _report(document: dict[str, Any], report: ReportOptions, inputs: tuple[Path, ...],
             signer: Signer | None = None) -> None:
-    from hullcheck_common.custody import RESULTS_NAMESPACE
+    from hullcheck_common.signed_files import RESULTS_NAMESPACE
 
     write_output(render_chunks(document, report.fmt, **report.style()), report.output, inputs,
                  signer=signer, namespace=RESULTS_NAMESPACE)
@@ -126,7 +71,7 @@ def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outc
     worker, pipeline, policies = _worker_and_pack(options, feedback)
     with _evaluator(policies, options, feedback, worker) as ev:
         ev.warm_up()  # the worker compiles while the snapshot's signature is checked (--trust)
-        from .custody import snapshot_source
+        from .trust import snapshot_source
 
         source, verified = snapshot_source(path, options.trust, options.limits.max_snapshot_bytes)
         return _evaluate_one(source, ev, options, pipeline, (path, *gate.files()), verified, feedback)
@@ -135,7 +80,7 @@ def evaluate(options: EvaluateOptions, feedback: Feedback | None = None) -> Outc
 def _evaluator(policies: list[Policy], options: EvaluateOptions, feedback: Feedback, worker: Any = None) -> Evaluator:
     """The Evaluator of a run: its limits, the advisory data (a bad --advisories file stops the run
     here, before anything is judged) and the worker started ahead, which it owns from now on."""
-    from .engine import Evaluator
+    from .worker_pool import Evaluator
 
     try:
         return Evaluator(policies, options.limits, pack_version=__version__, workers=[worker] if worker else [],
@@ -149,7 +94,7 @@ def _evaluator(policies: list[Policy], options: EvaluateOptions, feedback: Feedb
 def _worker_and_pack(options: EvaluateOptions, feedback: Feedback) -> tuple[Any, ResultsPipeline, list[Policy]]:
     """A jq worker, started first so that its start and imports overlap the loading of the
     waivers and the pack that follow; killed when those fail, else handed to the Evaluator."""
-    from .engine import start_worker
+    from .worker_pool import start_worker
 
     worker = start_worker(options.limits)
     try:
@@ -167,7 +112,7 @@ def audit_source(source: Source | Callable[[], Source], options: EvaluateOptions
 
     `source` may be the function that collects it: the jq worker then starts and compiles the
     pack while the collector reads the engine (two processes: on two cores, both at once)."""
-    from hullcheck_common.custody import SNAPSHOT_NAMESPACE
+    from hullcheck_common.signed_files import SNAPSHOT_NAMESPACE
 
 
     feedback = feedback or PlainFeedback()
@@ -187,7 +132,7 @@ def _evaluate_one(source: Source, ev: Evaluator, options: EvaluateOptions, pipel
                   inputs: tuple[Path, ...], verified: Verified | None = None, feedback: Feedback | None = None) -> Outcome:
     """The tail evaluate and audit share: evaluate, record the verified signature, waive and mark,
     report, say what it means."""
-    from .custody import attach
+    from .trust import attach
 
     document = ev.evaluate(source)
     if verified is not None:
@@ -202,9 +147,9 @@ def render_results(results: Path, gate: GateOptions, report: ReportOptions, feed
     """`hullcheck render`: stored results in another format, waivers and a baseline applied; a stored
     fleet.json is rendered as a fleet report (no gate: its hosts' results are not in it). With
     `trust` (--trust), only a document whose FILE.sig is good, and exactly the bytes verified."""
-    from .custody import verify_results
     from .diff import load_results
     from .fleet import load_fleet
+    from .trust import verify_results
 
     data = None
     if trust is not None:

@@ -3,7 +3,8 @@
 A live snapshot holds every subject (hullcheck_common.vocabulary.SUBJECTS). A plan holds part of
 a host and says which part in `meta.source.subjects` (a Compose plan: its containers, and their
 images when they were read from an engine). A policy judges one subject and may need others
-(`subject:` and `needs:` in its file, or derived once at load from its `requires` pointers).
+(`subject:` and `needs:` in its file, or derived once at load from its `requires` pointers:
+policy.derive_scope).
 
 One rule, here: a policy is judged when the snapshot holds its subject and all it needs;
 otherwise it is *not judged* and leaves the results for one `not_judged` block of the document,
@@ -14,12 +15,11 @@ judged policy, the `requires` and `evidence` pointers into subjects the snapshot
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
-from hullcheck_common.vocabulary import SUBJECTS, pointer_subject
+from hullcheck_common.vocabulary import SUBJECTS
 
-if TYPE_CHECKING:
-    from .policy import Policy
+from .policy import Policy
 
 # Subjects in words, for the one sentence a report says about not-judged policies.
 SUBJECT_WORDS: dict[str, str] = {
@@ -44,23 +44,6 @@ def held_of(summary: dict[str, Any] | None) -> frozenset[str] | None:
     """The held subjects as the results document's `snapshot` summary records them (None: all)."""
     subjects = (summary or {}).get("subjects")
     return frozenset(subjects) if isinstance(subjects, list) else None
-
-
-def derive(requires: Iterable[str]) -> tuple[str | None, tuple[str, ...]]:
-    """(subject, needs) of a policy that does not declare them, from the pointers it requires:
-    the first pointer's subject is what it judges, the others' are what it needs besides (a
-    custom policy requiring /containers and /engine/info is judged only where both are held).
-    (None, ()) when no pointer names a subject: the policy is judged on every source."""
-    found: list[str] = []
-    for pointer in requires:
-        subject = pointer_subject(pointer)
-        if subject is not None and subject not in found:
-            found.append(subject)
-    if not found:
-        return None, ()
-    if found[0] == "processes":  # processes are a container's: the container is what is judged
-        found.insert(0, "container")
-    return found[0], tuple(found[1:])
 
 
 def lacking(policy: Policy, held: frozenset[str] | None) -> tuple[str, ...]:

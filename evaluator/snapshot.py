@@ -10,11 +10,9 @@ import hashlib
 import json
 import os
 import re
-import stat
-from pathlib import Path
 from typing import Any
 
-from hullcheck_common import snapshot_schema
+from hullcheck_common import snapshot_schema, userfile
 from hullcheck_common.errors import HullcheckError
 
 SUPPORTED_MAJOR = 1
@@ -26,59 +24,16 @@ class SnapshotError(HullcheckError):
 
 
 def read_bytes(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """The bytes of a snapshot file, refusing what is not a regular file or is over `max_bytes`.
-
-    The file is opened without blocking and checked with fstat on the open descriptor, so a FIFO
-    nobody writes to, a device (/dev/zero) or a socket is refused instead of hanging or reading
-    forever, and a file swapped between the check and the read cannot slip through.
-    """
-    p = Path(path)
-    try:
-        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise SnapshotError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise SnapshotError(f"{p}: is a directory, not a snapshot file") from None
-    except PermissionError:
-        raise SnapshotError(f"{p}: permission denied") from None
-    except OSError as exc:
-        raise SnapshotError(f"{p}: cannot open: {exc.strerror or exc}") from None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise SnapshotError(f"{p}: is a directory, not a snapshot file")
-        if not stat.S_ISREG(st.st_mode):
-            raise SnapshotError(f"{p}: is a {_file_kind(st.st_mode)}, not a regular file: "
-                                "save the snapshot to a file first")
-        if st.st_size > max_bytes:
-            raise SnapshotError(f"{p}: {st.st_size / 1e6:.0f} MB is over the {max_bytes / 1e6:.0f} MB limit "
-                                "(raise it with --max-snapshot-size)")
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=True) as fh:
-            fd = -1
-            data = fh.read(max_bytes + 1)
-    except SnapshotError:
-        raise
-    except PermissionError:
-        raise SnapshotError(f"{p}: permission denied") from None
-    except OSError as exc:
-        raise SnapshotError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    if len(data) > max_bytes:
-        raise SnapshotError(f"{p}: over the {max_bytes / 1e6:.0f} MB limit (raise it with --max-snapshot-size)")
-    return data
+    """The bytes of a snapshot file, refusing what is not a regular file or is over `max_bytes`
+    (hullcheck_common.userfile: a FIFO nobody writes to, a device or a socket is refused instead of
+    hanging or reading forever). The refusal is a SnapshotError."""
+    return userfile.read_bytes(path, what="a snapshot file", max_bytes=max_bytes,
+                               not_regular_hint="save the snapshot to a file first",
+                               too_large_hint="(raise it with --max-snapshot-size)", error=_refused)
 
 
-def _file_kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    return "special file"
+def _refused(shown: str, problem: str) -> SnapshotError:
+    return SnapshotError(f"{shown}: {problem}")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

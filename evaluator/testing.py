@@ -8,13 +8,15 @@ the snapshot schema, so fixtures cannot drift from what the collector really wri
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .engine import Evaluator, Limits
+from hullcheck_common.userfile import read_bytes
+
 from .policy import Policy
+from .snapshot import DEFAULT_MAX_BYTES
+from .worker_pool import Evaluator, Limits
 
 
 @dataclass
@@ -54,69 +56,6 @@ def verdict_diff(expected: dict[str, Any], actual: dict[str, Any]) -> str:
     return " | ".join(parts)
 
 
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: objects merge recursively, null deletes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
-
-
-def _spine(document: Any, pointer: Any) -> Any:
-    """`document` with fresh copies of the containers on the way to `pointer`'s parent, so that
-    changing what the pointer names cannot change the (shared) base snapshot."""
-    root = copy.copy(document) if isinstance(document, (dict, list)) else document
-    if not isinstance(pointer, str) or not pointer.startswith("/"):
-        return root
-    node = root
-    for token in (t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")[:-1]):
-        if isinstance(node, dict) and token in node:
-            key: Any = token
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            key = int(token)
-        else:
-            break
-        child = node[key]
-        if not isinstance(child, (dict, list)):
-            break
-        node[key] = copy.copy(child)
-        node = node[key]
-    return root
-
-
-def json_patch(document: Any, operations: Any) -> Any:
-    """RFC 6902 (by jsonpatch) without copying the whole document: each operation first copies
-    the containers on its paths, then runs in place on those copies."""
-    import jsonpatch
-
-    try:
-        if not isinstance(operations, list):
-            return jsonpatch.apply_patch(document, operations)  # jsonpatch words the refusal
-        for operation in copy.deepcopy(operations):  # the case's own values are never shared with a result
-            if isinstance(operation, dict):
-                document = _spine(document, operation.get("path"))
-                document = _spine(document, operation.get("from"))
-            document = jsonpatch.apply_patch(document, [operation], in_place=True)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-        raise ValueError(f"JSON Patch does not apply: {exc}") from None
-    return document
-
-
-def apply_patches(base: dict[str, Any], case: dict[str, Any]) -> Any:
-    """The base with the case's merge patch and then its JSON Patch applied; the base is not changed."""
-    snapshot: Any = base
-    if "merge_patch" in case:
-        snapshot = merge_patch(snapshot, case["merge_patch"])  # copies what it changes, shares the rest
-    if "json_patch" in case:
-        snapshot = json_patch(snapshot, case["json_patch"])
-    return snapshot
-
-
 class BaseSnapshots:
     """Base snapshots by name, each read once (parsed and validated once, by the worker)."""
 
@@ -132,10 +71,8 @@ class BaseSnapshots:
 
     def get(self, path: Path) -> bytes:
         if path not in self._cache:
-            try:
-                self._cache[path] = path.read_bytes()
-            except OSError as exc:
-                raise ValueError(f"base snapshot {path}: {exc}") from None
+            self._cache[path] = read_bytes(path, what="a snapshot file", max_bytes=DEFAULT_MAX_BYTES,
+                                           error=lambda name, problem: ValueError(f"base snapshot {name}: {problem}"))
         return self._cache[path]
 
 
@@ -162,12 +99,6 @@ def _case_result(policy: Policy, name: str, expected: dict[str, Any], outcome: t
         if reasons:
             actual["reason"] = "; ".join(reasons)
     return CaseResult(policy.id, name, ok, expected, actual)
-
-
-def run_case(evaluator: Evaluator, policy: Policy, case: dict[str, Any], bases: BaseSnapshots,
-             index: int = 0) -> CaseResult:
-    """One case of one policy, evaluated with that policy alone (the evaluator must hold it)."""
-    return _run(evaluator, [(policy, index, case)], bases)[0]
 
 
 def _run(evaluator: Evaluator, items: list[tuple[Policy, int, dict[str, Any]]], bases: BaseSnapshots) -> list[CaseResult]:

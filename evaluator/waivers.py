@@ -22,15 +22,16 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from hullcheck_common import userfile
 from hullcheck_common.errors import HullcheckError
 
 from .jqsafety import JqSafetyError, check
 
 if TYPE_CHECKING:
     import jsonschema
-    import yaml
 
 SOON_DAYS = 14
+MAX_BYTES = 4 * userfile.MiB  # a waivers file is written by hand: the YAML reader's limit
 
 
 class WaiverError(HullcheckError):
@@ -116,71 +117,24 @@ def _validator() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
-def _dates_to_text(value: Any) -> Any:
-    """YAML reads `expires: 2026-12-31` as a date; the schema checks text."""
-    if isinstance(value, dict):
-        return {k: _dates_to_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dates_to_text(v) for v in value]
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat() if not isinstance(value, dt.datetime) else value.date().isoformat()
-    return value
-
-
-@cache
-def _loader() -> type[yaml.SafeLoader]:
-    """Safe YAML that keeps dates as text: the schema and the code judge them, with a clear message."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        yaml_implicit_resolvers = {
-            first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-            for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-        }
-
-    return Loader
-
-
-def _item_lines(text: str) -> list[int]:
-    """Line (1-based) where each waiver in the list starts."""
-    import yaml
-
-    try:
-        node = yaml.compose(text, Loader=_loader())
-    except yaml.YAMLError:
-        return []
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == "waivers" and isinstance(value, yaml.SequenceNode):
-                return [item.start_mark.line + 1 for item in value.value]
-    return []
-
-
 def check_file(path: Path | str) -> tuple[list[Waiver], list[Issue]]:
     """Read and check a waivers file: every usable waiver, and every error that makes it unusable."""
     path = Path(path)
     try:
-        if path.is_dir():
-            return [], [Issue("error", None, None, "is a directory, not a waivers file")]
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        return [], [Issue("error", None, None, "no such file")]
-    except UnicodeDecodeError:
-        return [], [Issue("error", None, None, "not UTF-8 text")]
-    except OSError as exc:
-        return [], [Issue("error", None, None, f"cannot read: {exc.strerror or exc}")]
-    import yaml
+        text = userfile.read_text(path, what="a waivers file", max_bytes=MAX_BYTES)
+    except userfile.UserFileError as exc:
+        return [], [Issue("error", None, None, exc.problem)]
+    from hullcheck_common import yamlread
 
-    try:
-        data = yaml.load(text, Loader=_loader())  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return [], [Issue("error", mark.line + 1 if mark else None, None, f"YAML error: {problem}")]
-    if data is None:
+    try:  # plain YAML, dates kept as text (the schema and the code judge them, with a clear message)
+        document = yamlread.load(text, str(path), anchors=False)
+    except yamlread.YamlError as exc:
+        return [], [Issue("error", exc.pos.line if exc.pos else None, None, exc.detail)]
+    if document is None:
         return [], [Issue("error", None, None, "empty file: expected a mapping with a 'waivers' list")]
-    data = _dates_to_text(data)
-    lines = _item_lines(text)
+    items = document.get("waivers") if isinstance(document, dict) else None
+    lines = [pos.line if pos else None for pos in items.itempos] if isinstance(items, yamlread.LList) else []
+    data = yamlread.plain(document)
     issues: list[Issue] = []
     bad_items: set[int] = set()
     for error in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):

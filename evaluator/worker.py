@@ -14,17 +14,12 @@ import signal
 import traceback
 from typing import Any
 
+from . import worker_protocol as wire
 from .channel import Channel
 
 MAX_MESSAGE_CHARS = 2_000
 MAX_EVIDENCE_CHARS = 16_000
 MAX_NAME_CHARS = 1_000
-DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024
-
-# The parent prefixes the combined program with this output: it arrives once jq has parsed the
-# snapshot, so a snapshot jq cannot load is told apart from a policy that crashed, and the first
-# policy's time limit does not include parsing.
-READY = "__hullcheck_ready__"
 
 
 def _limit_memory(max_bytes: int | None) -> None:
@@ -70,7 +65,7 @@ def _as_text(value: Any, limit: int) -> str | None:
         return _cut(repr(type(value)), limit)
 
 
-def _trim(raw: Any, max_output: int = DEFAULT_MAX_OUTPUT_BYTES) -> Any:
+def _trim(raw: Any, max_output: int = wire.DEFAULT_MAX_OUTPUT_BYTES) -> Any:
     """Bound what one policy can send back: long messages, names and huge evidence values are cut,
     and a verdict still over `max_output` bytes (too many findings) becomes `error`."""
     import json
@@ -169,10 +164,10 @@ def main(conn: Channel, memory_limit: int | None) -> None:
             job = conn.recv()
         except (EOFError, OSError):
             return
-        if job.get("kind") == "cases":
+        if job.get("kind") == wire.JOB_CASES:
             _run_cases(conn, job, jq)
             continue
-        if job.get("kind") == "compile":  # ahead of the job that will run it (Evaluator.warm_up)
+        if job.get("kind") == wire.JOB_COMPILE:  # ahead of the job that will run it (Evaluator.warm_up)
             programs.clear()
             try:
                 programs[job["program_id"]] = jq.compile(job["program"])
@@ -195,38 +190,38 @@ def main(conn: Channel, memory_limit: int | None) -> None:
                     del parsed  # never hold the snapshot twice: jq parses its own copy below
                     _release_memory()
             except snapshot_mod.SnapshotError as exc:
-                conn.send(("invalid", str(exc)))
+                conn.send((wire.INVALID, str(exc)))
                 continue
             except MemoryError:
-                conn.send(("invalid", f"{name}: too large to parse within the worker's memory limit"))
+                conn.send((wire.INVALID, f"{name}: too large to parse within the worker's memory limit"))
                 continue
             key = job["program_id"]
             if key not in programs:  # compiled before "snapshot": no policy's time limit pays for it
                 programs.clear()
                 programs[key] = jq.compile(job["program"])
-            conn.send(("snapshot", info))
+            conn.send((wire.SNAPSHOT, info))
             # The binding keeps its own UTF-8 copy of the text: neither our bytes nor the text may
             # stay alive beside it while jq parses and runs (38 MB each at 5,000 containers).
             facts = _advisory_facts(job, advisory_inputs)
             # The program's input is {"a": $advisories, "s": snapshot} (program._INPUT).
             outputs = programs[key].input_text('{"a":' + facts + ',"s":' + data.decode("utf-8") + "}")
             del data
-            max_output = int(job.get("max_output") or DEFAULT_MAX_OUTPUT_BYTES)
+            max_output = int(job.get("max_output") or wire.DEFAULT_MAX_OUTPUT_BYTES)
             index = job.get("start", 0)
             ready = False
             for raw in outputs:
-                if not ready and raw == READY:
+                if not ready and raw == wire.READY_MARKER:
                     ready = True
-                    conn.send(("ready",))
+                    conn.send((wire.READY,))
                     continue
-                conn.send(("result", index, _trim(raw, max_output)))
+                conn.send((wire.RESULT, index, _trim(raw, max_output)))
                 index += 1
-            conn.send(("done", index))
+            conn.send((wire.DONE, index))
         except MemoryError:
-            conn.send(("crash", "out of memory (worker limit reached)"))
+            conn.send((wire.CRASH, "out of memory (worker limit reached)"))
             return
         except Exception as exc:  # report, never die silently
-            conn.send(("crash", f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            conn.send((wire.CRASH, f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
                        if str(exc) else traceback.format_exc(limit=1)[-500:]))
 
 
@@ -266,7 +261,7 @@ def _run_cases(conn: Channel, job: dict[str, Any], jq: Any) -> None:
     import json
 
     from . import snapshot as snapshot_mod
-    from .testing import apply_patches
+    from .patches import apply_patches
 
     try:
         bases: dict[str, Any] = {}
@@ -277,9 +272,9 @@ def _run_cases(conn: Channel, job: dict[str, Any], jq: Any) -> None:
                 bases[name] = parsed
             except snapshot_mod.SnapshotError as exc:
                 bases[name] = exc
-        conn.send(("bases",))
+        conn.send((wire.BASES,))
         program = None
-        max_output = int(job.get("max_output") or DEFAULT_MAX_OUTPUT_BYTES)
+        max_output = int(job.get("max_output") or wire.DEFAULT_MAX_OUTPUT_BYTES)
         index = int(job.get("start", 0))
         for case in job["cases"]:
             base = bases[case["base"]]
@@ -289,7 +284,7 @@ def _run_cases(conn: Channel, job: dict[str, Any], jq: Any) -> None:
                 snapshot = apply_patches(base, case)
                 snapshot_mod.validate(snapshot, "patched snapshot", many=True)
             except (ValueError, snapshot_mod.SnapshotError) as exc:
-                conn.send(("case_problem", index, str(exc)))
+                conn.send((wire.CASE_PROBLEM, index, str(exc)))
                 index += 1
                 continue
             raw = None
@@ -300,11 +295,11 @@ def _run_cases(conn: Channel, job: dict[str, Any], jq: Any) -> None:
                 text = f'{{"p":{int(case["program"])},"a":{facts},"s":{json.dumps(snapshot)}}}'
                 outputs = program.input_text(text).all()
                 raw = _trim(outputs[0], max_output) if outputs else {"s": "error", "reason": "the policy gave no verdict"}
-            conn.send(("case", index, raw))
+            conn.send((wire.CASE, index, raw))
             index += 1
-        conn.send(("done", index))
+        conn.send((wire.DONE, index))
     except MemoryError:
-        conn.send(("crash", "out of memory (worker limit reached)"))
+        conn.send((wire.CRASH, "out of memory (worker limit reached)"))
     except Exception as exc:  # noqa: BLE001 - report, never die silently
-        conn.send(("crash", f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        conn.send((wire.CRASH, f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
                    if str(exc) else traceback.format_exc(limit=1)[-500:]))

@@ -23,7 +23,7 @@ import typer
 
 from evaluator.render import formats
 from hullcheck_common import __version__
-from hullcheck_common.atomic import write_output
+from hullcheck_common.destination import write_output
 from hullcheck_common.errors import HullcheckError, UsageError
 from hullcheck_common.resources import SCHEMA_KINDS, example_snapshot_path
 
@@ -185,7 +185,7 @@ def collect(
     With --dockerfile: the image docker build would make of a Dockerfile (its config and history, each part with the line that set it), planned without building; --target and --build-arg as for docker build. The plan holds the image only (docs/dockerfiles.md).
     """
     from collector import dumps
-    from hullcheck_common.custody import SNAPSHOT_NAMESPACE
+    from hullcheck_common.signed_files import SNAPSHOT_NAMESPACE
 
     signer = signing.signer(output)  # the key (and its passphrase) before the work
     snapshot = _snapshot(engine, tls, plan, redact)
@@ -352,7 +352,9 @@ def policies_show(
     pack = {p.id: p for p in runner.load_policies(list(policies))}
     if policy_id not in pack:
         raise UsageError(f"no policy with id '{policy_id}' (see `hullcheck policies list`)")
-    typer.echo(Path(pack[policy_id].path).read_text(encoding="utf-8").rstrip())
+    from hullcheck_common.userfile import read_text
+
+    typer.echo(read_text(pack[policy_id].path, what="a policy file").rstrip())
     typer.echo(f"# file: {pack[policy_id].path}")
 
 
@@ -462,7 +464,7 @@ def advisories_import(
     [dim]The store is $HULLCHECK_ADVISORIES_DIR, else $XDG_DATA_HOME/hullcheck/advisories, else ~/.local/share/hullcheck/advisories; of it and the bundled data, the later-dated is used. Exit codes: 0 imported; 2 unreadable, unsigned or untrusted bundle.[/dim]
     """
     from evaluator import run as runner
-    from hullcheck_common.custody import load_trust
+    from hullcheck_common.signed_files import load_trust
 
     _exit(runner.import_advisories(bundle, load_trust(trust) if trust else None, date, typer.echo))
 

@@ -56,7 +56,7 @@ class SelectionFlags(_Group):
 
     def judge_options(self, waivers: Optional[Path]) -> Any:
         """The runtime judge's options (guard, watch): these policies, these limits, these waivers."""
-        from evaluator.engine import Limits
+        from evaluator.worker_pool import Limits
         from hullcheck_runtime.judge import JudgeOptions
 
         limits = Limits(policy_timeout=self.policy_timeout, load_timeout=30.0, memory_bytes=self.worker_memory * 1024 * 1024)
@@ -76,8 +76,8 @@ class EvaluateFlags(SelectionFlags):
     def options(self, snapshots: List[Path], gate: Any, report: Any, **more: Any) -> Any:
         """The evaluator's typed EvaluateOptions for these flags."""
         from evaluator.advisories import AdvisoryOptions
-        from evaluator.engine import Limits
-        from evaluator.run import EvaluateOptions
+        from evaluator.run_options import EvaluateOptions
+        from evaluator.worker_pool import Limits
 
         limits = Limits(policy_timeout=self.policy_timeout, max_snapshot_bytes=self.max_snapshot_size * 1024 * 1024,
                         memory_bytes=self.worker_memory * 1024 * 1024)
@@ -132,7 +132,7 @@ class ReportFlags(_Group):
 
 
 def report_options(flags: ReportFlags, terminal: Callable[[str, Optional[Path]], "tuple[bool, int]"]) -> Any:
-    from evaluator.run import ReportOptions
+    from evaluator.run_options import ReportOptions
 
     color, width = terminal(flags.fmt.value, flags.output)
     return ReportOptions(fmt=flags.fmt.value, output=flags.output, verbose=flags.verbose,
@@ -228,7 +228,7 @@ class ComposeFlags(_Group):
 
 @dataclasses.dataclass
 class SignFlags(_Group):
-    """--sign: shared by `collect`, `evaluate` and `audit` (chain of custody, see the README)."""
+    """--sign: shared by `collect`, `evaluate` and `audit` (chain of custody, see docs/fleets.md)."""
 
     arg: ClassVar[str] = "signing"
     sign: Optional[Path] = typer.Option(None, "--sign", metavar="KEY", help="Sign what is written to a file: FILE.sig beside it (an SSH signature, as `ssh-keygen -Y sign` makes; check it with `ssh-keygen -Y verify`). KEY: a private key file (passphrase from $HULLCHECK_KEY_PASSPHRASE, else asked on the terminal), or a .pub file whose key ssh-agent holds ($SSH_AUTH_SOCK).")
@@ -239,14 +239,14 @@ class SignFlags(_Group):
             return None
         if not any(o is not None and str(o) != "-" for o in outputs):
             raise UsageError("--sign writes FILE.sig beside an output file: give -o FILE (standard output cannot be signed)")
-        from hullcheck_common.custody import load_signer
+        from hullcheck_common.signed_files import load_signer
 
         return load_signer(self.sign)
 
 
 @dataclasses.dataclass
 class TrustFlags(_Group):
-    """--trust: shared by `evaluate` and `render` (chain of custody, see the README)."""
+    """--trust: shared by `evaluate` and `render` (chain of custody, see docs/fleets.md)."""
 
     arg: ClassVar[str] = "custody"
     trust: Optional[Path] = typer.Option(None, "--trust", metavar="ALLOWED_SIGNERS", help="Refuse input whose FILE.sig is missing, bad, or made by a key this ssh-keygen allowed-signers file does not trust (for a snapshot: for its meta.hostname). Exit 2, one line saying which.")
@@ -255,7 +255,7 @@ class TrustFlags(_Group):
         """The allowed-signers file, read and checked once, before any work; None without --trust."""
         if self.trust is None:
             return None
-        from hullcheck_common.custody import load_trust
+        from hullcheck_common.signed_files import load_trust
 
         return load_trust(self.trust)
 

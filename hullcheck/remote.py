@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from hullcheck_common.errors import HullcheckError
+from hullcheck_common.userfile import check_regular
 
 
 class RemoteSettingsError(HullcheckError, ValueError):
@@ -40,9 +41,9 @@ def _scheme(docker_host: Optional[str]) -> str:
 
 
 def _pick(given: Optional[Path], default: Path, flag: str) -> Optional[str]:
-    if given is not None:
-        if not given.is_file():
-            raise RemoteSettingsError(f"{flag} {given}: no such file")
+    if given is not None:  # the ssl module reads it by name: refused here if it is not a regular file (a FIFO would block)
+        check_regular(given, what="a PEM file", shown=f"{flag} {given}",
+                      error=lambda name, problem: RemoteSettingsError(f"{name}: {problem}"))
         return str(given)
     return str(default) if default.is_file() else None
 

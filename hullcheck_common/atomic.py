@@ -1,5 +1,8 @@
 """The one atomic writer: a report, a snapshot or a golden file is either whole or not there.
 
+It writes where it is told; where a command's output goes (standard output or a file, signed or
+not) is hullcheck_common/destination.py's to decide.
+
 Why not just a temporary name and a rename: a process killed by SIGKILL cannot remove its
 temporary file, so every kill mid-write would leave `.NAME.*.tmp` behind. On Linux the data goes
 into an unnamed O_TMPFILE first, which the kernel discards by itself when the process dies; only
@@ -18,16 +21,9 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Union
-
-from .errors import UsageError
-
-if TYPE_CHECKING:
-    from .sshsig import Signer
-
+from typing import Iterable, Iterator, Union
 
 Text = Union[str, bytes, Iterable[str]]  # a whole text, or its pieces in order (render_chunks); Union: evaluated at run time, 3.9
 
@@ -165,50 +161,3 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def write_output(text: str | Iterable[str], output: str | os.PathLike[str] | None,
-                 inputs: tuple[str | os.PathLike[str], ...] = (), signer: Signer | None = None,
-                 namespace: str = "") -> None:
-    """Where every command's report goes: stdout for None or "-", else `output` written atomically,
-    never over one of `inputs` (same path, symlink or hard link to it). Problems are UsageError.
-    `text` may come in pieces (render_chunks): each is written as it comes.
-
-    With `signer` (--sign), `output.sig` too: an SSH signature in `namespace` (hullcheck_common.custody)."""
-    if output is None or str(output) == "-":
-        for piece in (text,) if isinstance(text, str) else text:
-            sys.stdout.write(piece)
-        sys.stdout.flush()
-        return
-    target = Path(output)
-    refuse_overwriting_inputs(target, inputs)
-    if target.is_dir():
-        raise UsageError(f"{target}: is a directory")
-    try:
-        if signer is not None:
-            from .custody import write_signed  # cryptography is loaded only to sign
-
-            # The signature covers the whole text and is made before anything is written.
-            write_signed(target, text if isinstance(text, str) else "".join(text), signer, namespace)
-        else:
-            write_atomic(target, text)
-    except OSError as exc:
-        raise UsageError(f"{target}: cannot write: {exc.strerror or exc}") from None
-
-
-def refuse_overwriting_inputs(output: str | os.PathLike[str] | None, inputs: tuple[str | os.PathLike[str], ...]) -> None:
-    """-o naming an input (same path, a symlink or a hard link to it) is refused before any work."""
-    if output is None or str(output) == "-":
-        return
-    target = Path(output)
-    resolved = target.resolve()
-    if any(resolved == Path(i).resolve() or _same_file(target, Path(i)) for i in inputs):
-        raise UsageError(f"{target}: refusing to overwrite an input file")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """True when both names reach one file (hard link, bind mount)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False

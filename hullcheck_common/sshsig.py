@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from .errors import HullcheckError
+from .userfile import UserFileError, read_bytes, read_text
 
 MAGIC = b"SSHSIG"
 VERSION = 1
@@ -46,6 +47,8 @@ ARMOR_WIDTH = 70  # what ssh-keygen writes
 HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
 DEFAULT_HASH = "sha512"
 MAX_SIGNATURE_BYTES = 64 * 1024  # an RSA-16384 signature with its key is under 5 KB
+MAX_KEY_FILE_BYTES = 1024 * 1024  # an SSH private key (RSA-16384 included) is a few KB
+MAX_ALLOWED_SIGNERS_BYTES = 16 * 1024 * 1024  # a line per host key: a large fleet is a few MB
 
 _ECDSA = {"ecdsa-sha2-nistp256": "nistp256", "ecdsa-sha2-nistp384": "nistp384", "ecdsa-sha2-nistp521": "nistp521"}
 KEY_TYPES = ("ssh-ed25519", *_ECDSA, "ssh-rsa")
@@ -410,8 +413,9 @@ def load_signer(path: str | os.PathLike[str], passphrase: Callable[[], str | Non
         pub_path = Path(str(p) + ".pub")
         if pub_path.is_file():
             try:
-                public = parse_public_line(pub_path.read_text(encoding="utf-8", errors="replace"), str(pub_path))
-            except (SignatureError, OSError):
+                public = parse_public_line(read_bytes(pub_path, max_bytes=MAX_KEY_FILE_BYTES).decode("utf-8", "replace"),
+                                           str(pub_path))
+            except (SignatureError, UserFileError):
                 public = None
     if public is not None and agent_socket:
         try:
@@ -434,16 +438,8 @@ def load_signer(path: str | os.PathLike[str], passphrase: Callable[[], str | Non
 
 
 def _read_key_file(path: Path) -> str:
-    try:
-        if not path.is_file():
-            raise SigningError(f"{path}: no such key file" if not path.exists() else f"{path}: not a regular file")
-        data = path.read_bytes()
-    except PermissionError:
-        raise SigningError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise SigningError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > 1024 * 1024:
-        raise SigningError(f"{path}: too large to be an SSH key")
+    data = read_bytes(path, what="an SSH key file", max_bytes=MAX_KEY_FILE_BYTES,
+                      error=lambda name, problem: SigningError(f"{name}: {problem}"))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -760,18 +756,8 @@ class AllowedSigners:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> AllowedSigners:
         p = Path(path)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
-            raise AllowedSignersError(f"{p}: no such allowed-signers file") from None
-        except IsADirectoryError:
-            raise AllowedSignersError(f"{p}: is a directory, not an allowed-signers file") from None
-        except OSError as exc:
-            raise AllowedSignersError(f"{p}: cannot read: {exc.strerror or exc}") from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise AllowedSignersError(f"{p}: not UTF-8 text") from None
+        text = read_text(p, what="an allowed-signers file", max_bytes=MAX_ALLOWED_SIGNERS_BYTES,
+                         error=lambda name, problem: AllowedSignersError(f"{name}: {problem}"))
         entries = parse_allowed_signers(text, str(p))
         if not entries:
             raise AllowedSignersError(f"{p}: lists no key (format: PRINCIPALS [OPTIONS] KEYTYPE BASE64, see "

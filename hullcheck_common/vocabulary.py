@@ -102,11 +102,6 @@ class RawVerdict(TypedDict, total=False):
     items: list[RawItem]
 
 
-def error_verdict(reason: str) -> RawVerdict:
-    """The raw verdict of a policy that could not be judged at all."""
-    return {"s": "error", "reason": reason}
-
-
 # ---- benchmark numbering ------------------------------------------------------------------------
 # A report speaks one benchmark at a time (`--benchmark`): a policy's number, section and place
 # come from that benchmark's control; policies it does not number go to OTHER_SECTION.

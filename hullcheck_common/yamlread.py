@@ -7,7 +7,13 @@
 
 Mappings become `LDict` (a dict with `pos`, `keypos` and, for local tags such as `!reset`,
 `keytag`), sequences `LList` (a list with `pos`, `itempos`, `itemtag`); scalars are plain Python
-values. Any code that reads dicts and lists reads the result as it is.
+values. Any code that reads dicts and lists reads the result as it is. With `spans=True` each
+mapping also records where each value's source text is (`LDict.spans`: `Span`), for readers that
+map a position inside a value back to a file line (the jq of a policy file).
+
+One reader for every YAML file with positions: Compose files, policy files and waiver files.
+Policy and waiver files are plain YAML: they are read with `anchors=False`, which refuses an
+anchor (`&name`) or an alias (`*name`) in one line naming the file and the line.
 
 Scalars resolve as YAML 1.2's core schema does, in the dialect of go-yaml (the parser of Compose
 v2 and most Go tools): `yes`/`no`/`on`/`off` and `25:25` are strings; `true`/`True`/`TRUE`,
@@ -32,8 +38,9 @@ from typing import Any
 import yaml
 
 from .errors import HullcheckError
+from .userfile import read_bytes, size_text
 
-__all__ = ["LDict", "LList", "Limits", "Pos", "YamlError", "load", "load_all", "position", "read_file"]
+__all__ = ["LDict", "LList", "Limits", "Pos", "Span", "YamlError", "load", "load_all", "plain", "position", "read_file"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,18 @@ class Pos:
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line, "column": self.column}
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a mapping value's source text is: the 1-based line it starts on, the character offsets
+    of its text in the document, and its scalar style ('|' or '>' for block scalars, None for a
+    plain scalar or a collection; a quote character for a quoted one)."""
+
+    line: int
+    start: int
+    end: int
+    style: str | None
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,7 @@ class LDict(dict):
         self.pos = pos
         self.keypos: dict[Any, Pos | None] = {}
         self.keytag: dict[Any, str] = {}  # key -> local tag of its value (`!reset`), when allowed
+        self.spans: dict[Any, Span] = {}  # key -> where its value's text is (load(..., spans=True))
 
 
 class LList(list):
@@ -94,6 +114,16 @@ class LList(list):
     def add(self, value: Any, pos: Pos | None) -> None:
         self.append(value)
         self.itempos.append(pos)
+
+
+def plain(value: Any) -> Any:
+    """The data without its positions: LDict and LList as plain dicts and lists (for data that is
+    kept, pickled or compared long after reading)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
 
 
 def position(doc: Any, path: list[Any], fallback: Pos | None = None) -> Pos | None:
@@ -179,12 +209,13 @@ def _parser() -> type:
 
 
 class _Frame:
-    __slots__ = ("anchor", "container", "key", "key_pos", "merges", "size", "tag")
+    __slots__ = ("anchor", "container", "key", "key_pos", "merges", "size", "start", "tag")
 
-    def __init__(self, container: LDict | LList, anchor: str | None, tag: str | None) -> None:
+    def __init__(self, container: LDict | LList, anchor: str | None, tag: str | None, start: Any = None) -> None:
         self.container = container
         self.anchor = anchor
         self.tag = tag
+        self.start = start  # the start event's mark (for spans)
         self.key: Any = _NO_KEY
         self.key_pos: Pos | None = None
         self.merges: list[tuple[LDict, Pos]] = []
@@ -203,6 +234,7 @@ def _copy(value: Any) -> Any:
             out[k] = _copy(v)
         out.keypos = dict(value.keypos)
         out.keytag = dict(value.keytag)
+        out.spans = dict(value.spans)
         return out
     if isinstance(value, LList):
         seq = LList([_copy(v) for v in value], pos=value.pos)
@@ -210,6 +242,10 @@ def _copy(value: Any) -> Any:
         seq.itemtag = dict(value.itemtag)
         return seq
     return value
+
+
+def _span(at: Pos, start: Any, end: Any, style: str | None) -> Span:
+    return Span(at.line, start.index, end.index if end is not None else start.index, style or None)
 
 
 def _size(value: Any) -> int:
@@ -221,10 +257,13 @@ def _size(value: Any) -> int:
 
 
 class _Builder:
-    def __init__(self, file: str, limits: Limits, local_tags: tuple[str, ...]) -> None:
+    def __init__(self, file: str, limits: Limits, local_tags: tuple[str, ...], anchors: bool = True,
+                 spans: bool = False) -> None:
         self.file = file
         self.limits = limits
         self.local_tags = local_tags
+        self.allow_anchors = anchors
+        self.spans = spans
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.stack: list[_Frame] = []
         self.values = 0
@@ -251,6 +290,8 @@ class _Builder:
         if isinstance(event, yaml.ScalarEvent):
             at = self.pos(event.start_mark)
             self.count(1, at)
+            if event.anchor and not self.allow_anchors:
+                self.no_anchors(f"anchor &{event.anchor}", at)
             tag = event.tag
             if tag is not None and tag.startswith(_CORE) and tag not in (_CORE + "str", _CORE + "int",
                                                                           _CORE + "float", _CORE + "bool",
@@ -267,9 +308,12 @@ class _Builder:
                 value = event.value  # quoted, or tagged `!` / a local tag: a string
             if event.anchor:
                 self.anchors[event.anchor] = (value, 1)
-            self.add(value, 1, at, local)
+            span = _span(at, event.start_mark, event.end_mark, event.style) if self.spans else None
+            self.add(value, 1, at, local, span)
         elif isinstance(event, yaml.AliasEvent):
             at = self.pos(event.start_mark)
+            if not self.allow_anchors:
+                self.no_anchors(f"alias *{event.anchor}", at)
             if event.anchor not in self.anchors:
                 if any(f.anchor == event.anchor for f in self.stack):
                     raise YamlError(f"alias *{event.anchor} refers to a collection that contains it", at)
@@ -282,13 +326,15 @@ class _Builder:
             if len(self.stack) + 1 > self.limits.max_depth:
                 raise YamlError(f"nesting deeper than {self.limits.max_depth} levels", at)
             self.count(1, at)
+            if event.anchor and not self.allow_anchors:
+                self.no_anchors(f"anchor &{event.anchor}", at)
             tag = event.tag
             kind = "map" if isinstance(event, yaml.MappingStartEvent) else "seq"
             if tag is not None and tag.startswith(_CORE) and tag != _CORE + kind:
                 raise YamlError(f"unsupported YAML tag {tag.replace(_CORE, '!!')} on a {'mapping' if kind == 'map' else 'sequence'}", at)
             local = self.local_tag(tag, at)
             container: LDict | LList = LDict(pos=at) if kind == "map" else LList(pos=at)
-            self.stack.append(_Frame(container, event.anchor, local))
+            self.stack.append(_Frame(container, event.anchor, local, event.start_mark if self.spans else None))
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             frame = self.stack.pop()
             container = frame.container
@@ -305,13 +351,19 @@ class _Builder:
                                 container.keytag[k] = merged.keytag[k]
             if frame.anchor:
                 self.anchors[frame.anchor] = (container, frame.size)
-            self.add(container, frame.size, container.pos or Pos(self.file, 1, 1), frame.tag)
+            at = container.pos or Pos(self.file, 1, 1)
+            span = _span(at, frame.start, event.end_mark, None) if frame.start is not None else None
+            self.add(container, frame.size, at, frame.tag, span)
         elif isinstance(event, yaml.DocumentStartEvent):
             self.anchors = {}
         elif isinstance(event, yaml.DocumentEndEvent):
             pass
 
-    def add(self, value: Any, size: int, at: Pos, tag: str | None) -> None:
+    def no_anchors(self, what: str, at: Pos) -> None:
+        raise YamlError(f"YAML {what}: anchors and aliases are not allowed in this file (write the value out "
+                        "where it is used)", at)
+
+    def add(self, value: Any, size: int, at: Pos, tag: str | None, span: Span | None = None) -> None:
         if not self.stack:
             if value is _MERGE:
                 value = "<<"
@@ -355,43 +407,65 @@ class _Builder:
         container.keypos[key] = key_pos
         if tag:
             container.keytag[key] = tag
+        if span is not None:
+            container.spans[key] = span
 
 
 def _check_size(data: bytes | str, file: str, limits: Limits) -> None:
     if len(data) > limits.max_bytes:
-        raise YamlError(f"larger than {limits.max_bytes // 1024:,} KiB: refused unread", file=file)
+        raise YamlError(f"{size_text(len(data))} is over the {size_text(limits.max_bytes)} limit", file=file)
 
 
-def load_all(text: str | bytes, file: str, *, limits: Limits = DEFAULT_LIMITS,
-             local_tags: tuple[str, ...] = ()) -> list[Any]:
-    """Every document of the stream, built as LDict/LList/scalars. Raises YamlError (file:line)."""
+def load_all(text: str | bytes, file: str, *, limits: Limits = DEFAULT_LIMITS, local_tags: tuple[str, ...] = (),
+             anchors: bool = True, spans: bool = False) -> list[Any]:
+    """Every document of the stream, built as LDict/LList/scalars. Raises YamlError (file:line).
+    `anchors=False` refuses anchors and aliases; `spans=True` records LDict.spans."""
     _check_size(text, file, limits)
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise YamlError(f"not UTF-8 text (byte {exc.start})", file=file) from None
-    builder = _Builder(file, limits, local_tags)
+    builder = _Builder(file, limits, local_tags, anchors, spans)
     loader = _parser()(text)
     try:
         while loader.check_event():
             builder.event(loader.get_event())
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        if mark is not None:
-            raise YamlError(f"YAML error: {problem}", builder.pos(mark)) from None
-        raise YamlError(f"YAML error: {problem}", file=file) from None
     except yaml.YAMLError as exc:
-        raise YamlError(f"YAML error: {str(exc).splitlines()[0] if str(exc) else 'invalid YAML'}", file=file) from None
+        worded = _worded(text, exc)
+        if isinstance(worded, yaml.MarkedYAMLError):
+            mark = worded.problem_mark or worded.context_mark
+            problem = worded.problem or worded.context or "invalid YAML"
+            if mark is not None:
+                raise YamlError(f"YAML error: {problem}", builder.pos(mark)) from None
+            raise YamlError(f"YAML error: {problem}", file=file) from None
+        raise YamlError(f"YAML error: {str(worded).splitlines()[0] if str(worded) else 'invalid YAML'}", file=file) from None
     finally:
         loader.dispose()
     return builder.docs
 
 
-def load(text: str | bytes, file: str, *, limits: Limits = DEFAULT_LIMITS, local_tags: tuple[str, ...] = ()) -> Any:
+def _worded(text: str, exc: yaml.YAMLError) -> yaml.YAMLError:
+    """The error as PyYAML's pure-Python parser finds it: the same wording and line whether or not
+    this PyYAML has libyaml (whose messages differ: 'mapping values are not allowed in this
+    context'). Only a refused text pays for the second scan."""
+    if _parser() is yaml.SafeLoader:
+        return exc
+    loader = yaml.SafeLoader(text)
+    try:
+        while loader.check_event():
+            loader.get_event()
+    except yaml.YAMLError as pure:
+        return pure
+    finally:
+        loader.dispose()
+    return exc
+
+
+def load(text: str | bytes, file: str, *, limits: Limits = DEFAULT_LIMITS, local_tags: tuple[str, ...] = (),
+         anchors: bool = True, spans: bool = False) -> Any:
     """The one document of `text` (None when empty); a stream of several is refused."""
-    docs = load_all(text, file, limits=limits, local_tags=local_tags)
+    docs = load_all(text, file, limits=limits, local_tags=local_tags, anchors=anchors, spans=spans)
     if len(docs) > 1:
         raise YamlError(f"{len(docs)} YAML documents where one is expected", file=file)
     return docs[0] if docs else None
@@ -399,12 +473,8 @@ def load(text: str | bytes, file: str, *, limits: Limits = DEFAULT_LIMITS, local
 
 def read_file(path: Path, shown: str, *, limits: Limits = DEFAULT_LIMITS,
               local_tags: tuple[str, ...] = ()) -> tuple[bytes, list[Any]]:
-    """The file's bytes (read no further than the size limit) and its documents."""
-    try:
-        if path.stat().st_size > limits.max_bytes:  # a regular file's size, known without reading it
-            raise YamlError(f"larger than {limits.max_bytes // 1024:,} KiB: refused unread", file=shown)
-        with path.open("rb") as handle:  # a pipe or device has no size: read no further than the limit
-            data = handle.read(limits.max_bytes + 1)
-    except OSError as exc:
-        raise YamlError(f"cannot read: {exc.strerror or exc}", file=shown) from None
+    """The file's bytes (read no further than the size limit, by hullcheck_common.userfile: a FIFO,
+    a device or a directory is refused unread) and its documents."""
+    data = read_bytes(path, what="a YAML file", max_bytes=limits.max_bytes, shown=shown,
+                      error=lambda name, problem: YamlError(problem, file=name))
     return data, load_all(data, shown, limits=limits, local_tags=local_tags)

@@ -3,7 +3,7 @@
 
 The one package that joins the two halves outside the CLI: a planned or live container comes from
 the collector (collector.apiplan, collector.live), its verdict from a warm evaluator
-(evaluator.engine), and the decision, the decision log and the metrics are made here. The CLI
+(evaluator.worker_pool), and the decision, the decision log and the metrics are made here. The CLI
 (hullcheck/cli.py) only parses flags into GuardOptions and WatchOptions and calls `serve`.
 """
 

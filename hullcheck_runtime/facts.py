@@ -24,7 +24,6 @@ class FactsKeeper:
         self.interval = max(1.0, interval)
         self.warn = warn
         self._facts = no_facts()
-        self._read_at: float | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -68,7 +67,6 @@ class FactsKeeper:
         while not self._stop.is_set():
             try:
                 self._facts = collect_facts(self.docker_host, self.tls)
-                self._read_at = time.monotonic()
                 self._ready.set()
                 if failing_since is not None:
                     self.warn("hullcheck: the engine answers again: its facts are read")

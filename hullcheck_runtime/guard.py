@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 from requests.exceptions import RequestException
 
-from collector import apiplan, normalise
+from collector import apiplan, engine_fixups
 from collector.daemon_defaults import fill
 from collector.live import EngineFacts, LiveEngine, container_snapshot, snapshot_json
 from collector.redact import redact_container, redact_labels
@@ -260,7 +260,7 @@ class Guard:
         for inspect, missing in ((plan.before, {}), (plan.planned, plan.unknown)):
             if inspect is None:
                 continue
-            raw = normalise.container(inspect)  # as the collector reads a container: CAP_ prefixes off
+            raw = engine_fixups.container(inspect)  # as the collector reads a container: CAP_ prefixes off
             redact_container(inspect)
             config = inspect.get("Config") or {}
             if "Labels" in config:

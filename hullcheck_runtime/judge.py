@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from evaluator.engine import Evaluator, Limits, Source
 from evaluator.policy import Policy, Selection
 from evaluator.snapshot import SnapshotError
+from evaluator.worker_pool import Evaluator, Limits, Source
 from hullcheck_common import __version__
 from hullcheck_common.errors import UsageError
 from hullcheck_common.vocabulary import SEVERITIES
 
 SUBJECT = "container"
-# A worker that vanished mid-evaluation says so in the policy's reason (evaluator.engine._signal_reason).
+# A worker that vanished mid-evaluation says so in the policy's reason (evaluator.worker_pool._signal_reason).
 _WORKER_LOST = ("jq worker was killed", "jq worker exited", "jq worker killed by")
 
 

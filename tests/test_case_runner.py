@@ -9,7 +9,8 @@ import json
 from policy_packs import MISCONFIGURED, policy, write_pack
 
 from evaluator import Evaluator, Limits, load_pack
-from evaluator.testing import apply_patches, run_cases
+from evaluator.patches import apply_patches
+from evaluator.testing import run_cases
 from hullcheck_common.resources import snapshots_dir
 
 

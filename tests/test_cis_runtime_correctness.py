@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from evaluator.engine import Evaluator, Source
+from evaluator.worker_pool import Evaluator, Source
 from hullcheck_common.resources import snapshots_dir
 
 RUNNING = {"dashboard", "db", "web", "worker"}

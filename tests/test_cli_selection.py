@@ -236,7 +236,7 @@ def test_evaluate_never_touches_docker_or_the_network(tmp_path, pack):
 
 
 def test_the_evaluator_does_not_import_docker_or_the_collector():
-    code = ("import sys, evaluator, evaluator.engine, evaluator.worker, evaluator.testing, evaluator.golden, "
+    code = ("import sys, evaluator, evaluator.worker_pool, evaluator.worker, evaluator.testing, evaluator.golden, "
             "evaluator.render, evaluator.render.text; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'collector', 'requests', 'urllib3')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)

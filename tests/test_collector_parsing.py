@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.audit import parse_rules
+from collector.auditd import parse_rules
 from collector.daemon import effective_options, parse_argv
 from collector.redact import MARKER, redact_argv, redact_container, redact_created_by, redact_processes
 
@@ -158,20 +158,20 @@ def test_own_container_id_comes_from_this_process_not_other_containers_mounts(tm
 
 def test_podman_api_answers_are_normalised_with_the_raw_answer_kept():
     """Shapes recorded from Podman 4.3's compat API (see tests/test_engines_podman.py for the live run)."""
-    from collector import normalise
+    from collector import engine_fixups
 
     top = {"Titles": ["USER", "PID", "COMMAND"], "Processes": ["root 1 /usr/sbin/sshd -D", ["root", "7", "sleep 9"]]}
-    fixed, raw = normalise.processes(top)
+    fixed, raw = engine_fixups.processes(top)
     assert fixed["Processes"] == [["root", "1", "/usr/sbin/sshd -D"], ["root", "7", "sleep 9"]]
     assert raw["/processes"]["Processes"][0] == "root 1 /usr/sbin/sshd -D"
     inspect = {"State": {"Running": True, "Health": {"Status": "", "FailingStreak": 0, "Log": None}},
                "HostConfig": {"CapAdd": ["cap_net_admin"], "CapDrop": ["MKNOD"]}}
-    raw = normalise.container(inspect)
+    raw = engine_fixups.container(inspect)
     assert "Health" not in inspect["State"] and raw["/inspect/State/Health"]["Status"] == ""
     assert inspect["HostConfig"]["CapAdd"] == ["NET_ADMIN"] and raw["/inspect/HostConfig/CapAdd"] == ["cap_net_admin"]
     assert "/inspect/HostConfig/CapDrop" not in raw, "unchanged fields are not repeated"
     healthy = {"State": {"Health": {"Status": "healthy"}}}
-    assert normalise.container(healthy) == {} and healthy["State"]["Health"]["Status"] == "healthy"
+    assert engine_fixups.container(healthy) == {} and healthy["State"]["Health"]["Status"] == "healthy"
     image = {"Config": {"Cmd": ["x"]}}
-    raw = normalise.image_healthcheck(image, {"Healthcheck": {"Test": ["CMD", "true"]}})
+    raw = engine_fixups.image_healthcheck(image, {"Healthcheck": {"Test": ["CMD", "true"]}})
     assert image["Config"]["Healthcheck"] == {"Test": ["CMD", "true"]} and raw == {"/inspect/Config/Healthcheck": None}

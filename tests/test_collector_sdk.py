@@ -53,7 +53,7 @@ def test_a_netrc_login_for_localhost_never_reaches_the_local_engine(tmp_path, do
     (tmp_path / ".netrc").chmod(0o600)
     code = (
         "import requests\n"
-        "from collector.engine import connect\n"
+        "from collector.engine_api import connect\n"
         "client = connect(None)\n"
         "local = client.prepare_request(requests.Request('GET', client._url('/version')))\n"
         "print(client.trust_env, 'Authorization' in local.headers)\n"

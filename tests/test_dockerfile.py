@@ -251,7 +251,7 @@ def test_bad_dockerfile_is_one_line_and_exit_2(tmp_path, content, expected):
 
 def test_bad_flags_are_one_line_and_exit_2(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM scratch AS a\n")
-    for args, expected in ((["--dockerfile", "missing"], "missing: cannot read"),
+    for args, expected in ((["--dockerfile", "missing"], "missing: no such file"),
                            (["--dockerfile", "Dockerfile", "--target", "b"], 'target stage "b" could not be found'),
                            (["--target", "a"], "--target and --build-arg need --dockerfile"),
                            (["--dockerfile", "Dockerfile", "--compose", "c.yaml"], "two sources")):

@@ -20,7 +20,7 @@ from runtime_support import PLUGIN_DIR, docker, guarded_dockerd, plugin_name, wa
 
 from collector import CollectOptions, collect
 from collector.live import facts_of
-from evaluator.engine import Evaluator, Source
+from evaluator.worker_pool import Evaluator, Source
 from hullcheck_runtime.guard import Guard, GuardOptions
 from hullcheck_runtime.judge import JudgeOptions, container_policies
 from hullcheck_runtime.plugin import PluginServer

@@ -15,7 +15,7 @@ from policy_packs import policy, write_pack, write_text_policy
 
 from evaluator import packcache
 from evaluator.jqsafety import JqSafetyError, check
-from evaluator.policy import PolicyError, load_pack
+from evaluator.pack import PolicyError, load_pack
 
 NOBODY = 65534
 
@@ -47,7 +47,7 @@ def _tamper(entry: Path) -> None:
     """Change the cached title of tst-one (as another user able to write the cache could), in a
     pack entry or in the parsed-files entry."""
     document = json.loads(entry.read_text())
-    items = document["policies"] if "policies" in document else list(document["files"].values())
+    items = document["value"] if "value" in document else list(document["files"].values())
     for item in items:
         if item["data"]["id"] == "tst-one":
             item["data"]["title"] = "Planted by someone else"
@@ -75,7 +75,7 @@ def test_second_load_comes_from_the_cache_and_equals_a_fresh_check(tmp_path, cac
 
 
 def test_a_pack_that_differs_by_one_file_parses_only_that_file(tmp_path, cache_dir, monkeypatch):
-    import evaluator.policy as policy_module
+    import evaluator.pack as policy_module
 
     pack_dir = _pack(tmp_path)
     first = load_pack([pack_dir])
@@ -94,6 +94,18 @@ def test_a_pack_that_differs_by_one_file_parses_only_that_file(tmp_path, cache_d
     assert again == load_pack([pack_dir], cache=False)
     _tamper(_only_files_entry(cache_dir))  # proves the parsed files come from that entry
     assert load_pack([pack_dir])[0].title == "Planted by someone else"
+
+
+def test_the_key_is_the_content_not_the_names(tmp_path, cache_dir):
+    """A pack moved to another directory is the same content: it comes from the cache, each policy
+    with the path it has now (test-case bases and messages are found from it)."""
+    first = load_pack([_pack(tmp_path)])
+    _tamper(_entry(cache_dir))
+    moved = (tmp_path / "pack").rename(tmp_path / "moved")
+    again = load_pack([moved])
+    assert again[0].title == "Planted by someone else"  # from the cache
+    assert [p.path for p in again] == [str(moved / Path(p.path).name) for p in first]
+    assert [p.sha256 for p in again] == [p.sha256 for p in first]
 
 
 def test_a_cached_file_with_bad_jq_is_refused_every_time(tmp_path, cache_dir):

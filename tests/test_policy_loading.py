@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from policy_packs import MISCONFIGURED, policy, write_pack, write_text_policy
 
-from evaluator.policy import PolicyError, load_pack, load_policy
+from evaluator.pack import PolicyError, load_pack, load_policy
 
 HEAD = """id: tst-lines
 title: A policy for line numbers
@@ -46,6 +46,20 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path, hullcheck_cli):
     path = write_text_policy(tmp_path / "pack", "tst-yaml.yaml", HEAD + "assert: [true\ntags: [a]\n")
     line = _cli_error(hullcheck_cli, tmp_path / "pack")
     assert f"{path}:13: YAML error:" in line  # the parser notices on the line after the open bracket
+
+
+def test_anchors_and_aliases_are_refused_in_one_line(tmp_path, hullcheck_cli):
+    """A policy file is plain YAML: an anchor or an alias is refused where it is written."""
+    path = write_text_policy(tmp_path / "pack", "tst-anchor.yaml", HEAD + "tags: &shared [a]\nassert: 'true'\n")
+    line = _cli_error(hullcheck_cli, tmp_path / "pack")
+    assert line.startswith(f"hullcheck: error: {path}:12: YAML anchor &shared: anchors and aliases are not allowed")
+    write_text_policy(tmp_path / "pack", "tst-anchor.yaml", HEAD + "tags: [a]\nassert: 'true'\nreferences: *shared\n")
+    assert f"{path}:14: YAML alias *shared:" in _cli_error(hullcheck_cli, tmp_path / "pack")
+
+
+def test_a_key_written_twice_is_refused_at_its_second_line(tmp_path):
+    error = _error(tmp_path, "assert: 'true'\ntags: [a]\nassert: 'false'\n")
+    assert (error.line, error.message) == (14, "duplicate key 'assert' (first at line 12)")
 
 
 def test_jq_syntax_error_names_file_line_and_jq_message(tmp_path, hullcheck_cli):

@@ -350,7 +350,7 @@ def test_the_worked_example_follows_the_style_and_passes_its_tests(tmp_path: Pat
     from yamllint import linter
     from yamllint.config import YamlLintConfig
 
-    from evaluator.policy import load_policy
+    from evaluator.pack import load_policy
     from evaluator.testing import run_cases
 
     path = tmp_path / "example.yaml"

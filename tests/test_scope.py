@@ -20,10 +20,10 @@ from policy_packs import EXAMPLES, MISCONFIGURED, policy, write_pack
 from evaluator import Evaluator, Source, load_pack
 from evaluator import program as program_mod
 from evaluator.diff import diff_results
-from evaluator.policy import PolicyError
+from evaluator.pack import PolicyError
+from evaluator.policy import derive_scope
 from evaluator.render import render
 from evaluator.results import SCHEMA_PATH
-from evaluator.scope import derive
 from evaluator.waivers import apply_waivers, load_waivers
 from hullcheck_common.resources import policies_dir, policy_schema_path, snapshot_schema_path
 from hullcheck_common.vocabulary import JUDGED_SUBJECTS, POINTER_SUBJECTS, SUBJECTS, pointer_subject
@@ -74,11 +74,11 @@ def test_every_builtin_policy_declares_its_subject():
 
 
 def test_derivation_from_requires():
-    assert derive(["/containers", "/engine/info"]) == ("container", ("engine",))
-    assert derive(["/meta/finished_at", "/images", "/containers", "/images/0"]) == ("image", ("container",))
-    assert derive(["/containers/0/processes"]) == ("container", ("processes",))
-    assert derive(["/meta/finished_at"]) == (None, ())
-    assert derive([]) == (None, ())
+    assert derive_scope(["/containers", "/engine/info"]) == ("container", ("engine",))
+    assert derive_scope(["/meta/finished_at", "/images", "/containers", "/images/0"]) == ("image", ("container",))
+    assert derive_scope(["/containers/0/processes"]) == ("container", ("processes",))
+    assert derive_scope(["/meta/finished_at"]) == (None, ())
+    assert derive_scope([]) == (None, ())
 
 
 @pytest.fixture(scope="module")

@@ -240,7 +240,7 @@ def test_refusals_are_one_line_and_exit_2(case: str, keys: dict[str, Path], snap
 
 def test_snapshot_tampered_after_signing_by_one_byte_anywhere_is_refused(keys: dict[str, Path], snapshot: Path,
                                                                          tmp_path: Path) -> None:
-    from evaluator.custody import SignatureRefused, verify_snapshot
+    from evaluator.trust import SignatureRefused, verify_snapshot
 
     ssh_sign(keys["ed25519"], snapshot, SNAP_NS)
     trust = sshsig.AllowedSigners.load(write_allowed(tmp_path / "allowed", f"{HOST} {pub(keys['ed25519'])}"))
@@ -269,7 +269,7 @@ def test_bad_allowed_signers_files_are_refused_before_any_work(keys: dict[str, P
         allowed = tmp_path / "allowed"
         allowed.write_text(f"# comment\n{content}\n")
         refused(hullcheck_cli("evaluate", str(snapshot), *ONE_POLICY, "--trust", str(allowed)), *words)
-    refused(hullcheck_cli("evaluate", str(snapshot), "--trust", str(tmp_path / "absent")), "no such allowed-signers file")
+    refused(hullcheck_cli("evaluate", str(snapshot), "--trust", str(tmp_path / "absent")), "absent: no such file")
 
 
 # ---- allowed-signers semantics, decided by ssh-keygen itself -------------------------------------
@@ -500,5 +500,5 @@ def test_keys_hullcheck_cannot_sign_with_are_refused_by_name(tmp_path: Path) -> 
     (tmp_path / "not-a-key").write_text("hello\n")
     with pytest.raises(sshsig.SigningError, match="not an SSH public key"):
         sshsig.load_signer(tmp_path / "not-a-key")
-    with pytest.raises(sshsig.SigningError, match="no such key file"):
+    with pytest.raises(sshsig.SigningError, match="absent: no such file"):
         sshsig.load_signer(tmp_path / "absent")

@@ -123,6 +123,9 @@ def test_a_finding_that_could_not_be_judged_is_never_waived(tmp_path):
     ("waivers:\n  - {policy: x, reason: unknown key, expires: 2027-01-01, until: 2027-01-01}\n", "until"),
     ("waivers: [\n", "YAML error"),
     ("", "empty file"),
+    ("defaults: &d {reason: shared, expires: 2027-01-01}\nwaivers:\n  - {policy: x, reason: r, expires: 2027-01-01}\n",
+     "waivers.yaml:1: error: YAML anchor &d: anchors and aliases are not allowed"),
+    ("waivers:\n  - {policy: x, reason: r, expires: 2027-01-01}\n  - *first\n", "waivers.yaml:3: error: YAML alias *first"),
 ])
 def test_bad_files_are_refused_with_the_reason(tmp_path, text, message):
     with pytest.raises(WaiverError) as info:

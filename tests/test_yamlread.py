@@ -10,7 +10,7 @@ import tracemalloc
 
 import pytest
 
-from hullcheck_common.yamlread import LDict, Limits, LList, Pos, YamlError, load, load_all, position, read_file
+from hullcheck_common.yamlread import LDict, Limits, LList, Pos, Span, YamlError, load, load_all, plain, position, read_file
 
 
 def test_scalars_are_yaml_1_2_as_compose_v2_reads_them():
@@ -19,6 +19,32 @@ def test_scalars_are_yaml_1_2_as_compose_v2_reads_them():
     assert data == {"a": "25:25", "b": "yes", "c": "off", "d": 0o644, "e": 8, "f": 31, "g": 1000, "h": 1000.0,
                     "i": 0.5, "j": None, "k": None, "l": True, "m": "2001-12-14", "n": "80", "o": math.inf,
                     "p": "y", "q": "1:30:00", "r": "8080", "s": 3}
+
+
+def test_spans_say_where_each_value_is_written():
+    text = "a: |\n  x\n  y\nb: 'q'\nc:\n  d: 2\n"
+    data = load(text, "p.yaml", spans=True)
+    assert data.spans == {"a": Span(1, 3, 13, "|"), "b": Span(4, 16, 19, "'"), "c": Span(6, 25, 30, None)}
+    assert text[data.spans["b"].start:data.spans["b"].end] == "'q'"
+    assert load(text, "p.yaml").spans == {}  # only when asked
+    assert type(plain(data)["c"]) is dict and plain(data) == {"a": "x\ny\n", "b": "q", "c": {"d": 2}}
+
+
+@pytest.mark.parametrize("text, where", [
+    ("a: &x 1\n", "f.yaml:1: YAML anchor &x"),
+    ("a: 1\nb: *x\n", "f.yaml:2: YAML alias *x"),
+    ("a:\n  - &item {k: v}\n", "f.yaml:2: YAML anchor &item"),
+])
+def test_anchors_and_aliases_are_refused_where_the_file_must_be_plain(text, where):
+    with pytest.raises(YamlError) as caught:
+        load(text, "f.yaml", anchors=False)
+    assert str(caught.value).startswith(where + ": anchors and aliases are not allowed in this file")
+
+
+def test_syntax_errors_are_worded_alike_with_or_without_libyaml():
+    with pytest.raises(YamlError) as caught:
+        load("a: b: c\n", "f.yaml")
+    assert str(caught.value) == "f.yaml:1: YAML error: mapping values are not allowed here"
 
 
 def test_positions_of_keys_and_entries():
@@ -95,5 +121,5 @@ def test_oversized_file_is_refused_unread(tmp_path):
         handle.truncate(64 * 2**30)
     with pytest.raises(YamlError) as caught:
         read_file(path, "huge.yaml")
-    assert str(caught.value) == "huge.yaml: larger than 4,096 KiB: refused unread"
+    assert str(caught.value) == "huge.yaml: 68719 MB is over the 4 MB limit"
     assert os.path.getsize(path) == 64 * 2**30

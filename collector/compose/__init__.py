@@ -15,15 +15,13 @@ import hashlib
 import os
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
-
-from dotenv import dotenv_values
 
 from hullcheck_common import __version__
 
 from .. import redact
 from ..errors import ErrorLog, pointer
+from .envfile import service_values
 from .planned import plan_container
 from .project import ComposeOptions, Project, load_project
 from .source import ComposeError
@@ -35,27 +33,9 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _key_values(service: Any, key: str, entries: list[Any]) -> dict[str, str]:
-    """The values of env_file / label_file entries, in order (a later file wins)."""
-    out: dict[str, str] = {}
-    for entry in entries:
-        path = Path(entry["path"] if isinstance(entry, dict) else entry)
-        required = entry.get("required", True) if isinstance(entry, dict) else True
-        if not path.is_file():
-            if not required:
-                continue
-            raise ComposeError(f"{key} {path} not found", service.keypos.get(key), file=str(path))
-        try:
-            values = dotenv_values(path)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ComposeError(f"cannot read {key} {path}: {exc}", service.keypos.get(key)) from None
-        out.update({k: v for k, v in values.items() if v is not None})
-    return out
-
-
 def _environment_of(service: Any, project_env: dict[str, str]) -> dict[str, str]:
     """env_file values, then environment: (a name without a value takes the shell's, or is dropped)."""
-    out = _key_values(service, "env_file", list(service.get("env_file") or []))
+    out = service_values(service, "env_file", list(service.get("env_file") or []))
     for key, value in (service.get("environment") or {}).items():
         if value is None:
             if key in project_env:
@@ -95,7 +75,7 @@ def _images(project: Project, options: ComposeOptions, errors: ErrorLog, skip: f
     services in `skip` (built from a Dockerfile, planned by _builds) are not looked up."""
     if not options.images_from_engine:
         return {}
-    from ..engine import connect
+    from ..engine_api import connect
 
     found: dict[str, dict[str, Any]] = {}
     client = connect(options.docker_host, None)

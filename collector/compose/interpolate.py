@@ -96,12 +96,11 @@ def _cast_for(path: tuple[str, ...]) -> Callable[[str], Any] | None:
 
 
 class Interpolator:
-    """Substitutes from one environment and remembers which variables it used (for redaction)."""
+    """Substitutes from one environment; with `redact`, hides the values of secret-named variables where asked."""
 
     def __init__(self, environ: Mapping[str, str], redact: bool = False) -> None:
         self.environ = environ
         self.redact = redact
-        self.used: dict[str, str] = {}
         self._hide = False
 
     def text(self, value: str, pos: Pos | None, hide: bool = False) -> str:
@@ -116,7 +115,6 @@ class Interpolator:
     def _lookup(self, name: str) -> str | None:
         value = self.environ.get(name)
         if value is not None:
-            self.used[name] = value
             if self._hide and value and _redact._is_secret_name(name):
                 return _redact.MARKER
         return value

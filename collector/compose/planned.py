@@ -16,6 +16,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from .. import redact
+from .envfile import service_values
 from .keys import DEPLOY_SHOWN, RECORDED
 from .source import ComposeError, LDict, LList, Pos
 
@@ -263,9 +264,7 @@ def plan_container(project: Project, name: str, service: LDict, number: int, ima
     unknown: dict[str, str] = {}
     image_config = (image or {}).get("Config") or {}
     container_name = service.get("container_name") or f"{project.name}-{name}-{number}"
-    from . import _key_values  # the same reader as env_file
-
-    labels: dict[str, Any] = _key_values(service, "label_file", list(service.get("label_file") or []))
+    labels: dict[str, Any] = service_values(service, "label_file", list(service.get("label_file") or []))
     labels.update(service.get("labels") or {})
     labels.update({
         "com.docker.compose.project": project.name,

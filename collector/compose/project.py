@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
-
+from .envfile import project_values
 from .interpolate import Interpolator
 from .merge import merge, strip_tags
 from .normalize import normalize_service, resolve_path
@@ -55,7 +54,6 @@ class Project:
     volumes: dict[str, Any]
     files: list[dict[str, str]]         # [{path, sha256}] in the order read (extends and include files too)
     profiles: list[str]
-    used_variables: dict[str, str]      # name -> value of every variable interpolated
     secrets: dict[str, Any] = field(default_factory=dict)
     configs: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
@@ -77,22 +75,12 @@ def _project_name(raw: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "", raw.lower()).lstrip("_-")
 
 
-def _env_file_values(env_file: Path) -> dict[str, str]:
-    if not env_file.is_file():
-        raise ComposeError("env file not found", file=str(env_file))
-    try:
-        parsed = dotenv_values(env_file, interpolate=True)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ComposeError(f"cannot read env file: {exc}", file=str(env_file)) from None
-    return {k: v for k, v in parsed.items() if v is not None}
-
-
 def environment(options: ComposeOptions, directory: Path) -> dict[str, str]:
     environ = dict(os.environ if options.environ is None else options.environ)
     env_files = [Path(f) for f in options.env_files] or ([directory / ".env"] if (directory / ".env").is_file() else [])
     values: dict[str, str] = {}
     for env_file in env_files:
-        values.update(_env_file_values(env_file))
+        values.update(project_values(env_file))
     values.update(environ)  # the shell's environment wins over .env, as in Compose
     return values
 
@@ -123,7 +111,6 @@ class _Loader:
         self.files: list[dict[str, str]] = []
         self.seen: set[Path] = set()
         self.cache: dict[tuple[Path, int], list[LDict]] = {}
-        self.used: dict[str, str] = {}
 
     def docs(self, path: Path, interpolator: Interpolator) -> list[LDict]:
         """The file's documents, interpolated, converted and validated (each once)."""
@@ -140,7 +127,6 @@ class _Loader:
                 self.seen.add(path.resolve())
                 self.files.append({"path": shown, "sha256": hashlib.sha256(data).hexdigest()})
             self.cache[key] = docs
-            self.used.update(interpolator.used)
         return self.cache[key]
 
     # ---- a project: the -f files, or one include entry ------------------------------------------
@@ -200,7 +186,7 @@ class _Loader:
             raise ComposeError("include entry without a path", at)
         files = [Path(resolve_path(str(p), str(directory))) for p in paths]
         for file in files:
-            if not file.is_file():
+            if not file.exists():  # anything else that is not a regular file: the reader names what it is
                 raise ComposeError(f"included file {shown_path(file)} not found", at)
         project_dir = entry.get("project_directory")
         sub_dir = Path(resolve_path(str(project_dir), str(directory))) if project_dir else files[0].parent
@@ -210,9 +196,9 @@ class _Loader:
         if env_files:
             for env_file in env_files:
                 if env_file != "/dev/null":
-                    values.update(_env_file_values(Path(resolve_path(str(env_file), str(directory)))))
+                    values.update(project_values(Path(resolve_path(str(env_file), str(directory)))))
         elif (sub_dir / ".env").is_file():
-            values.update(_env_file_values(sub_dir / ".env"))
+            values.update(project_values(sub_dir / ".env"))
         values.update(interpolator.environ)  # the including project's environment wins
         sub = self.model(files, sub_dir, Interpolator(values, self.redact), chain, at)
         for name, service in sub.services.items():
@@ -255,7 +241,7 @@ class _Loader:
         if extends.get("file"):
             other = Path(resolve_path(str(extends["file"]), str(path.parent)))
             other_base = other.parent
-            if not other.is_file():
+            if not other.exists():
                 raise ComposeError(f"extends file {extends['file']} not found", normal.keypos.get("extends"))
         if len(stack) >= MAX_INCLUDE_DEPTH:
             raise ComposeError(f"extends chained deeper than {MAX_INCLUDE_DEPTH} services", normal.keypos.get("extends"))
@@ -294,7 +280,7 @@ def load_project(options: ComposeOptions) -> Project:
     loader = _Loader(options.redact)
     interpolator = Interpolator(environ, options.redact)
     for path in paths:  # the -f files first in meta.source.files, then any reached through extends or include
-        if not path.is_file():
+        if not path.exists():
             raise ComposeError("Compose file not found", file=str(path))
         loader.docs(path, interpolator)
     model = loader.model(paths, directory, interpolator, (), None)
@@ -310,9 +296,8 @@ def load_project(options: ComposeOptions) -> Project:
             enabled[sname] = service
         else:
             disabled.append(sname)
-    loader.used.update(interpolator.used)
     sections = model.sections
     return Project(name=name, directory=str(directory), services=enabled, disabled=sorted(disabled),
                    networks=sections["networks"], volumes=sections["volumes"], files=loader.files, profiles=active,
-                   used_variables=dict(loader.used), secrets=sections["secrets"], configs=sections["configs"],
+                   secrets=sections["secrets"], configs=sections["configs"],
                    models=sections["models"], environ=environ, all_services=model.services)

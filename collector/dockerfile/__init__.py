@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from hullcheck_common import __version__
+from hullcheck_common import __version__, userfile
 from hullcheck_common.errors import HullcheckError
 
 from .. import redact
@@ -77,15 +77,8 @@ def parse_build_args(items: list[str], environ: dict[str, str] | None = None) ->
 def read_plan(path: Path, shown: str, *, target: str | None, build_args: dict[str, str],
               base: BaseLookup | None) -> tuple[Plan, str]:
     """The file's build plan and its text; DockerfileError (file:line: reason) when refused."""
-    try:
-        if path.is_dir():
-            raise DockerfileError(f"{shown}: is a directory (give the Dockerfile itself)")
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise DockerfileError(f"{shown}: {size} bytes, more than the {MAX_BYTES} a Dockerfile may have here")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DockerfileError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    data = userfile.read_bytes(path, what="a Dockerfile", max_bytes=MAX_BYTES, shown=shown,
+                               error=lambda name, problem: DockerfileError(f"{name}: {problem}"))
     if not data.strip():
         raise DockerfileError(f"{shown}: the Dockerfile cannot be empty")
     text = data.decode("utf-8", errors="surrogateescape")
@@ -225,7 +218,7 @@ def _present(config: dict[str, Any], ptr: str) -> bool:
 
 def engine_lookup(docker_host: str | None) -> tuple[BaseLookup, Callable[[], None]]:
     """A base-image lookup on a local engine: (lookup, close). Missing images answer None."""
-    from ..engine import connect
+    from ..engine_api import connect
 
     client = connect(docker_host, None)
     cache: dict[str, Any] = {}

@@ -146,8 +146,7 @@ def _engine_limit(events: list[dict[str, str]]) -> list[dict[str, str]]:
     return _limit(events, ENGINE_MODULE_END)
 
 
-def _buildkit_engine(events: list[dict[str, str]], tables: Tables, fixed_buildkit: str | None
-                     ) -> list[dict[str, str]]:
+def _buildkit_engine(events: list[dict[str, str]], tables: Tables) -> list[dict[str, str]]:
     """Engine events for a BuildKit range: per engine branch, from the first release that vendors an
     affected BuildKit to the first later release of that branch that does not."""
     from .ranges import contains, intervals
@@ -201,8 +200,7 @@ def _go_component(record: dict[str, Any], tables: Tables, source: str) -> dict[s
         elif component == "buildkit":
             for events in _ranges(entry, ("SEMVER",)):
                 _check_events(events, f"{rid} {name}")
-                fixed = next((e["fixed"] for e in events if "fixed" in e), None)
-                mapped = _buildkit_engine(events, tables, fixed)
+                mapped = _buildkit_engine(events, tables)
                 if mapped:
                     by.setdefault("engine", []).append(_affected(
                         "engine", mapped, f"{rid}: github.com/moby/buildkit {_describe(events)}, applied to the BuildKit "

@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from hullcheck_common import userfile
+
 from .build import FORMAT, BuildError, Tables, build, document, dumps
 from .store import STORE_FILE, AdvisoryDataError, store_dir
 
@@ -58,12 +60,10 @@ def _json_members(data: bytes, origin: str) -> Iterator[tuple[str, Any]]:
 
 def _directory_members(path: Path) -> Iterator[tuple[str, Any]]:
     for file in sorted(path.rglob("*.json")):
-        if not file.is_file() or file.stat().st_size > MAX_MEMBER_BYTES:
-            continue
         try:
-            yield str(file.relative_to(path)), json.loads(file.read_bytes())
-        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
-            continue
+            yield str(file.relative_to(path)), json.loads(userfile.read_bytes(file, max_bytes=MAX_MEMBER_BYTES))
+        except (json.JSONDecodeError, UnicodeDecodeError, userfile.UserFileError):
+            continue  # not a record file (a FIFO, a directory named *.json, a file over the limit): skipped, as before
 
 
 def read_bundle(path: Path, trust: AllowedSigners | None = None) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
@@ -74,15 +74,11 @@ def read_bundle(path: Path, trust: AllowedSigners | None = None) -> tuple[list[t
             raise AdvisoryDataError(f"{path}: --trust verifies one signed file (BUNDLE and BUNDLE.sig): zip the "
                                     "directory, sign the zip, import the zip")
         return list(_directory_members(path)), about
-    from evaluator.snapshot import SnapshotError, read_bytes
-
-    try:
-        data = read_bytes(path, MAX_BUNDLE_BYTES)
-    except SnapshotError as exc:
-        raise AdvisoryDataError(str(exc).replace("snapshot", "bundle")) from None
+    data = userfile.read_bytes(path, what="an advisory bundle", max_bytes=MAX_BUNDLE_BYTES,
+                               error=lambda name, problem: AdvisoryDataError(f"{name}: {problem}"))
     about["sha256"] = hashlib.sha256(data).hexdigest()
     if trust is not None:
-        from hullcheck_common.custody import check_bytes, check_trust
+        from hullcheck_common.signed_files import check_bytes, check_trust
 
         trusted = check_trust(path, check_bytes(path, data, NAMESPACE, "advisory bundle"), trust, NAMESPACE, None)
         about["signed_by"] = {"principal": trusted.principal, "fingerprint": trusted.key.fingerprint,

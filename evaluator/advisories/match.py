@@ -33,7 +33,6 @@ UPSTREAM_PACKAGES = frozenset({"docker-ce", "docker-ce-rootless-extras", "contai
 _DISTRO_MARK = re.compile(r"(\+dfsg|[~+]ds\d|ubuntu|\+deb\d|~deb\d|\.el\d|\.fc\d|\.amzn|\.suse|\+b\d)", re.I)
 _HEX_COMMIT = re.compile(r"^(v\d[\w.+-]*-g)?[0-9a-f]{7,40}(-dirty)?$")
 
-COMPONENT_NAMES = {"engine": "engine", "containerd": "containerd", "runc": "runc"}
 NOT_COVERED_NOTE = "hullcheck's advisory data covers Docker Engine, containerd and runc"
 
 
@@ -232,7 +231,7 @@ def _distribution_matches(records: list[dict[str, Any]], os_info: dict[str, Any]
     return covered, _dedupe(out)
 
 
-def _build(item: dict[str, Any], packages_recorded: bool, manager: str | None) -> tuple[str, str]:
+def _build(item: dict[str, Any], manager: str | None) -> tuple[str, str]:
     """('upstream' | 'distribution' | 'development', why) for one component."""
     text = str(item.get("version") or "")
     package = item.get("package") if isinstance(item.get("package"), dict) else None
@@ -278,7 +277,7 @@ def facts(inputs_: dict[str, Any], data: Any, max_age_days: int, now: datetime |
         if not isinstance(text, str) or not text.strip():
             entry["error"] = f"{entry['title']}: no version recorded ({text!r})"
             continue
-        build, why = _build(item, bool(inputs_.get("packages_recorded")), inputs_.get("package_manager"))
+        build, why = _build(item, inputs_.get("package_manager"))
         entry["build"], entry["build_reason"] = build, why
         records = data.records_for(component)
         try:

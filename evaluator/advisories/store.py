@@ -17,6 +17,7 @@ import stat
 from pathlib import Path
 from typing import Any, Callable
 
+from hullcheck_common import userfile
 from hullcheck_common.errors import HullcheckError
 
 from .names import COMPONENTS, FORMAT
@@ -86,11 +87,11 @@ def store_dir() -> Path:
 
 def read_document(path: Path, data: bytes | None = None) -> dict[str, Any]:
     """An advisory data file (format hullcheck-advisories/1), checked enough to be used."""
+    raw = data if data is not None else userfile.read_bytes(
+        path, what="an advisory data file", max_bytes=MAX_DISTRIBUTION_BYTES,
+        error=lambda name, problem: AdvisoryDataError(f"{name}: {problem}"))
     try:
-        raw = data if data is not None else path.read_bytes()
         document = json.loads(raw)
-    except OSError as exc:
-        raise AdvisoryDataError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AdvisoryDataError(f"{path}: not JSON advisory data: {exc}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT or not isinstance(document.get("records"), list):
@@ -174,21 +175,20 @@ def _records_in(value: Any) -> list[Any]:
 def read_distribution(path: Path) -> list[dict[str, Any]]:
     """The Debian and Ubuntu OSV records about Docker, containerd and runc packages in a file: one
     record, a JSON list, or a zip of OSV files (OSV.dev's per-ecosystem all.zip)."""
-    if not path.is_file():
-        raise AdvisoryDataError(f"--advisories {path}: no such file")
-    if path.stat().st_size > MAX_DISTRIBUTION_BYTES:
-        raise AdvisoryDataError(f"--advisories {path}: over {MAX_DISTRIBUTION_BYTES // 2**20} MB")
+    import io
     import zipfile
 
+    data = userfile.read_bytes(path, what="an advisory data file", max_bytes=MAX_DISTRIBUTION_BYTES,
+                               shown=f"--advisories {path}", error=lambda name, problem: AdvisoryDataError(f"{name}: {problem}"))
     found: list[Any] = []
     try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
+        if zipfile.is_zipfile(io.BytesIO(data)):
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 for name in archive.namelist():
                     if name.endswith(".json"):
                         found.extend(_records_in(json.loads(archive.read(name))))
         else:
-            found = _records_in(json.loads(path.read_bytes()))
+            found = _records_in(json.loads(data))
     except (OSError, zipfile.BadZipFile) as exc:
         raise AdvisoryDataError(f"--advisories {path}: cannot read: {exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

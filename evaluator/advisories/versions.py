@@ -70,10 +70,6 @@ class Upstream:
         return (self.release, 1 if self.pre is None else 0, self.pre or ())
 
     @property
-    def is_prerelease(self) -> bool:
-        return self.pre is not None
-
-    @property
     def branch(self) -> tuple[int, int]:
         return self.release[:2]
 

@@ -4,8 +4,8 @@ signature over bytes already read.
 A snapshot `FILE` is signed into `FILE.sig` (an SSH signature, namespace `hullcheck-snapshot`)
 on the host that collected it (the collector's side: `collect --sign`); results written with
 `--sign` get `RESULTS.sig` (namespace `hullcheck-results`). What a signature means for a snapshot
-(the host it names, the bytes evaluated) is the evaluator's business: `evaluator.custody`.
-Everything is checkable with `ssh-keygen -Y verify` alone (see the README, chain of custody).
+(the host it names, the bytes evaluated) is the evaluator's business: `evaluator.trust`.
+Everything is checkable with `ssh-keygen -Y verify` alone (see docs/fleets.md, "Chain of custody").
 
 The signature is computed before anything is written; then the file and its signature are each
 written atomically (hullcheck_common.atomic; a stale signature is removed first), so an
@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from . import sshsig
+from . import sshsig, userfile
 from .atomic import write_atomic
 
 SNAPSHOT_NAMESPACE = "hullcheck-snapshot"
@@ -82,16 +82,13 @@ def load_trust(path: Path) -> sshsig.AllowedSigners:
 
 def _read_signature(path: Path) -> bytes:
     sig = signature_path(path)
-    try:
-        fd = os.open(sig, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    except FileNotFoundError:
-        raise SignatureRefused(f"{path}: refused: no signature ({sig} is missing)") from None
-    except OSError as exc:
-        raise SignatureRefused(f"{path}: refused: cannot read {sig}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as fh:
-        if not os.path.isfile(sig):
-            raise SignatureRefused(f"{path}: refused: {sig} is not a regular file")
-        return fh.read(sshsig.MAX_SIGNATURE_BYTES + 1)
+
+    def refused(name: str, problem: str) -> SignatureRefused:
+        if problem == "no such file":
+            return SignatureRefused(f"{path}: refused: no signature ({sig} is missing)")
+        return SignatureRefused(f"{path}: refused: {name}: {problem}")
+
+    return userfile.read_bytes(sig, what="a signature file", max_bytes=sshsig.MAX_SIGNATURE_BYTES, error=refused)
 
 
 def check_bytes(path: Path, data: bytes, namespace: str, what: str) -> sshsig.PublicKey:

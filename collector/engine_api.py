@@ -14,7 +14,7 @@ from requests.exceptions import RequestException
 
 from hullcheck_common.errors import HullcheckError
 
-from . import normalise, redact
+from . import engine_fixups, redact
 from .errors import ErrorLog, pointer
 from .identity import PODMAN
 from .proctop import ProcTop
@@ -314,13 +314,13 @@ def _top(client: docker.APIClient, cid: str, kind: str | None) -> tuple[Any, dic
     response = client._get(client._url("/containers/{0}/top", cid))
     client._raise_for_status(response)
     if response.content.strip():
-        top, raw = normalise.processes(response.json())
+        top, raw = engine_fixups.processes(response.json())
         if top and top.get("Processes"):
             return top, raw
         body: Any = top if not raw else raw["/processes"]
     else:
         body = response.text
-    top, raw = normalise.processes(_libpod(client, f"/containers/{cid}/top"))
+    top, raw = engine_fixups.processes(_libpod(client, f"/containers/{cid}/top"))
     # raw: the compat answer that was replaced (the libpod rows are normalised like compat ones)
     return top, {"/processes": body}
 
@@ -330,7 +330,7 @@ def _container(client: docker.APIClient, cid: str, errors: ErrorLog, redact_secr
     inspect = _inspect(client.inspect_container, cid, errors, "containers", f"container {cid[:12]}")
     if inspect is None:
         return None
-    raw = normalise.container(inspect)
+    raw = engine_fixups.container(inspect)
     processes = None
     pending_error = None
     state = inspect.get("State") or {}
@@ -388,7 +388,7 @@ def _image(client: docker.APIClient, iid: str, errors: ErrorLog, redact_secrets:
     raw: dict[str, Any] = {}
     if kind == PODMAN:
         try:
-            raw = normalise.image_healthcheck(inspect, _libpod(client, f"/images/{iid}/json"))
+            raw = engine_fixups.image_healthcheck(inspect, _libpod(client, f"/images/{iid}/json"))
         except (APIError, DockerException, RequestException, OSError) as exc:
             pending_error = f"libpod inspect of image {iid[:19]} (its health check): {_short_reason(exc)}"
     try:

@@ -23,13 +23,14 @@ from typing import Any, Callable, Iterable, Iterator
 from hullcheck_common.vocabulary import RawVerdict, utc_timestamp
 
 from . import scope
+from . import worker_protocol as wire
 from .advisories import AdvisoryOptions
 from .channel import Channel
-from .policy import Policy, pack_digest
+from .pack import pack_digest
+from .policy import Policy
 from .program import case_program, combined_program, uses_advisories
 from .results import document, policy_result
 from .snapshot import DEFAULT_MAX_BYTES, SnapshotError
-from .worker import DEFAULT_MAX_OUTPUT_BYTES, READY
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Limits:
     load_timeout: float = 600.0           # seconds to read, validate and parse one snapshot
     memory_bytes: int = 4 * 1024 ** 3     # address-space limit of a worker
     max_snapshot_bytes: int = DEFAULT_MAX_BYTES
-    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES  # results one policy may send back
+    max_output_bytes: int = wire.DEFAULT_MAX_OUTPUT_BYTES  # results one policy may send back
 
 
 @dataclass(frozen=True)
@@ -228,8 +229,8 @@ class Evaluator:
     # -- programs ---------------------------------------------------------------------------
     def _program(self, indices: tuple[int, ...]) -> tuple[str, str]:
         if indices not in self._programs:
-            # The first output tells the worker jq has parsed the snapshot (see worker.READY).
-            text = f"{json.dumps(READY)},\n(\n" + combined_program([self.automated[i] for i in indices]) + "\n)"
+            # The first output tells the worker jq has parsed the snapshot (see wire.READY_MARKER).
+            text = f"{json.dumps(wire.READY_MARKER)},\n(\n" + combined_program([self.automated[i] for i in indices]) + "\n)"
             self._programs[indices] = (hashlib.sha256(text.encode()).hexdigest(), text)
         return self._programs[indices]
 
@@ -239,7 +240,7 @@ class Evaluator:
         follows finds the program compiled. Costs nothing when it turns out unused."""
         program_id, program = self._program(tuple(range(len(self.automated))))
         worker = self._take()
-        if worker.send({"kind": "compile", "program_id": program_id, "program": program}):
+        if worker.send({"kind": wire.JOB_COMPILE, "program_id": program_id, "program": program}):
             self._give_back(worker)
         else:
             self._discard(worker)
@@ -258,7 +259,7 @@ class Evaluator:
             worker.kill()
         for _ in range(missing):
             worker = _Worker(self.limits)
-            if worker.send({"kind": "compile", "program_id": program_id, "program": program}):
+            if worker.send({"kind": wire.JOB_COMPILE, "program_id": program_id, "program": program}):
                 with self._lock:
                     self._idle.append(worker)
             else:
@@ -286,7 +287,7 @@ class Evaluator:
         try:
             while True:  # runs at least once: the snapshot is always validated
                 program_id, program = self._program(pending)
-                job = {"program_id": program_id, "program": program, "name": source.name, "path": source.path,
+                job = {"kind": wire.JOB_EVALUATE, "program_id": program_id, "program": program, "name": source.name, "path": source.path,
                        "data": source.data, "summary": source.summary, "max_bytes": self.limits.max_snapshot_bytes,
                        "max_output": self.limits.max_output_bytes, **self._advisory_job(source)}
                 worker = self._take()
@@ -304,17 +305,17 @@ class Evaluator:
                     reason = worker.death() or f"timed out after {self.limits.load_timeout:.0f}s"
                     self._discard(worker)
                     raise SnapshotError(f"{source.name}: could not be read: {reason}")
-                if message[0] == "invalid":
+                if message[0] == wire.INVALID:
                     self._give_back(worker)
                     raise SnapshotError(message[1])
-                if message[0] == "crash":
+                if message[0] == wire.CRASH:
                     self._discard(worker)
                     raise SnapshotError(f"{source.name}: could not be read: {message[1]}")
                 info = message[1]
                 # jq parses the snapshot before the first policy runs: that is load time, not policy time.
                 message = worker.recv(self.limits.load_timeout)
-                if message is None or message[0] != "ready":
-                    reason = (message[1] if message and message[0] == "crash" else None) or worker.death() \
+                if message is None or message[0] != wire.READY:
+                    reason = (message[1] if message and message[0] == wire.CRASH else None) or worker.death() \
                         or f"timed out after {self.limits.load_timeout:.0f}s"
                     self._discard(worker)
                     raise SnapshotError(f"{source.name}: jq could not load the snapshot: {reason}")
@@ -326,14 +327,14 @@ class Evaluator:
                     if message is None:
                         failure = worker.death() or f"exceeded the time limit of {self.limits.policy_timeout:g}s"
                         break
-                    if message[0] == "result":
+                    if message[0] == wire.RESULT:
                         if done < len(pending):
                             keep(self.automated[pending[done]].id, message[2])
                         done += 1
-                    elif message[0] == "crash":
+                    elif message[0] == wire.CRASH:
                         failure = f"evaluation failed: {message[1]}"
                         break
-                    elif message[0] == "done":
+                    elif message[0] == wire.DONE:
                         finished = True
                 if failure is None:
                     self._give_back(worker)  # it sent "done": ready for the next job
@@ -383,7 +384,7 @@ class Evaluator:
         while start < len(jobs):
             worker = self._take()
             try:
-                job = {"kind": "cases", "bases": bases, "program": program, "cases": jobs[start:], "start": start,
+                job = {"kind": wire.JOB_CASES, "bases": bases, "program": program, "cases": jobs[start:], "start": start,
                        "max_output": self.limits.max_output_bytes, **self._advisory_job()}
                 if not worker.send(job):
                     self._discard(worker)
@@ -396,22 +397,22 @@ class Evaluator:
                         raise SnapshotError(f"could not start a jq worker: {reason}")
                 message = worker.recv(self.limits.load_timeout)
                 failure = None
-                if message is None or message[0] != "bases":
-                    failure = (message[1] if message and message[0] == "crash" else None) or worker.death() \
+                if message is None or message[0] != wire.BASES:
+                    failure = (message[1] if message and message[0] == wire.CRASH else None) or worker.death() \
                         or f"timed out after {self.limits.load_timeout:.0f}s reading the base snapshots"
                 while failure is None:
                     message = worker.recv(self.limits.policy_timeout)
                     if message is None:
                         failure = worker.death() or f"exceeded the time limit of {self.limits.policy_timeout:g}s"
-                    elif message[0] == "case":
+                    elif message[0] == wire.CASE:
                         out[message[1]] = ("verdict", message[2])
                         start = message[1] + 1
-                    elif message[0] == "case_problem":
+                    elif message[0] == wire.CASE_PROBLEM:
                         out[message[1]] = ("problem", message[2])
                         start = message[1] + 1
-                    elif message[0] == "crash":
+                    elif message[0] == wire.CRASH:
                         failure = f"evaluation failed: {message[1]}"
-                    elif message[0] == "done":
+                    elif message[0] == wire.DONE:
                         break
                 if failure is None:
                     self._give_back(worker)

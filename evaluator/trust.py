@@ -5,7 +5,7 @@ for the host it names, and the results record who vouched for the bytes judged.
 exact bytes and the key is trusted, in the allowed-signers file, for the snapshot's
 `meta.hostname`. The bytes that were verified are the bytes evaluated (never the file read a
 second time). `render --trust` checks signed results the same way. Signing and the byte-level
-checks live in `hullcheck_common.custody` (the collector signs too).
+checks live in `hullcheck_common.signed_files` (the collector signs too).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hullcheck_common import sshsig
-from hullcheck_common.custody import (
+from hullcheck_common.signed_files import (
     RESULTS_NAMESPACE,
     SNAPSHOT_NAMESPACE,
     SignatureRefused,
@@ -24,8 +24,8 @@ from hullcheck_common.custody import (
     check_trust,
 )
 
-from .engine import Source
 from .snapshot import DEFAULT_MAX_BYTES, parse, read_bytes
+from .worker_pool import Source
 
 __all__ = ["SignatureRefused", "Verified", "attach", "snapshot_source", "verify_results", "verify_snapshot"]
 
