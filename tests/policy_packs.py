@@ -42,11 +42,19 @@ def policy(policy_id: str, **fields: Any) -> dict[str, Any]:
     return base
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value used twice out twice: policy files are plain YAML, the loader refuses anchors."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def write_pack(directory: Path, *policies: dict[str, Any]) -> Path:
-    """One YAML file per policy under `directory`; returns the directory."""
+    """One YAML file per policy under `directory`, plain as policy authors write them; returns the directory."""
     directory.mkdir(parents=True, exist_ok=True)
     for item in policies:
-        (directory / f"{item['id']}.yaml").write_text(yaml.safe_dump(item, sort_keys=False), encoding="utf-8")
+        text = yaml.dump(item, Dumper=_PlainDumper, sort_keys=False)
+        (directory / f"{item['id']}.yaml").write_text(text, encoding="utf-8")
     return directory
 
 
