@@ -221,11 +221,16 @@ def _start_time(fs: HostFS, pid: int) -> int:
 
 def find_dockerd_candidates(fs: HostFS) -> list[dict[str, Any]]:
     """Every dockerd process, found by the name of its executable (or comm when exe is unreadable),
-    never by a regex over command lines; oldest first."""
+    never by a regex over command lines; oldest first.
+
+    dockerd runs some of its own work as short-lived copies of itself (moby's reexec: the
+    executable is dockerd, argv[0] the helper's name: docker-untar, docker-applyLayer,
+    libnetwork-setkey, set-ipv6, ...). They take no daemon options, so they would seem to serve
+    the default socket; they are not daemons and are left out."""
     found = []
     for pid, exe, comm, argv in fs.processes():
         name = os.path.basename(exe.removesuffix(" (deleted)")) if exe else comm
-        if name == "dockerd":
+        if name == "dockerd" and not (argv and not os.path.basename(argv[0]).startswith("dockerd")):
             found.append({"pid": pid, "exe": exe, "argv": argv, "_started": _start_time(fs, pid),
                           "environment": process_environment(fs, pid, DAEMON_ENV)})
     found.sort(key=lambda p: (p["_started"], p["pid"]))

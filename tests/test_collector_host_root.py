@@ -219,7 +219,8 @@ def _fake_dockerd(root: Path, pid: int, argv: list[str], started: int) -> None:
 
 def test_the_dockerd_serving_the_endpoint_is_chosen_among_several(tmp_path):
     """Several dockerd in one /proc: by socket, then data-root, then pidfile, else the oldest
-    (recorded as an error). A decoy whose command line merely mentions dockerd is never one."""
+    (recorded as an error). A decoy whose command line merely mentions dockerd is never one, nor
+    is a helper dockerd runs as a copy of itself."""
     from collector.daemon import choose_dockerd, find_dockerd_candidates, read_units
     from collector.errors import ErrorLog
     from collector.hostfs import HostFS
@@ -231,6 +232,13 @@ def test_the_dockerd_serving_the_endpoint_is_chosen_among_several(tmp_path):
     _fake_dockerd(root, 300, ["/usr/bin/dockerd", "--data-root=/data/alt", "--pidfile", "/run/alt.pid"], started=700)
     _fake_dockerd(root, 400, ["/usr/bin/dockerd", "-H", "fd://", "--data-root=/data/sock"], started=800)
     _write(root, "/proc/999/comm", "vim\n")  # docker-bench's `pgrep -f -n dockerd` would take this one
+    # dockerd's re-executed helpers (moby's reexec): dockerd's executable, a helper's argv[0], no options.
+    _fake_dockerd(root, 150, ["docker-untar", "/", "/var/lib/docker/overlay2/abc/diff"], started=400)
+    (root / "proc/150/exe").unlink()
+    (root / "proc/150/exe").symlink_to("/usr/sbin/dockerd")
+    _fake_dockerd(root, 160, ["libnetwork-setkey", "-exec-root=/var/run/docker", "abc", "def"], started=450)
+    (root / "proc/160/exe").unlink()
+    (root / "proc/160/exe").symlink_to("/usr/sbin/dockerd")
     _write(root, "/proc/999/cmdline", "vim\0/etc/dockerd-notes\0")
     _write(root, "/lib/systemd/system/docker.socket", "[Socket]\nListenStream=/run/docker-activated.sock\n")
     (root / "var").mkdir(exist_ok=True)
