@@ -226,11 +226,12 @@ def find_dockerd_candidates(fs: HostFS) -> list[dict[str, Any]]:
     dockerd runs some of its own work as short-lived copies of itself (moby's reexec: the
     executable is dockerd, argv[0] the helper's name: docker-untar, docker-applyLayer,
     libnetwork-setkey, set-ipv6, ...). They take no daemon options, so they would seem to serve
-    the default socket; they are not daemons and are left out."""
+    the default socket; they are not daemons and are left out. So is a process without a command
+    line: one that has exited and not yet been reaped serves nothing."""
     found = []
     for pid, exe, comm, argv in fs.processes():
         name = os.path.basename(exe.removesuffix(" (deleted)")) if exe else comm
-        if name == "dockerd" and not (argv and not os.path.basename(argv[0]).startswith("dockerd")):
+        if name == "dockerd" and argv and os.path.basename(argv[0]).startswith("dockerd"):
             found.append({"pid": pid, "exe": exe, "argv": argv, "_started": _start_time(fs, pid),
                           "environment": process_environment(fs, pid, DAEMON_ENV)})
     found.sort(key=lambda p: (p["_started"], p["pid"]))

@@ -239,6 +239,8 @@ def test_the_dockerd_serving_the_endpoint_is_chosen_among_several(tmp_path):
     _fake_dockerd(root, 160, ["libnetwork-setkey", "-exec-root=/var/run/docker", "abc", "def"], started=450)
     (root / "proc/160/exe").unlink()
     (root / "proc/160/exe").symlink_to("/usr/sbin/dockerd")
+    _write(root, "/proc/170/comm", "dockerd\n")  # exited, not yet reaped: no exe, no command line
+    _write(root, "/proc/170/cmdline", "")
     _write(root, "/proc/999/cmdline", "vim\0/etc/dockerd-notes\0")
     _write(root, "/lib/systemd/system/docker.socket", "[Socket]\nListenStream=/run/docker-activated.sock\n")
     (root / "var").mkdir(exist_ok=True)
