@@ -94,8 +94,9 @@ def container_snapshot(facts: EngineFacts, containers: list[dict[str, Any]], kin
     The facts' sections are the very objects of `facts` (not copied: never change them); they
     were validated when collected, so only the rest is validated here (snapshot_json writes it)."""
     from hullcheck_common import __version__
+    from hullcheck_common.vocabulary import utc_timestamp
 
-    from .snapshot import SCHEMA_VERSION, _now
+    from .output import SCHEMA_VERSION
 
     base = facts.snapshot
     meta = dict(base.get("meta") or {})
@@ -104,7 +105,7 @@ def container_snapshot(facts: EngineFacts, containers: list[dict[str, Any]], kin
     for index, item in enumerate(unknown or []):
         errors += [{"source": pointer("containers", index) + ptr, "reason": reason} for ptr, reason in sorted(item.items())]
     subjects = ["container", *(["processes"] if processes else []), *facts.subjects]
-    now = _now()
+    now = utc_timestamp("milliseconds")
     meta.update({
         "hullcheck_version": meta.get("hullcheck_version") or __version__,
         "started_at": meta.get("started_at") or now,

@@ -5,9 +5,11 @@ Dockerfile) and `hullcheck collect` can write a snapshot without importing the D
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
-from hullcheck_common import snapshot_schema
+from hullcheck_common import __version__, snapshot_schema
+from hullcheck_common.vocabulary import utc_timestamp
 
 SCHEMA_VERSION = "1.0"
 
@@ -22,3 +24,38 @@ def validate(snapshot: dict[str, Any]) -> None:
 
 def dumps(snapshot: dict[str, Any]) -> str:
     return json.dumps(snapshot, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def planned_snapshot(*, started: str, hostname: str, endpoint: str, redacted: bool, errors: list[dict[str, Any]],
+                     source: dict[str, Any], containers: list[dict[str, Any]] | None = None,
+                     images: list[dict[str, Any]] | None = None,
+                     networks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A snapshot planned from files (a Compose application, a Dockerfile), validated: nothing was
+    read from a host or an engine, so their sections are null and the collector is "remote"."""
+    snapshot: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "meta": {
+            "hullcheck_version": __version__,
+            "started_at": started,
+            "finished_at": utc_timestamp("milliseconds"),
+            "hostname": hostname,
+            "engine_endpoint": endpoint,
+            "collector": {"uid": os.getuid(), "in_container": False, "container_id": None, "rootless": None,
+                          "remote": True, "host_root": None, "redacted": redacted, "label_filter": []},
+            "errors": errors,
+            "source": source,
+        },
+        "engine": {"version": None, "info": None},
+        "daemon": {"process": None, "config_file": None, "options": None, "units": None},
+        "containers": containers,
+        "images": images,
+        "networks": networks,
+        "volumes": None,
+        "plugins": None,
+        "swarm": None,
+        "host": None,
+        "files": None,
+        "audit": None,
+    }
+    validate(snapshot)
+    return snapshot

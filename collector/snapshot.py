@@ -47,10 +47,6 @@ class CollectOptions:
     objects: bool = True
 
 
-def _now() -> str:
-    return utc_timestamp("milliseconds")
-
-
 
 
 def is_remote(endpoint: str) -> bool:
@@ -124,7 +120,7 @@ def collect(options: CollectOptions) -> dict[str, Any]:
     """Read the engine (and the host, when local or given --host-root) into one snapshot dict."""
     say = options.progress or (lambda _msg: None)
     errors = ErrorLog()
-    started = _now()
+    started = utc_timestamp("milliseconds")
     say("connecting to the Docker engine")
     client = connect(options.docker_host, options.tls, concurrency=options.concurrency)
     endpoint = endpoint_url(options.docker_host)
@@ -182,7 +178,7 @@ def collect(options: CollectOptions) -> dict[str, Any]:
         "meta": {
             "hullcheck_version": __version__,
             "started_at": started,
-            "finished_at": _now(),
+            "finished_at": utc_timestamp("milliseconds"),
             "hostname": info.get("Name") or socket.gethostname(),
             "engine_endpoint": endpoint,
             "engine": identity,

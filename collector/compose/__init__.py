@@ -12,12 +12,10 @@ carries `planned.positions`: JSON Pointer -> {file, line, column} of the key tha
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
-from hullcheck_common import __version__
+from hullcheck_common.vocabulary import utc_timestamp
 
 from .. import redact
 from ..errors import ErrorLog, pointer
@@ -27,10 +25,6 @@ from .project import ComposeOptions, Project, load_project
 from .source import ComposeError
 
 __all__ = ["ComposeError", "ComposeOptions", "collect_compose", "load_project"]
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _environment_of(service: Any, project_env: dict[str, str]) -> dict[str, str]:
@@ -119,10 +113,10 @@ def _networks(project: Project, containers: list[dict[str, Any]]) -> list[dict[s
 
 def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The planned snapshot of a Compose application (raises ComposeError on bad input)."""
-    from ..output import SCHEMA_VERSION, validate
+    from ..output import planned_snapshot
 
     say = progress or (lambda _m: None)
-    started = _now()
+    started = utc_timestamp("milliseconds")
     errors = ErrorLog()
     say(f"reading {len(options.files)} Compose file(s)")
     project = load_project(options)
@@ -170,31 +164,9 @@ def collect_compose(options: ComposeOptions, progress: Callable[[str], None] | N
     image_entries = [{"inspect": i, "history": None} for i in images.values()]
     image_entries += [entry for name in sorted(builds) for entry in builds[name].entries]
     in_scope = [e for e in errors.as_list() if pointer_subject(e["source"]) != "processes"]
-    snapshot: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "meta": {
-            "hullcheck_version": __version__,
-            "started_at": started,
-            "finished_at": _now(),
-            "hostname": f"compose:{project.name}",
-            "engine_endpoint": "none: planned from Compose files",
-            "collector": {"uid": os.getuid(), "in_container": False, "container_id": None, "rootless": None,
-                          "remote": True, "host_root": None, "redacted": options.redact, "label_filter": []},
-            "errors": in_scope,
-            "source": {"kind": "compose", "project": project.name, "files": project.files,
-                       "profiles": project.profiles, "disabled_services": project.disabled, "subjects": subjects},
-        },
-        "engine": {"version": None, "info": None},
-        "daemon": {"process": None, "config_file": None, "options": None, "units": None},
-        "containers": containers,
-        "images": image_entries or None,
-        "networks": networks,
-        "volumes": None,
-        "plugins": None,
-        "swarm": None,
-        "host": None,
-        "files": None,
-        "audit": None,
-    }
-    validate(snapshot)
-    return snapshot
+    return planned_snapshot(
+        started=started, hostname=f"compose:{project.name}", endpoint="none: planned from Compose files",
+        redacted=options.redact, errors=in_scope,
+        source={"kind": "compose", "project": project.name, "files": project.files,
+                "profiles": project.profiles, "disabled_services": project.disabled, "subjects": subjects},
+        containers=containers, images=image_entries or None, networks=networks)

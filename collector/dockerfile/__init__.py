@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from hullcheck_common import __version__, userfile
+from hullcheck_common import userfile
 from hullcheck_common.errors import HullcheckError
+from hullcheck_common.vocabulary import utc_timestamp
 
 from .. import redact
 from ..errors import ErrorLog
@@ -234,15 +234,11 @@ def engine_lookup(docker_host: str | None) -> tuple[BaseLookup, Callable[[], Non
     return lookup, client.close
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def collect_dockerfile(options: DockerfileOptions) -> dict[str, Any]:
     """The planned snapshot of one Dockerfile (raises DockerfileError on bad input)."""
-    from ..output import SCHEMA_VERSION, validate
+    from ..output import planned_snapshot
 
-    started = _now()
+    started = utc_timestamp("milliseconds")
     path = Path(options.path)
     shown = shown_path(path)
     errors = ErrorLog()
@@ -270,30 +266,6 @@ def collect_dockerfile(options: DockerfileOptions) -> dict[str, Any]:
     source: dict[str, Any] = {"kind": "dockerfile", "files": [{"path": shown, "sha256": digest}], "subjects": ["image"],
                               "target": built.target.name or str(built.target.index),
                               "build_args": sorted(options.build_args)}
-    snapshot: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "meta": {
-            "hullcheck_version": __version__,
-            "started_at": started,
-            "finished_at": _now(),
-            "hostname": f"dockerfile:{shown}",
-            "engine_endpoint": "none: planned from a Dockerfile",
-            "collector": {"uid": os.getuid(), "in_container": False, "container_id": None, "rootless": None,
-                          "remote": True, "host_root": None, "redacted": options.redact, "label_filter": []},
-            "errors": errors.as_list(),
-            "source": source,
-        },
-        "engine": {"version": None, "info": None},
-        "daemon": {"process": None, "config_file": None, "options": None, "units": None},
-        "containers": None,
-        "images": entries,
-        "networks": None,
-        "volumes": None,
-        "plugins": None,
-        "swarm": None,
-        "host": None,
-        "files": None,
-        "audit": None,
-    }
-    validate(snapshot)
-    return snapshot
+    return planned_snapshot(
+        started=started, hostname=f"dockerfile:{shown}", endpoint="none: planned from a Dockerfile",
+        redacted=options.redact, errors=errors.as_list(), source=source, images=entries)
