@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .shell import Env, Lex, ShellError
+from .shell import Env, Lex, ShellError, go_quote
 
 MAX_LINE = 65535  # bufio.MaxScanTokenSize - 1: Go's scanner refuses longer lines
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
@@ -417,7 +417,7 @@ def _parse_name_val(rest: str, key: str, escape: str) -> list[str]:
     out: list[str] = []
     for word in words:
         if "=" not in word:
-            raise ParseError(f"Syntax error - can't find = in {_quote(word)}. Must be of the form: name=value")
+            raise ParseError(f"Syntax error - can't find = in {go_quote(word)}. Must be of the form: name=value")
         name, value = word.split("=", 1)
         out += [name, value, "="]
     return out
@@ -518,9 +518,3 @@ def _heredocs_from_line(line: str) -> list[Heredoc]:
 
 def chomp_heredoc(content: str) -> str:
     return _LEADING_TABS.sub("", content)
-
-
-def _quote(text: str) -> str:
-    from .shell import go_quote
-
-    return go_quote(text)

@@ -128,7 +128,7 @@ class _Scanner:
         try:
             return self.stop_on(EOF, self.raw_escapes)
         except ShellError as exc:
-            raise ShellError(f"failed to process {_go_quote(self.text)}: {exc}") from None
+            raise ShellError(f"failed to process {go_quote(self.text)}: {exc}") from None
 
     def stop_on(self, stop: str, raw_escapes: bool) -> tuple[str, list[str]]:
         """processStopOn."""
@@ -394,33 +394,18 @@ def _trim_suffix(pattern: str, word: str, greedy: bool) -> str:
     return _trim_prefix(_reverse_pattern(pattern), word[::-1], greedy)[::-1]
 
 
-def _go_quote(text: str) -> str:
-    """Go's %q of a string (strconv.Quote), for messages and history entries."""
-    return go_quote(text)
+# Go's strconv.Quote escapes these by name; other control characters as \xHH.
+_GO_ESCAPES = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+               "\t": "\\t", "\v": "\\v"}
 
 
 def go_quote(text: str) -> str:
+    """Go's %q of a string (strconv.Quote), for messages and history entries."""
     out = ['"']
     for ch in text:
         code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\v":
-            out.append("\\v")
+        if ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
         elif code < 0x20 or code == 0x7F:
             out.append(f"\\x{code:02x}")
         elif 0xD800 <= code <= 0xDFFF:  # a lone surrogate (from undecodable bytes): Go writes U+FFFD
