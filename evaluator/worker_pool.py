@@ -199,6 +199,23 @@ class Evaluator:
             self._busy.add(worker)
         return worker
 
+    def _dispatch(self, job: dict[str, Any], who: str = "") -> _Worker:
+        """A busy worker that has accepted `job`: an idle one, or a fresh one once when the idle one
+        died since its last job (killed from outside). SnapshotError when a fresh one refuses it too;
+        `who` begins that message (the snapshot's name)."""
+        worker = self._take()
+        if worker.send(job):
+            return worker
+        self._discard(worker)
+        worker = _Worker(self.limits)
+        with self._lock:
+            self._busy.add(worker)
+        if not worker.send(job):
+            reason = worker.death() or "it did not accept the job"
+            self._discard(worker)
+            raise SnapshotError(f"{who}could not start a jq worker: {reason}")
+        return worker
+
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
             self._busy.discard(worker)
@@ -290,16 +307,7 @@ class Evaluator:
                 job = {"kind": wire.JOB_EVALUATE, "program_id": program_id, "program": program, "name": source.name, "path": source.path,
                        "data": source.data, "summary": source.summary, "max_bytes": self.limits.max_snapshot_bytes,
                        "max_output": self.limits.max_output_bytes, **self._advisory_job(source)}
-                worker = self._take()
-                if not worker.send(job):  # an idle worker that died (killed from outside): start afresh once
-                    self._discard(worker)
-                    worker = _Worker(self.limits)
-                    with self._lock:
-                        self._busy.add(worker)
-                    if not worker.send(job):
-                        reason = worker.death() or "it did not accept the job"
-                        self._discard(worker)
-                        raise SnapshotError(f"{source.name}: could not start a jq worker: {reason}")
+                worker = self._dispatch(job, f"{source.name}: ")
                 message = worker.recv(self.limits.load_timeout)
                 if message is None:
                     reason = worker.death() or f"timed out after {self.limits.load_timeout:.0f}s"
@@ -382,19 +390,10 @@ class Evaluator:
         out: list[tuple[str, Any] | None] = [None] * len(cases)
         start = 0
         while start < len(jobs):
-            worker = self._take()
+            job = {"kind": wire.JOB_CASES, "bases": bases, "program": program, "cases": jobs[start:], "start": start,
+                   "max_output": self.limits.max_output_bytes, **self._advisory_job()}
+            worker = self._dispatch(job)
             try:
-                job = {"kind": wire.JOB_CASES, "bases": bases, "program": program, "cases": jobs[start:], "start": start,
-                       "max_output": self.limits.max_output_bytes, **self._advisory_job()}
-                if not worker.send(job):
-                    self._discard(worker)
-                    worker = _Worker(self.limits)
-                    with self._lock:
-                        self._busy.add(worker)
-                    if not worker.send(job):
-                        reason = worker.death() or "it did not accept the job"
-                        self._discard(worker)
-                        raise SnapshotError(f"could not start a jq worker: {reason}")
                 message = worker.recv(self.limits.load_timeout)
                 failure = None
                 if message is None or message[0] != wire.BASES:
