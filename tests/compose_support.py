@@ -56,15 +56,6 @@ def plan(name: str, **overrides: Any) -> dict[str, Any]:
         return collect_compose(options)
 
 
-def comparable(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The snapshot without what changes from one collection to the next (times, version)."""
-    meta = dict(snapshot["meta"])
-    for key in ("started_at", "finished_at", "hullcheck_version"):
-        meta.pop(key, None)
-    meta["collector"] = {k: v for k, v in meta["collector"].items() if k != "uid"}
-    return {**snapshot, "meta": meta}
-
-
 if __name__ == "__main__":  # python tests/compose_support.py: re-record snapshots/examples/compose-*.json
     import sys
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.planned import comparable
 
 from collector import dumps, validate
 from collector.compose import (
@@ -21,7 +22,7 @@ from collector.compose import (
 from collector.compose.normalize import parse_port, parse_volume
 from evaluator import Source
 from evaluator.render import render, sarif
-from tests.compose_support import EXAMPLES, FILES, PROJECTS, comparable, plan, staged
+from tests.compose_support import EXAMPLES, FILES, PROJECTS, plan, staged
 from tests.test_reports_html import browse, chromium  # noqa: F401 - chromium is a fixture
 
 

@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.planned import comparable
 
 from collector.dockerfile import DockerfileOptions, collect_dockerfile, parse_build_args
 from collector.dockerfile.build import BuildError, go_duration, plan
 from collector.dockerfile.parser import ParseError, parse
 from collector.dockerfile.shell import Env, Lex, ShellError
-from tests.dockerfile_support import EXAMPLES, NAMES, comparable
+from tests.dockerfile_support import EXAMPLES, NAMES
 from tests.dockerfile_support import plan as plan_example
 
 REPO = Path(__file__).resolve().parent.parent
