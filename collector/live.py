@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 from .daemon_defaults import EngineDefaults
 from .engine_api import _container, connect
@@ -161,35 +161,25 @@ class LiveEngine:
 
     def inspect_container(self, ident: str) -> dict[str, Any] | None:
         """GET /containers/{id}/json as the engine answers it (None: no such container)."""
-        from docker.errors import NotFound
-
-        try:
-            return dict(self.client.inspect_container(ident))
-        except NotFound:
-            return None
+        return self._found(self.client.inspect_container, ident)
 
     def inspect_image(self, ref: str) -> dict[str, Any] | None:
         """GET /images/{ref}/json (None: the engine does not have it)."""
-        from docker.errors import NotFound
-
-        try:
-            return dict(self.client.inspect_image(ref))
-        except NotFound:
-            return None
+        return self._found(self.client.inspect_image, ref)
 
     def inspect_service(self, ident: str) -> dict[str, Any] | None:
-        from docker.errors import NotFound
-
-        try:
-            return dict(self.client.inspect_service(ident))
-        except NotFound:
-            return None
+        return self._found(self.client.inspect_service, ident)
 
     def inspect_exec(self, ident: str) -> dict[str, Any] | None:
+        return self._found(self.client.exec_inspect, ident)
+
+    @staticmethod
+    def _found(inspect: Callable[[str], Any], ident: str) -> dict[str, Any] | None:
+        """What an inspect call answers, or None when the engine says 404 (no such object)."""
         from docker.errors import NotFound
 
         try:
-            return dict(self.client.exec_inspect(ident))
+            return dict(inspect(ident))
         except NotFound:
             return None
 
